@@ -1,0 +1,57 @@
+# The two commands: `make run` (demo on the embedded defaults) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test serve install install-dev lint check-python bench-queues clean
+
+check-python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' || { \
+	  echo "Python 3.12 or newer is needed (Django 6.1); '$(PYTHON)' is $$($(PYTHON) -V 2>&1)."; \
+	  echo "Install 3.12+ or run e.g. 'make run PYTHON=python3.12'."; exit 1; }
+
+$(PY): | check-python
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo --once
+	@echo ""
+	@echo "Helpdesk: http://$(HOST):$(PORT)/   admin: http://$(HOST):$(PORT)/admin/"
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: install-dev lint
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) manage.py collectstatic --noinput -v 0
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The production shape: gunicorn + Celery worker + Celery beat against DATABASE_URL and
+# CELERY_BROKER_URL (set them, and SECRET_KEY with DEBUG=false, first).
+serve: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v 0
+	$(VENV)/bin/celery -A helpdesk worker -l info --concurrency 2 & \
+	$(VENV)/bin/celery -A helpdesk beat -l info & \
+	$(VENV)/bin/gunicorn helpdesk.wsgi -b $(HOST):$(PORT) -w 3 --access-logfile - ; \
+	kill %1 %2 2>/dev/null
+
+clean:
+	rm -rf $(VENV) staticfiles db.sqlite3 test-artifacts

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ChannelsCfgConfig(AppConfig):
+    name = "channels_cfg"
+    verbose_name = "Channels and automation"

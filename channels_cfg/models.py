@@ -1,0 +1,220 @@
+"""Per-channel automation (R14–R20), held as data that the routing engine reads."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import FileExtensionValidator
+from django.db import models
+from django.db.models import F, Q
+
+from helpdesk.models import Channel, Skill, Team, User
+from helpdesk.models.availability import Weekday
+from helpdesk.models.users import validate_time_zone
+
+AUDIO_EXTENSIONS = ["mp3", "wav", "ogg", "m4a"]
+AUDIO_MAX_BYTES = 5 * 1024 * 1024
+
+
+def validate_audio_size(upload) -> None:
+    if upload.size > AUDIO_MAX_BYTES:
+        raise ValidationError(
+            f"The audio file is {upload.size // 1024} KiB; the limit is "
+            f"{AUDIO_MAX_BYTES // 1024} KiB."
+        )
+
+
+AUDIO_VALIDATORS = [FileExtensionValidator(AUDIO_EXTENSIONS), validate_audio_size]
+
+
+class AssignMode(models.TextChoices):
+    CUSTOMER_AGENT = "customer_agent", "Customer agent"
+    SPECIFIC = "specific", "Specific users and teams"
+    TEAM_ONLY = "team_only", "Team only"
+    CONTACT_OWNER = "contact_owner", "Contact owner"
+    NONE = "none", "None"
+
+
+class Distribution(models.TextChoices):
+    LOAD_BALANCED = "load_balanced", "Load balanced"
+    ROUND_ROBIN = "round_robin", "Round robin"
+    RANDOM = "random", "Random"
+
+
+class AiFallback(models.TextChoices):
+    NONE = "none", "None"
+    SPECIFIC = "specific", "Specific users and teams"
+
+
+class SkillFallback(models.TextChoices):
+    LEAVE_UNASSIGNED = "leave_unassigned", "Leave the ticket unassigned"
+    UNSKILLED = "unskilled", "Route to the other candidates"
+
+
+# Which assign-to modes each channel kind offers (R14, R18, R19).
+MODES_BY_KIND = {
+    Channel.Kind.TEAM_EMAIL: list(AssignMode.values),
+    Channel.Kind.WHATSAPP: list(AssignMode.values),
+    Channel.Kind.FORM: [m for m in AssignMode.values if m != AssignMode.CUSTOMER_AGENT],
+    # Chatflow (R18) and custom chat: an on/off toggle with users/teams = specific or none.
+    Channel.Kind.CHATFLOW: [AssignMode.SPECIFIC, AssignMode.NONE],
+    Channel.Kind.CUSTOM_CHAT: [AssignMode.SPECIFIC, AssignMode.NONE],
+    # Calling (R19): routing during business hours to chosen users and teams.
+    Channel.Kind.CALLING: [AssignMode.SPECIFIC, AssignMode.NONE],
+}
+
+
+class ChannelAutomation(models.Model):
+    """Every routing setting of one channel. Saved explicitly; applies to tickets that arrive
+    after the save (R20) — `version` lets a form tell a second admin the settings changed."""
+
+    channel = models.OneToOneField(Channel, on_delete=models.CASCADE, related_name="automation")
+    assign_mode = models.CharField(max_length=16, choices=AssignMode, default=AssignMode.NONE)
+    users = models.ManyToManyField(User, blank=True, related_name="+")
+    teams = models.ManyToManyField(Team, blank=True, related_name="+")
+    distribution = models.CharField(
+        max_length=16, choices=Distribution, default=Distribution.LOAD_BALANCED
+    )
+    available_only = models.BooleanField(
+        default=True,
+        help_text="Route only to available users; with nobody available the ticket stays "
+        "unassigned (R16).",
+    )
+    ai_fallback = models.CharField(max_length=16, choices=AiFallback, default=AiFallback.NONE)
+    fallback_users = models.ManyToManyField(User, blank=True, related_name="+")
+    fallback_teams = models.ManyToManyField(Team, blank=True, related_name="+")
+    skill_routing = models.BooleanField(default=False)
+    skill_fallback = models.CharField(
+        max_length=16, choices=SkillFallback, default=SkillFallback.LEAVE_UNASSIGNED
+    )
+    chat_assignment_enabled = models.BooleanField(
+        default=False, help_text="Chatflow: assign conversations automatically (R18)."
+    )
+    reroute_when_available = models.BooleanField(
+        default=False,
+        help_text="Route tickets left unassigned again when an agent becomes available.",
+    )
+    opening_hours_time_zone = models.CharField(
+        max_length=64, default="UTC", validators=[validate_time_zone]
+    )
+    unanswered_call_audio = models.FileField(
+        upload_to="calling/unanswered/", blank=True, validators=AUDIO_VALIDATORS
+    )
+    voicemail_greeting = models.FileField(
+        upload_to="calling/voicemail/", blank=True, validators=AUDIO_VALIDATORS
+    )
+    after_hours_message = models.TextField(
+        blank=True, help_text="Calling: the voicemail message played after hours (R19)."
+    )
+    version = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = "channel automation"
+
+    def __str__(self) -> str:
+        return f"Automation of {self.channel}"
+
+    def clean(self) -> None:
+        allowed = MODES_BY_KIND[self.channel.kind]
+        if self.assign_mode not in allowed:
+            raise ValidationError(
+                {"assign_mode": f"{self.channel.get_kind_display()} channels cannot use "
+                 f"“{self.get_assign_mode_display()}”."}
+            )
+        if self.pk:
+            validate_selection(
+                mode=self.assign_mode, users=self.users.all(), teams=self.teams.all()
+            )
+            if self.assign_mode == AssignMode.CUSTOMER_AGENT and (
+                self.ai_fallback == AiFallback.SPECIFIC
+            ):
+                validate_selection(
+                    mode=AssignMode.SPECIFIC,
+                    users=self.fallback_users.all(),
+                    teams=self.fallback_teams.all(),
+                    fields=("fallback_users", "fallback_teams"),
+                )
+
+
+def validate_selection(*, mode, users, teams, fields=("users", "teams")) -> None:
+    """The rules every chosen user and team must satisfy (R7, R8, R14). Used by the model,
+    the admin and the settings forms alike."""
+    users_field, teams_field = fields
+    errors: dict[str, list[str]] = {}
+    if mode == AssignMode.SPECIFIC:
+        users = list(users)
+        seated = set(
+            User.objects.filter(pk__in=[u.pk for u in users], seat__isnull=False).values_list(
+                "pk", flat=True
+            )
+        )
+        for user in users:
+            if user.pk not in seated:
+                errors.setdefault(users_field, []).append(
+                    f"{user} has no helpdesk seat; only seated users can be routed to."
+                )
+            elif not user.has_ticket_access:
+                errors.setdefault(users_field, []).append(
+                    f"{user} has no ticket access; give them the Agents group first."
+                )
+        if not users and not list(teams):
+            errors.setdefault(users_field, []).append("Choose at least one user or team.")
+    elif mode == AssignMode.TEAM_ONLY:
+        teams = list(teams)
+        if len(teams) != 1:
+            errors.setdefault(teams_field, []).append("Choose exactly one team.")
+        for team in teams:
+            if not team.memberships.filter(user__seat__isnull=False).exists():
+                errors.setdefault(teams_field, []).append(
+                    f"{team} has no member with a seat; give one a seat or choose another team."
+                )
+    if errors:
+        raise ValidationError(errors)
+
+
+class OpeningHours(models.Model):
+    """Calling channels: business hours per weekday, in the automation's time zone (R19)."""
+
+    automation = models.ForeignKey(
+        ChannelAutomation, on_delete=models.CASCADE, related_name="opening_hours"
+    )
+    weekday = models.PositiveSmallIntegerField(choices=Weekday)
+    start = models.TimeField()
+    end = models.TimeField()
+
+    class Meta:
+        ordering = ["weekday", "start"]
+        verbose_name_plural = "opening hours"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end__gt=F("start")), name="opening_hours_end_after_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.start:%H:%M}–{self.end:%H:%M}"
+
+
+class SkillRule(models.Model):
+    """A condition on an incoming ticket that makes a skill required (R17)."""
+
+    class Condition(models.TextChoices):
+        LANGUAGE_IS = "language_is", "Language is"
+        TEXT_CONTAINS = "text_contains", "Subject or message contains"
+        PRIORITY_IS = "priority_is", "Priority is"
+
+    automation = models.ForeignKey(
+        ChannelAutomation, on_delete=models.CASCADE, related_name="skill_rules"
+    )
+    condition = models.CharField(max_length=16, choices=Condition)
+    value = models.CharField(max_length=120)
+    skill = models.ForeignKey(Skill, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_condition_display()} “{self.value}” → {self.skill}"

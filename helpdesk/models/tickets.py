@@ -1,0 +1,205 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from helpdesk.models.channels import Channel, TicketType
+from helpdesk.models.contacts import Contact
+from helpdesk.models.teams import Team
+
+
+# "Open" means not closed; the partial indexes below use this very predicate.
+OPEN_SQL = ~Q(status="closed")
+
+
+class Ticket(models.Model):
+    """One customer request. Change it only through `helpdesk.services`."""
+
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        WAITING_ON_CONTACT = "waiting_on_contact", "Waiting on contact"
+        WAITING_ON_US = "waiting_on_us", "Waiting on us"
+        CLOSED = "closed", "Closed"
+
+    class Priority(models.IntegerChoices):
+        LOW = 1, "Low"
+        NORMAL = 2, "Normal"
+        HIGH = 3, "High"
+        URGENT = 4, "Urgent"
+
+    class RoutingState(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DONE = "done", "Done"
+        SKIPPED = "skipped", "Skipped"
+
+    class Source(models.TextChoices):
+        CHANNEL = "channel", "Channel"
+        MANUAL = "manual", "Created manually"
+        API = "api", "API"
+
+    OPEN = OPEN_SQL
+
+    subject = models.CharField(max_length=255)
+    status = models.CharField(max_length=24, choices=Status, default=Status.NEW)
+    priority = models.PositiveSmallIntegerField(choices=Priority, default=Priority.NORMAL)
+    source = models.CharField(max_length=16, choices=Source, default=Source.CHANNEL)
+    channel = models.ForeignKey(
+        Channel, null=True, blank=True, on_delete=models.PROTECT, related_name="tickets"
+    )
+    ticket_type = models.CharField(max_length=16, choices=TicketType, default=TicketType.EMAIL)
+    language = models.CharField(
+        max_length=16, blank=True, help_text="ISO code of the customer's language, e.g. 'no'."
+    )
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_tickets",
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    routing_state = models.CharField(
+        max_length=8, choices=RoutingState, default=RoutingState.PENDING
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_activity_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(
+        default=1, help_text="Raised by every change; lets a form detect a concurrent edit."
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("access_tickets", "Can see and work tickets in the helpdesk")]
+        indexes = [
+            # R21 Unassigned: open, no owner, no team.
+            models.Index(
+                fields=["-created_at"],
+                condition=OPEN_SQL & Q(owner__isnull=True, team__isnull=True),
+                name="ticket_unassigned_idx",
+            ),
+            # R22/R23 team queues: open tickets of a team (without owner, or any).
+            models.Index(
+                fields=["team", "-created_at"], condition=OPEN_SQL, name="ticket_team_open_idx"
+            ),
+            # Assigned to me.
+            models.Index(
+                fields=["owner", "-created_at"], condition=OPEN_SQL, name="ticket_owner_open_idx"
+            ),
+            # R10/R13 load count: open tickets per owner and type assigned within a window.
+            models.Index(
+                fields=["owner", "ticket_type", "assigned_at"],
+                condition=OPEN_SQL,
+                name="ticket_load_idx",
+            ),
+            models.Index(fields=["-created_at"], condition=OPEN_SQL, name="ticket_open_idx"),
+            models.Index(
+                fields=["-closed_at"], condition=Q(status="closed"), name="ticket_closed_idx"
+            ),
+            models.Index(
+                fields=["created_at"],
+                condition=Q(routing_state="pending"),
+                name="ticket_pending_idx",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(owner__isnull=True) | Q(assigned_at__isnull=False),
+                name="ticket_owner_has_assigned_at",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.subject}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != self.Status.CLOSED
+
+    @property
+    def is_unassigned(self) -> bool:
+        return self.owner_id is None and self.team_id is None
+
+
+class Message(models.Model):
+    """One entry of a ticket's thread. `external_id` is the channel's own id (Message-ID,
+    WhatsApp message id, call id): unique per channel, so a redelivery is recognised."""
+
+    class Direction(models.TextChoices):
+        INBOUND = "inbound", "Inbound"
+        OUTBOUND = "outbound", "Outbound"
+        NOTE = "note", "Internal note"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    channel = models.ForeignKey(
+        Channel, null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+    )
+    direction = models.CharField(max_length=8, choices=Direction)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+    )
+    body = models.TextField()
+    external_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["ticket", "created_at"], name="message_ticket_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "external_id"],
+                condition=~Q(external_id=""),
+                name="message_unique_external_id",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()} on #{self.ticket_id}"
+
+
+class AssignmentEvent(models.Model):
+    """Every change of a ticket's owner or team, with who did it and why."""
+
+    class Cause(models.TextChoices):
+        MANUAL = "manual", "Assigned manually"
+        REPLY = "reply", "Replied to an unassigned ticket"
+        ROUTING = "routing", "Automatic routing"
+        API = "api", "API"
+        SYSTEM = "system", "System"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="assignments")
+    from_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    to_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    from_team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    to_team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cause = models.CharField(max_length=8, choices=Cause)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["ticket", "created_at"], name="assignment_ticket_idx")]
+
+    def __str__(self) -> str:
+        return f"#{self.ticket_id}: {self.from_owner} → {self.to_owner} ({self.cause})"

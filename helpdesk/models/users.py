@@ -1,0 +1,48 @@
+import zoneinfo
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+
+TICKET_ACCESS_PERMISSION = "helpdesk.access_tickets"
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known time zone (e.g. Europe/Oslo).")
+
+
+class User(AbstractUser):
+    """A person who signs in: agent, account admin or superadmin.
+
+    Availability (R11) lives here so routing reads it with the user row: a manual status and
+    a mode saying whether that status or the working hours decide.
+    """
+
+    class Status(models.TextChoices):
+        AVAILABLE = "available", "Available"
+        AWAY = "away", "Away"
+
+    class AvailabilityMode(models.TextChoices):
+        MANUAL = "manual", "Set manually"
+        WORKING_HOURS = "working_hours", "Follow working hours"
+
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    status = models.CharField(max_length=16, choices=Status, default=Status.AVAILABLE)
+    availability_mode = models.CharField(
+        max_length=16, choices=AvailabilityMode, default=AvailabilityMode.MANUAL
+    )
+
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    @property
+    def has_ticket_access(self) -> bool:
+        return self.is_active and self.has_perm(TICKET_ACCESS_PERMISSION)

@@ -1,0 +1,45 @@
+"""The verbs that change helpdesk state. Nothing else writes tickets, seats or groups.
+
+Every service takes keyword arguments, owns its transaction and announces what happened
+through `helpdesk.events`.
+"""
+
+from helpdesk.services.accounts import (
+    create_api_token,
+    give_seat,
+    remove_seat,
+    set_status,
+    user_for_token,
+)
+from helpdesk.services.contacts import contact_for_email
+from helpdesk.services.errors import TicketChanged
+from helpdesk.services.tickets import (
+    add_inbound_message,
+    add_note,
+    assign,
+    close,
+    create_ticket,
+    reopen,
+    reply,
+    set_priority,
+    set_ticket_status,
+)
+
+__all__ = [
+    "TicketChanged",
+    "add_inbound_message",
+    "add_note",
+    "assign",
+    "close",
+    "contact_for_email",
+    "create_api_token",
+    "create_ticket",
+    "give_seat",
+    "remove_seat",
+    "reopen",
+    "reply",
+    "set_priority",
+    "set_status",
+    "set_ticket_status",
+    "user_for_token",
+]

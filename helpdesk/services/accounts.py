@@ -1,0 +1,54 @@
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from helpdesk.models import AccountSettings, ApiToken, Seat, User
+from helpdesk.models.account import hash_token
+
+
+def give_seat(*, user: User, by: User | None = None) -> Seat:
+    """Give `user` a seat, never more seats than the account purchased (R7)."""
+    with transaction.atomic():
+        # Lock the account row so two admins cannot both take the last seat.
+        account = AccountSettings.objects.select_for_update().get(pk=AccountSettings.load().pk)
+        existing = Seat.objects.filter(user=user).first()
+        if existing is not None:
+            return existing
+        used = Seat.objects.count()
+        if used >= account.purchased_seats:
+            raise ValidationError(
+                f"All {account.purchased_seats} purchased seats are in use. Remove a seat "
+                "from someone or raise the number of purchased seats first.",
+                code="seat_limit",
+            )
+        return Seat.objects.create(user=user, given_by=by)
+
+
+def remove_seat(*, user: User) -> bool:
+    deleted, _ = Seat.objects.filter(user=user).delete()
+    return bool(deleted)
+
+
+def set_status(*, user: User, status: str) -> None:
+    """The user's manual availability (R11): available or away."""
+    if status not in User.Status.values:
+        raise ValidationError(f"Unknown status {status!r}.")
+    User.objects.filter(pk=user.pk).update(status=status)
+    user.status = status
+
+
+def create_api_token(*, user: User, name: str = "API token", raw: str | None = None) -> str:
+    """Create a token and return its raw value, which is not stored and shown only now."""
+    raw = raw or ApiToken.generate_key()
+    token = ApiToken(user=user, name=name)
+    token.set_key(raw)
+    token.save()
+    return raw
+
+
+def user_for_token(raw: str) -> User | None:
+    token = ApiToken.objects.select_related("user").filter(key_hash=hash_token(raw)).first()
+    if token is None or not token.user.is_active:
+        return None
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return token.user

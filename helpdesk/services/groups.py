@@ -1,0 +1,23 @@
+"""The default groups: "Agents" carry ticket access (R8); "Account admins" also manage
+channels and routing (R6). Created after every migrate, idempotently."""
+
+from django.contrib.auth.models import Group, Permission
+
+AGENTS = "Agents"
+ACCOUNT_ADMINS = "Account admins"
+
+GROUP_PERMISSIONS = {
+    AGENTS: [("helpdesk", "access_tickets")],
+    ACCOUNT_ADMINS: [("helpdesk", "access_tickets"), ("helpdesk", "manage_helpdesk")],
+}
+
+
+def ensure_default_groups(**kwargs) -> None:
+    for name, perms in GROUP_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        for app_label, codename in perms:
+            perm = Permission.objects.filter(
+                content_type__app_label=app_label, codename=codename
+            ).first()
+            if perm is not None:
+                group.permissions.add(perm)

@@ -1,0 +1,276 @@
+"""The only code that changes tickets.
+
+Each verb locks the ticket row (`SELECT … FOR UPDATE`) inside its own transaction before it
+reads what it changes, so two agents — or an agent and the router — never overwrite each
+other silently. A caller that showed the user a version of the ticket passes
+`expected_version`; if the ticket changed meanwhile the verb raises `TicketChanged`.
+"""
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from helpdesk import events
+from helpdesk.models import AssignmentEvent, Channel, Contact, Message, Team, Ticket, User
+from helpdesk.services.errors import TicketChanged
+
+Cause = AssignmentEvent.Cause
+
+
+def _lock(ticket: Ticket, expected_version: int | None) -> Ticket:
+    locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    if expected_version is not None and locked.version != expected_version:
+        raise TicketChanged(locked)
+    return locked
+
+
+def _save(locked: Ticket, original: Ticket, fields: list[str]) -> None:
+    """Save the locked row, bump its version and mirror the new state on the caller's copy."""
+    locked.version += 1
+    locked.save(update_fields=[*fields, "version", "updated_at"])
+    for field in [*fields, "version", "updated_at"]:
+        setattr(original, field, getattr(locked, field))
+
+
+def create_ticket(
+    *,
+    subject: str,
+    body: str,
+    channel: Channel | None = None,
+    contact: Contact | None = None,
+    source: str = Ticket.Source.CHANNEL,
+    priority: int = Ticket.Priority.NORMAL,
+    language: str = "",
+    external_id: str = "",
+    actor: User | None = None,
+) -> tuple[Ticket, bool]:
+    """Open a ticket with its first inbound message. Returns (ticket, created).
+
+    A redelivered input (same channel and external id) returns the ticket it created the
+    first time and creates nothing.
+    """
+    subject = subject.strip()
+    if not subject:
+        raise ValidationError({"subject": "A ticket needs a subject."})
+    if channel is not None and not channel.is_active:
+        raise ValidationError({"channel": f"The channel {channel.name!r} is inactive."})
+    if external_id and channel is not None:
+        existing = _ticket_for_external_id(channel, external_id)
+        if existing is not None:
+            return existing, False
+    try:
+        with transaction.atomic():
+            ticket = Ticket.objects.create(
+                subject=subject[:255],
+                channel=channel,
+                contact=contact,
+                source=source if channel is None else Ticket.Source.CHANNEL,
+                ticket_type=Channel.ticket_type_for(channel),
+                priority=priority,
+                language=language,
+                routing_state=(
+                    Ticket.RoutingState.PENDING if channel else Ticket.RoutingState.SKIPPED
+                ),
+            )
+            Message.objects.create(
+                ticket=ticket,
+                channel=channel,
+                direction=Message.Direction.INBOUND,
+                body=body,
+                external_id=external_id,
+                created_at=ticket.created_at,
+            )
+            events.ticket_created.send(sender=Ticket, ticket=ticket, actor=actor)
+    except IntegrityError:
+        existing = _ticket_for_external_id(channel, external_id) if external_id else None
+        if existing is None:
+            raise
+        return existing, False
+    return ticket, True
+
+
+def _ticket_for_external_id(channel: Channel | None, external_id: str) -> Ticket | None:
+    message = (
+        Message.objects.select_related("ticket")
+        .filter(channel=channel, external_id=external_id)
+        .first()
+    )
+    return message.ticket if message else None
+
+
+def assign(
+    *,
+    ticket: Ticket,
+    owner: User | None = None,
+    team: Team | None = None,
+    actor: User | None,
+    cause: str,
+    expected_version: int | None = None,
+) -> AssignmentEvent | None:
+    """Set the ticket's owner and team to exactly these values (None clears) — R3, R5.
+
+    Returns the AssignmentEvent, or None when nothing changed.
+    """
+    if owner is not None and not owner.has_ticket_access:
+        raise ValidationError({"owner": f"{owner} has no ticket access and cannot own tickets."})
+    with transaction.atomic():
+        locked = _lock(ticket, expected_version)
+        return _assign_locked(locked, ticket, owner=owner, team=team, actor=actor, cause=cause)
+
+
+def _assign_locked(
+    locked: Ticket, original: Ticket, *, owner, team, actor, cause
+) -> AssignmentEvent | None:
+    owner_id = owner.pk if owner else None
+    team_id = team.pk if team else None
+    if (locked.owner_id, locked.team_id) == (owner_id, team_id):
+        return None
+    event = AssignmentEvent.objects.create(
+        ticket=locked,
+        from_owner_id=locked.owner_id,
+        to_owner_id=owner_id,
+        from_team_id=locked.team_id,
+        to_team_id=team_id,
+        actor=actor,
+        cause=cause,
+    )
+    fields = ["owner", "team"]
+    if owner_id != locked.owner_id:
+        locked.assigned_at = event.created_at if owner_id else None
+        fields.append("assigned_at")
+    if locked.routing_state == Ticket.RoutingState.PENDING and cause != Cause.ROUTING:
+        # A person decided before the router ran: the router must leave it alone.
+        locked.routing_state = Ticket.RoutingState.SKIPPED
+        fields.append("routing_state")
+    locked.owner, locked.team = owner, team
+    _save(locked, original, fields)
+    original.owner, original.team = owner, team
+    events.ticket_assigned.send(sender=Ticket, ticket=original, assignment=event, actor=actor)
+    return event
+
+
+def reply(
+    *, ticket: Ticket, author: User, body: str, expected_version: int | None = None
+) -> Message:
+    """Send a reply to the contact. Replying to a ticket without owner makes the author its
+    owner (R4); the ticket then waits on the contact."""
+    if not author.has_ticket_access:
+        raise ValidationError("Only users with ticket access can reply.")
+    body = _require_body(body)
+    with transaction.atomic():
+        locked = _lock(ticket, expected_version)
+        message = Message.objects.create(
+            ticket=locked, channel=locked.channel, direction=Message.Direction.OUTBOUND,
+            author=author, body=body,
+        )
+        if locked.owner_id is None:
+            _assign_locked(
+                locked, ticket, owner=author, team=locked.team, actor=author, cause=Cause.REPLY
+            )
+        _change_status(locked, ticket, Ticket.Status.WAITING_ON_CONTACT, actor=author,
+                       activity_at=message.created_at)
+        events.message_added.send(sender=Message, ticket=ticket, message=message)
+    return message
+
+
+def add_note(*, ticket: Ticket, author: User, body: str) -> Message:
+    """An internal note: seen by agents only, changes neither owner nor status."""
+    if not author.has_ticket_access:
+        raise ValidationError("Only users with ticket access can add notes.")
+    body = _require_body(body)
+    with transaction.atomic():
+        locked = _lock(ticket, None)
+        message = Message.objects.create(
+            ticket=locked, direction=Message.Direction.NOTE, author=author, body=body
+        )
+        locked.last_activity_at = message.created_at
+        _save(locked, ticket, ["last_activity_at"])
+        events.message_added.send(sender=Message, ticket=ticket, message=message)
+    return message
+
+
+def add_inbound_message(
+    *, ticket: Ticket, body: str, external_id: str = ""
+) -> tuple[Message, bool]:
+    """The contact wrote again on this ticket. Returns (message, created); a redelivered
+    input (same channel and external id) creates nothing. Reopens a closed ticket."""
+    with transaction.atomic():
+        locked = _lock(ticket, None)
+        try:
+            with transaction.atomic():
+                message = Message.objects.create(
+                    ticket=locked, channel=locked.channel, direction=Message.Direction.INBOUND,
+                    body=body, external_id=external_id,
+                )
+        except IntegrityError:
+            return Message.objects.get(channel=locked.channel, external_id=external_id), False
+        _change_status(locked, ticket, Ticket.Status.WAITING_ON_US, actor=None,
+                       activity_at=message.created_at)
+        events.message_added.send(sender=Message, ticket=ticket, message=message)
+    return message, True
+
+
+def set_ticket_status(
+    *, ticket: Ticket, status: str, actor: User | None, expected_version: int | None = None
+) -> None:
+    if status not in Ticket.Status.values:
+        raise ValidationError({"status": f"Unknown status {status!r}."})
+    with transaction.atomic():
+        locked = _lock(ticket, expected_version)
+        _change_status(locked, ticket, status, actor=actor)
+
+
+def close(*, ticket: Ticket, actor: User | None, expected_version: int | None = None) -> None:
+    set_ticket_status(
+        ticket=ticket, status=Ticket.Status.CLOSED, actor=actor, expected_version=expected_version
+    )
+
+
+def reopen(*, ticket: Ticket, actor: User | None, expected_version: int | None = None) -> None:
+    set_ticket_status(
+        ticket=ticket, status=Ticket.Status.WAITING_ON_US, actor=actor,
+        expected_version=expected_version,
+    )
+
+
+def set_priority(
+    *, ticket: Ticket, priority: int, actor: User | None, expected_version: int | None = None
+) -> None:
+    if priority not in Ticket.Priority.values:
+        raise ValidationError({"priority": f"Unknown priority {priority!r}."})
+    with transaction.atomic():
+        locked = _lock(ticket, expected_version)
+        old = locked.priority
+        if old == priority:
+            return
+        locked.priority = priority
+        _save(locked, ticket, ["priority"])
+        events.ticket_priority_changed.send(
+            sender=Ticket, ticket=ticket, old_priority=old, actor=actor
+        )
+
+
+def _change_status(locked: Ticket, original: Ticket, status: str, *, actor, activity_at=None):
+    old = locked.status
+    fields = []
+    if activity_at is not None:
+        locked.last_activity_at = activity_at
+        fields.append("last_activity_at")
+    if old != status:
+        locked.status = status
+        locked.closed_at = timezone.now() if status == Ticket.Status.CLOSED else None
+        fields += ["status", "closed_at"]
+    if not fields:
+        return
+    _save(locked, original, fields)
+    if old != status:
+        events.ticket_status_changed.send(
+            sender=Ticket, ticket=original, old_status=old, actor=actor
+        )
+
+
+def _require_body(body: str) -> str:
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError({"body": "Write a message first."})
+    return body
