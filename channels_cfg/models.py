@@ -107,7 +107,10 @@ class ChannelAutomation(models.Model):
     version = models.PositiveIntegerField(default=1)
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
 
@@ -121,22 +124,39 @@ class ChannelAutomation(models.Model):
         allowed = MODES_BY_KIND[self.channel.kind]
         if self.assign_mode not in allowed:
             raise ValidationError(
-                {"assign_mode": f"{self.channel.get_kind_display()} channels cannot use "
-                 f"“{self.get_assign_mode_display()}”."}
+                {
+                    "assign_mode": f"{self.channel.get_kind_display()} channels cannot use "
+                    f"“{self.get_assign_mode_display()}”."
+                }
             )
-        if self.pk:
+        selection = self._selection()
+        if selection is None:
+            return
+        validate_selection(
+            mode=self.assign_mode, users=selection["users"], teams=selection["teams"]
+        )
+        if (
+            self.assign_mode == AssignMode.CUSTOMER_AGENT
+            and self.ai_fallback == AiFallback.SPECIFIC
+        ):
             validate_selection(
-                mode=self.assign_mode, users=self.users.all(), teams=self.teams.all()
+                mode=AssignMode.SPECIFIC,
+                users=selection["fallback_users"],
+                teams=selection["fallback_teams"],
+                fields=("fallback_users", "fallback_teams"),
             )
-            if self.assign_mode == AssignMode.CUSTOMER_AGENT and (
-                self.ai_fallback == AiFallback.SPECIFIC
-            ):
-                validate_selection(
-                    mode=AssignMode.SPECIFIC,
-                    users=self.fallback_users.all(),
-                    teams=self.fallback_teams.all(),
-                    fields=("fallback_users", "fallback_teams"),
-                )
+
+    SELECTION_FIELDS = ("users", "teams", "fallback_users", "fallback_teams")
+
+    def _selection(self) -> dict | None:
+        """The chosen users and teams: those a form is about to save (it sets
+        `pending_selection` before validating), else the saved ones."""
+        pending = getattr(self, "pending_selection", None)
+        if pending is not None:
+            return {f: list(pending.get(f) or []) for f in self.SELECTION_FIELDS}
+        if self.pk is None:
+            return None
+        return {f: list(getattr(self, f).all()) for f in self.SELECTION_FIELDS}
 
 
 def validate_selection(*, mode, users, teams, fields=("users", "teams")) -> None:

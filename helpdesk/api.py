@@ -75,8 +75,10 @@ def tickets_collection(request):
         return _error(400, "The request body must be a JSON object.")
     form = TicketCreateForm(data={k: v for k, v in payload.items() if v is not None})
     if not form.is_valid():
-        errors = {field: [e["message"] for e in errs] for field, errs in
-                  form.errors.get_json_data().items()}
+        errors = {
+            field: [e["message"] for e in errs]
+            for field, errs in form.errors.get_json_data().items()
+        }
         return _error(400, "Some fields are invalid.", errors=errors)
     data = form.cleaned_data
     try:
@@ -105,16 +107,16 @@ def ticket_detail(request, ticket_id: int):
 
 
 def _ticket_queryset():
-    history = AssignmentEvent.objects.select_related("from_owner", "to_owner", "from_team",
-                                                     "to_team", "actor")
+    history = AssignmentEvent.objects.select_related(
+        "from_owner", "to_owner", "from_team", "to_team", "actor"
+    )
     return Ticket.objects.select_related("owner", "team", "contact", "channel").prefetch_related(
         Prefetch("assignments", queryset=history)
     )
 
 
 def _user(user: User | None) -> dict | None:
-    return None if user is None else {"id": user.pk, "username": user.username,
-                                      "name": str(user)}
+    return None if user is None else {"id": user.pk, "username": user.username, "name": str(user)}
 
 
 def _team(team) -> dict | None:
@@ -128,10 +130,12 @@ def serialize_ticket(ticket: Ticket) -> dict:
         "status": ticket.status,
         "priority": Ticket.Priority(ticket.priority).label.lower(),
         "type": ticket.ticket_type,
-        "channel": None if ticket.channel is None else {
-            "id": ticket.channel_id, "name": ticket.channel.name, "kind": ticket.channel.kind},
-        "contact": None if ticket.contact is None else {
-            "id": ticket.contact_id, "name": ticket.contact.name, "email": ticket.contact.email},
+        "channel": None
+        if ticket.channel is None
+        else {"id": ticket.channel_id, "name": ticket.channel.name, "kind": ticket.channel.kind},
+        "contact": None
+        if ticket.contact is None
+        else {"id": ticket.contact_id, "name": ticket.contact.name, "email": ticket.contact.email},
         "owner": _user(ticket.owner),
         "team": _team(ticket.team),
         "assigned_at": ticket.assigned_at.isoformat() if ticket.assigned_at else None,

@@ -37,7 +37,9 @@ def availability_of(users: Iterable[User], at: datetime) -> dict[int, Availabili
             "user_id", flat=True
         )
     )
-    hours_users = [u.pk for u in users if u.availability_mode == User.AvailabilityMode.WORKING_HOURS]
+    hours_users = [
+        u.pk for u in users if u.availability_mode == User.AvailabilityMode.WORKING_HOURS
+    ]
     hours = defaultdict(list)
     if hours_users:
         for wh in WorkingHours.objects.filter(user_id__in=hours_users):

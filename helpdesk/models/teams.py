@@ -34,7 +34,9 @@ class TeamMembership(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["team", "user"], name="membership_once_per_team"),
             models.UniqueConstraint(
-                fields=["user"], condition=Q(role="main"), name="one_main_team_per_user",
+                fields=["user"],
+                condition=Q(role="main"),
+                name="one_main_team_per_user",
                 violation_error_message="This user is already the main member of another team.",
             ),
         ]

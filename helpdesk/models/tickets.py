@@ -7,7 +7,6 @@ from helpdesk.models.channels import Channel, TicketType
 from helpdesk.models.contacts import Contact
 from helpdesk.models.teams import Team
 
-
 # "Open" means not closed; the partial indexes below use this very predicate.
 OPEN_SQL = ~Q(status="closed")
 

@@ -5,6 +5,7 @@ through `helpdesk.events`.
 """
 
 from helpdesk.services.accounts import (
+    check_seat_free,
     create_api_token,
     give_seat,
     remove_seat,
@@ -30,6 +31,7 @@ __all__ = [
     "add_inbound_message",
     "add_note",
     "assign",
+    "check_seat_free",
     "close",
     "contact_for_email",
     "create_api_token",

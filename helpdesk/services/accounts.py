@@ -14,14 +14,19 @@ def give_seat(*, user: User, by: User | None = None) -> Seat:
         existing = Seat.objects.filter(user=user).first()
         if existing is not None:
             return existing
-        used = Seat.objects.count()
-        if used >= account.purchased_seats:
-            raise ValidationError(
-                f"All {account.purchased_seats} purchased seats are in use. Remove a seat "
-                "from someone or raise the number of purchased seats first.",
-                code="seat_limit",
-            )
+        check_seat_free(account)
         return Seat.objects.create(user=user, given_by=by)
+
+
+def check_seat_free(account: AccountSettings | None = None) -> None:
+    """Raise a clear ValidationError when every purchased seat is taken."""
+    account = account or AccountSettings.load()
+    if Seat.objects.count() >= account.purchased_seats:
+        raise ValidationError(
+            f"All {account.purchased_seats} purchased seats are in use. Remove a seat "
+            "from someone or raise the number of purchased seats first.",
+            code="seat_limit",
+        )
 
 
 def remove_seat(*, user: User) -> bool:

@@ -160,15 +160,23 @@ def reply(
     with transaction.atomic():
         locked = _lock(ticket, expected_version)
         message = Message.objects.create(
-            ticket=locked, channel=locked.channel, direction=Message.Direction.OUTBOUND,
-            author=author, body=body,
+            ticket=locked,
+            channel=locked.channel,
+            direction=Message.Direction.OUTBOUND,
+            author=author,
+            body=body,
         )
         if locked.owner_id is None:
             _assign_locked(
                 locked, ticket, owner=author, team=locked.team, actor=author, cause=Cause.REPLY
             )
-        _change_status(locked, ticket, Ticket.Status.WAITING_ON_CONTACT, actor=author,
-                       activity_at=message.created_at)
+        _change_status(
+            locked,
+            ticket,
+            Ticket.Status.WAITING_ON_CONTACT,
+            actor=author,
+            activity_at=message.created_at,
+        )
         events.message_added.send(sender=Message, ticket=ticket, message=message)
     return message
 
@@ -199,13 +207,17 @@ def add_inbound_message(
         try:
             with transaction.atomic():
                 message = Message.objects.create(
-                    ticket=locked, channel=locked.channel, direction=Message.Direction.INBOUND,
-                    body=body, external_id=external_id,
+                    ticket=locked,
+                    channel=locked.channel,
+                    direction=Message.Direction.INBOUND,
+                    body=body,
+                    external_id=external_id,
                 )
         except IntegrityError:
             return Message.objects.get(channel=locked.channel, external_id=external_id), False
-        _change_status(locked, ticket, Ticket.Status.WAITING_ON_US, actor=None,
-                       activity_at=message.created_at)
+        _change_status(
+            locked, ticket, Ticket.Status.WAITING_ON_US, actor=None, activity_at=message.created_at
+        )
         events.message_added.send(sender=Message, ticket=ticket, message=message)
     return message, True
 
@@ -228,7 +240,9 @@ def close(*, ticket: Ticket, actor: User | None, expected_version: int | None = 
 
 def reopen(*, ticket: Ticket, actor: User | None, expected_version: int | None = None) -> None:
     set_ticket_status(
-        ticket=ticket, status=Ticket.Status.WAITING_ON_US, actor=actor,
+        ticket=ticket,
+        status=Ticket.Status.WAITING_ON_US,
+        actor=actor,
         expected_version=expected_version,
     )
 
