@@ -178,8 +178,8 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="helpdesk@localhost")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # Celery: with no broker configured every task runs eagerly in the calling process.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_ALWAYS_EAGER = not env.str("CELERY_BROKER_URL", default="")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "memory://"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
@@ -190,7 +190,14 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.5}
+CELERY_BEAT_SCHEDULE = {
+    "routing-sweep-pending": {"task": "routing.tasks.sweep_pending", "schedule": 60.0},
+    "routing-reroute-waiting": {"task": "routing.tasks.reroute_waiting", "schedule": 60.0},
+}
+
+# Routing: how long a ticket may stay pending before the sweep enqueues it again.
+ROUTING_PENDING_GRACE_SECONDS = env.int("ROUTING_PENDING_GRACE_SECONDS", default=120)
 
 # Demo data (manage.py seed_demo).
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="demo")

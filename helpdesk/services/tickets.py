@@ -8,10 +8,12 @@ other silently. A caller that showed the user a version of the ticket passes
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from helpdesk import events
 from helpdesk.models import AssignmentEvent, Channel, Contact, Message, Team, Ticket, User
+from helpdesk.models.tickets import OPEN_SQL
 from helpdesk.services.errors import TicketChanged
 
 Cause = AssignmentEvent.Cause
@@ -147,6 +149,62 @@ def _assign_locked(
     original.owner, original.team = owner, team
     events.ticket_assigned.send(sender=Ticket, ticket=original, assignment=event, actor=actor)
     return event
+
+
+def claim_for_routing(*, ticket: Ticket, owner: User | None, team: Team | None):
+    """The router's assignment: a conditional update that only takes a ticket still open,
+    without owner or team, and pending — so the router never overwrites a person.
+    Returns the AssignmentEvent, or None when the ticket was no longer free."""
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = Ticket.objects.filter(
+            OPEN_SQL,
+            pk=ticket.pk,
+            owner__isnull=True,
+            team__isnull=True,
+            routing_state=Ticket.RoutingState.PENDING,
+        ).update(
+            owner=owner,
+            team=team,
+            assigned_at=now if owner else None,
+            routing_state=Ticket.RoutingState.DONE,
+            version=F("version") + 1,
+            updated_at=now,
+        )
+        if not claimed:
+            return None
+        event = AssignmentEvent.objects.create(
+            ticket=ticket,
+            to_owner=owner,
+            to_team=team,
+            actor=None,
+            cause=Cause.ROUTING,
+            created_at=now,
+        )
+        ticket.refresh_from_db(
+            fields=["owner", "team", "assigned_at", "routing_state", "version", "updated_at"]
+        )
+        events.ticket_assigned.send(sender=Ticket, ticket=ticket, assignment=event, actor=None)
+    return event
+
+
+def mark_routed(*, ticket: Ticket, state: str = Ticket.RoutingState.DONE) -> bool:
+    """Close the ticket's routing without an assignment (nobody eligible, or nothing to do)."""
+    updated = Ticket.objects.filter(pk=ticket.pk, routing_state=Ticket.RoutingState.PENDING).update(
+        routing_state=state
+    )
+    if updated:
+        ticket.routing_state = state
+    return bool(updated)
+
+
+def mark_routing_pending(*, ticket_id: int) -> bool:
+    """Ask for another routing pass of a ticket that is still open and without owner/team."""
+    return bool(
+        Ticket.objects.filter(OPEN_SQL, pk=ticket_id, owner__isnull=True, team__isnull=True)
+        .exclude(routing_state=Ticket.RoutingState.PENDING)
+        .update(routing_state=Ticket.RoutingState.PENDING)
+    )
 
 
 def reply(

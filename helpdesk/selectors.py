@@ -1,0 +1,35 @@
+"""Reads shared across apps, returning querysets with what their callers need."""
+
+from django.contrib.auth.models import Group, Permission
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from helpdesk.models import Seat, User
+
+ACCESS_APP, ACCESS_CODENAME = "helpdesk", "access_tickets"
+
+
+def _access_permission() -> Q:
+    return Q(permission__content_type__app_label=ACCESS_APP, permission__codename=ACCESS_CODENAME)
+
+
+def annotate_helpdesk_roles(users: QuerySet[User]) -> QuerySet[User]:
+    """Add `has_seat` and `has_ticket_access_db` (active, and a superuser or granted
+    `helpdesk.access_tickets` directly or through a group) — one query for any number of
+    users, instead of a `has_perm` call per user."""
+    direct = User.user_permissions.through.objects.filter(_access_permission(), user=OuterRef("pk"))
+    via_group = Group.permissions.through.objects.filter(
+        _access_permission(), group__user=OuterRef("pk")
+    )
+    return users.annotate(
+        has_seat=Exists(Seat.objects.filter(user=OuterRef("pk"))),
+        has_ticket_access_db=Q(is_active=True)
+        & (Q(is_superuser=True) | Exists(direct) | Exists(via_group)),
+    )
+
+
+def users_with_ticket_access() -> QuerySet[User]:
+    return annotate_helpdesk_roles(User.objects.all()).filter(has_ticket_access_db=True)
+
+
+def access_permission() -> Permission:
+    return Permission.objects.get(content_type__app_label=ACCESS_APP, codename=ACCESS_CODENAME)

@@ -1,0 +1,43 @@
+"""R14, forms with Contact owner routing: when the owner is offline, email them the
+submission. Claimed once with a conditional update, so a redelivered task sends nothing."""
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from routing.models import RoutingDecision
+
+
+def email_submission_to_owner(*, decision_id: int) -> bool:
+    claimed = RoutingDecision.objects.filter(pk=decision_id, owner_emailed_at__isnull=True).update(
+        owner_emailed_at=timezone.now()
+    )
+    if not claimed:
+        return False
+    decision = RoutingDecision.objects.select_related("ticket__contact__owner").get(pk=decision_id)
+    ticket = decision.ticket
+    owner = ticket.contact.owner if ticket.contact else None
+    if owner is None or not owner.email:
+        return False
+    first = ticket.messages.order_by("created_at", "id").first()
+    context = {
+        "ticket": ticket,
+        "owner": owner,
+        "body": first.body if first else "",
+        "url": f"{settings.SITE_URL}/tickets/{ticket.pk}/",
+    }
+    message = EmailMultiAlternatives(
+        subject=f"Form submission from your contact {ticket.contact}: {ticket.subject}",
+        body=render_to_string("routing/email/submission.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[owner.email],
+        headers={"Auto-Submitted": "auto-generated"},
+    )
+    try:
+        message.send()
+    except Exception:
+        # Let the task retry: give the claim back first.
+        RoutingDecision.objects.filter(pk=decision_id).update(owner_emailed_at=None)
+        raise
+    return True

@@ -1,0 +1,126 @@
+"""What the routing engine keeps: every decision with its reasons, the round-robin turns,
+capacity limits, and the tickets waiting for an agent to become available."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from helpdesk.models import Channel, Team, Ticket, TicketType
+
+
+class RoutingDecision(models.Model):
+    """One automatic decision about one ticket, with everything needed to explain it."""
+
+    class Outcome(models.TextChoices):
+        ASSIGNED = "assigned", "Assigned to a user"
+        TEAM = "team", "Assigned to a team"
+        UNASSIGNED = "unassigned", "Left unassigned"
+        SKIPPED = "skipped", "Not routed"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="routing_decisions")
+    channel = models.ForeignKey(
+        Channel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    outcome = models.CharField(max_length=12, choices=Outcome)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    mode = models.CharField(max_length=16, blank=True)
+    strategy = models.CharField(max_length=16, blank=True)
+    summary = models.TextField(help_text="The decision in plain words.")
+    settings_snapshot = models.JSONField(default=dict)
+    candidates = models.JSONField(default=list, help_text="Eligible users with their loads.")
+    excluded = models.JSONField(default=list, help_text="Users left out, each with the reason.")
+    required_skills = models.JSONField(default=list)
+    duration_ms = models.FloatField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    owner_emailed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Contact-owner routing of a form: when the offline owner was emailed.",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["ticket", "-created_at"], name="decision_ticket_idx"),
+            models.Index(fields=["-created_at"], name="decision_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.ticket_id}: {self.summary[:80]}"
+
+
+class RoundRobinTurn(models.Model):
+    """When a user last received a ticket by round robin on a channel.
+
+    Round robin picks the candidate whose turn is oldest (never = oldest of all), so the
+    order survives restarts, membership changes and many workers; someone back from being
+    away gets one turn, not a burst.
+    """
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    last_assigned_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "user"], name="round_robin_turn_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} last at {self.last_assigned_at:%Y-%m-%d %H:%M:%S} on {self.channel}"
+
+
+class CapacityLimit(models.Model):
+    """At most `max_open` open tickets of a type for a user; without a user, the account
+    default for everyone who has no limit of their own. Manual assignment may exceed it."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="capacity_limits",
+        help_text="Empty: the account default.",
+    )
+    ticket_type = models.CharField(max_length=16, choices=TicketType)
+    max_open = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "ticket_type"], name="capacity_once_per_user_type"
+            ),
+            models.UniqueConstraint(
+                fields=["ticket_type"],
+                condition=Q(user__isnull=True),
+                name="capacity_default_once_per_type",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        who = self.user or "Account default"
+        return f"{who}: at most {self.max_open} open {self.get_ticket_type_display()} tickets"
+
+
+class WaitingTicket(models.Model):
+    """A ticket left unassigned because nobody was available, on a channel whose automation
+    routes again when an agent becomes available."""
+
+    ticket = models.OneToOneField(Ticket, on_delete=models.CASCADE, related_name="+")
+    since = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["since", "id"]
+
+    def __str__(self) -> str:
+        return f"#{self.ticket_id} waiting since {self.since:%Y-%m-%d %H:%M}"
