@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 from channels_cfg.models import AiFallback, AssignMode, ChannelAutomation, Distribution
 from helpdesk.models import Channel
 
+CHAT_KINDS = (Channel.Kind.CHATFLOW, Channel.Kind.CUSTOM_CHAT)
+
 
 @dataclass(frozen=True)
 class SkillCondition:
@@ -48,26 +50,36 @@ class RoutingConfig:
 
     @classmethod
     def from_automation(cls, automation: ChannelAutomation) -> "RoutingConfig":
-        """Build from a saved automation (4 queries: M2Ms, rules, hours)."""
-        ids = {
-            name: tuple(sorted(getattr(automation, name).values_list("pk", flat=True)))
-            for name in ("users", "teams", "fallback_users", "fallback_teams")
-        }
-        rules = tuple(
-            SkillCondition(r.condition, r.value, r.skill_id, r.skill.name)
-            for r in automation.skill_rules.select_related("skill")
+        """Build from a saved automation, reading only what its mode and kind use."""
+
+        def ids(name: str) -> tuple[int, ...]:
+            return tuple(sorted(getattr(automation, name).values_list("pk", flat=True)))
+
+        uses_fallback = automation.assign_mode == AssignMode.CUSTOMER_AGENT
+        rules = ()
+        if automation.skill_routing:
+            rules = tuple(
+                SkillCondition(r.condition, r.value, r.skill_id, r.skill.name)
+                for r in automation.skill_rules.select_related("skill")
+            )
+        hours = ()
+        if automation.channel.kind == Channel.Kind.CALLING:
+            hours = tuple(
+                HoursRange(h.weekday, h.start, h.end) for h in automation.opening_hours.all()
+            )
+        uses_pool = automation.assign_mode in (AssignMode.SPECIFIC, AssignMode.TEAM_ONLY) or (
+            automation.channel.kind in CHAT_KINDS
         )
-        hours = tuple(HoursRange(h.weekday, h.start, h.end) for h in automation.opening_hours.all())
         return cls(
             channel_kind=automation.channel.kind,
             mode=automation.assign_mode,
-            user_ids=ids["users"],
-            team_ids=ids["teams"],
+            user_ids=ids("users") if uses_pool else (),
+            team_ids=ids("teams") if uses_pool else (),
             distribution=automation.distribution,
             available_only=automation.available_only,
             ai_fallback=automation.ai_fallback,
-            fallback_user_ids=ids["fallback_users"],
-            fallback_team_ids=ids["fallback_teams"],
+            fallback_user_ids=ids("fallback_users") if uses_fallback else (),
+            fallback_team_ids=ids("fallback_teams") if uses_fallback else (),
             skill_routing=automation.skill_routing,
             skill_rules=rules,
             skill_fallback_unskilled=automation.skill_fallback == "unskilled",

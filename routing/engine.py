@@ -24,7 +24,7 @@ from channels_cfg.models import AiFallback, AssignMode, ChannelAutomation
 from helpdesk import services
 from helpdesk.models import Channel, Message, Team, Ticket, TicketType, User
 from routing import eligibility
-from routing.config import RoutingConfig
+from routing.config import CHAT_KINDS, RoutingConfig
 from routing.eligibility import Exclusion, TicketFacts
 from routing.models import RoundRobinTurn, RoutingDecision, WaitingTicket
 from routing.strategies import Candidate, pick
@@ -50,6 +50,7 @@ class Decision:
     excluded: list[Exclusion] = field(default_factory=list)
     required_skills: list[str] = field(default_factory=list)
     email_owner_id: int | None = None  # form + contact owner offline (R14)
+    owner: User | None = None
     waiting_for_agent: bool = False  # nobody available; may be routed again later
 
 
@@ -76,7 +77,7 @@ def decide(
     (inside the caller's transaction) before their loads are counted."""
     mode = config.mode
     kind = config.channel_kind
-    if kind in (Channel.Kind.CHATFLOW, Channel.Kind.CUSTOM_CHAT):
+    if kind in CHAT_KINDS:
         if not config.chat_assignment_enabled:
             return Decision(
                 Outcome.UNASSIGNED,
@@ -145,6 +146,8 @@ def _decide_specific(config, facts, at, channel_id, user_ids, team_ids, prefix, 
         excluded=excluded,
         required_skills=screening.required_skills,
     )
+    if chosen is not None:
+        decision.owner = next(u for u in pool if u.pk == chosen.user_id)
     decision.summary = prefix + _explain(config, facts, chosen, candidates, screening, excluded)
     decision.waiting_for_agent = chosen is None and any(
         e.code in ("unavailable", "at_capacity") for e in excluded
@@ -178,8 +181,10 @@ def _explain(config, facts, chosen, candidates, screening, excluded) -> str:
         )
         ties = [c for c in candidates if c.load == chosen.load]
         if len(ties) > 1:
-            why += (f", tied with {len(ties) - 1} other(s); ties go to whoever has waited "
-                    "longest since their last one")
+            why += (
+                f", tied with {len(ties) - 1} other(s); ties go to whoever has waited "
+                "longest since their last one"
+            )
     elif config.distribution == "round_robin":
         why = f"it was {chosen.name}'s turn (their last round-robin ticket was the oldest)"
     else:
@@ -239,6 +244,7 @@ def _decide_contact_owner(config, facts, at, owner_id) -> Decision:
             f"Assigned to {owner}, the contact's owner.",
             mode=mode,
             owner_id=owner_id,
+            owner=owner,
             candidates=candidates,
             excluded=excluded,
         )
@@ -301,19 +307,22 @@ def route_ticket(
 
 
 def _apply(ticket, config, decision: Decision, at, started) -> RoutingDecision:
-    owner = User.objects.get(pk=decision.owner_id) if decision.owner_id else None
+    owner = decision.owner
     team = Team.objects.get(pk=decision.team_id) if decision.team_id else None
     if owner or team:
         services.claim_for_routing(ticket=ticket, owner=owner, team=team)
         if owner and decision.strategy == "round_robin":
-            RoundRobinTurn.objects.update_or_create(
-                channel_id=ticket.channel_id, user=owner, defaults={"last_assigned_at": at}
+            RoundRobinTurn.objects.bulk_create(
+                [RoundRobinTurn(channel_id=ticket.channel_id, user=owner, last_assigned_at=at)],
+                update_conflicts=True,
+                unique_fields=["channel", "user"],
+                update_fields=["last_assigned_at"],
             )
     else:
         services.mark_routed(ticket=ticket, state=Ticket.RoutingState.DONE)
-    WaitingTicket.objects.filter(ticket=ticket).delete()
-    if decision.waiting_for_agent and config.reroute_when_available:
-        WaitingTicket.objects.create(ticket=ticket, since=at)
+    waiting = decision.waiting_for_agent and config.reroute_when_available
+    if waiting:
+        WaitingTicket.objects.update_or_create(ticket=ticket, defaults={"since": at})
         decision.summary += " It will be routed again when an agent becomes available."
     record = RoutingDecision.objects.create(
         ticket=ticket,

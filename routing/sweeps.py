@@ -52,6 +52,7 @@ def release_waiting_tickets(now=None) -> list[int]:
         )
         if decision.owner_id or decision.team_id:
             with transaction.atomic():
+                waiting.delete()
                 if services.mark_routing_pending(ticket_id=ticket.pk):
                     released.append(ticket.pk)
     return released

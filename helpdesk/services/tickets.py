@@ -156,7 +156,7 @@ def claim_for_routing(*, ticket: Ticket, owner: User | None, team: Team | None):
     without owner or team, and pending — so the router never overwrites a person.
     Returns the AssignmentEvent, or None when the ticket was no longer free."""
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         claimed = Ticket.objects.filter(
             OPEN_SQL,
             pk=ticket.pk,
@@ -181,9 +181,9 @@ def claim_for_routing(*, ticket: Ticket, owner: User | None, team: Team | None):
             cause=Cause.ROUTING,
             created_at=now,
         )
-        ticket.refresh_from_db(
-            fields=["owner", "team", "assigned_at", "routing_state", "version", "updated_at"]
-        )
+        ticket.owner, ticket.team, ticket.assigned_at = owner, team, now if owner else None
+        ticket.routing_state, ticket.updated_at = Ticket.RoutingState.DONE, now
+        ticket.version += 1
         events.ticket_assigned.send(sender=Ticket, ticket=ticket, assignment=event, actor=None)
     return event
 
