@@ -312,8 +312,10 @@ def _apply(ticket, config, decision: Decision, at, started) -> RoutingDecision:
     if owner or team:
         services.claim_for_routing(ticket=ticket, owner=owner, team=team)
         if owner and decision.strategy == "round_robin":
+            # Taken now, under the locks, so turns are ordered as the decisions commit.
+            turn_at = timezone.now()
             RoundRobinTurn.objects.bulk_create(
-                [RoundRobinTurn(channel_id=ticket.channel_id, user=owner, last_assigned_at=at)],
+                [RoundRobinTurn(channel_id=ticket.channel_id, user=owner, last_assigned_at=turn_at)],
                 update_conflicts=True,
                 unique_fields=["channel", "user"],
                 update_fields=["last_assigned_at"],
