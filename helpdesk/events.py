@@ -16,6 +16,11 @@ ticket_assigned = Signal()
 # contact through the ticket's channel by a receiver of this event (the intake work).
 message_added = Signal()
 
+# kwargs: ticket, outcome ("assigned", "team", "unassigned"), summary (plain words).
+# Sent by the routing engine when it has decided; "unassigned" means the ticket stays in the
+# Unassigned view for triage (R1, R16).
+ticket_routed = Signal()
+
 # kwargs: ticket, old_status, actor
 ticket_status_changed = Signal()
 

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from channels_cfg.models import AiFallback, AssignMode, ChannelAutomation
-from helpdesk import services
+from helpdesk import events, services
 from helpdesk.models import Channel, Message, Team, Ticket, TicketType, User
 from routing import eligibility
 from routing.config import CHAT_KINDS, RoutingConfig
@@ -315,7 +315,11 @@ def _apply(ticket, config, decision: Decision, at, started) -> RoutingDecision:
             # Taken now, under the locks, so turns are ordered as the decisions commit.
             turn_at = timezone.now()
             RoundRobinTurn.objects.bulk_create(
-                [RoundRobinTurn(channel_id=ticket.channel_id, user=owner, last_assigned_at=turn_at)],
+                [
+                    RoundRobinTurn(
+                        channel_id=ticket.channel_id, user=owner, last_assigned_at=turn_at
+                    )
+                ],
                 update_conflicts=True,
                 unique_fields=["channel", "user"],
                 update_fields=["last_assigned_at"],
@@ -343,6 +347,9 @@ def _apply(ticket, config, decision: Decision, at, started) -> RoutingDecision:
         required_skills=decision.required_skills,
         duration_ms=round((time.perf_counter() - started) * 1000, 3),
         created_at=at,
+    )
+    events.ticket_routed.send(
+        sender=Ticket, ticket=ticket, outcome=decision.outcome, summary=decision.summary
     )
     if decision.email_owner_id:
         transaction.on_commit(lambda: email_submission_to_owner.delay(record.pk), robust=True)

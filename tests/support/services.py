@@ -42,6 +42,16 @@ def database_url_of_test_db() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+@pytest.fixture(autouse=True)
+def celery_tasks_run_eagerly():
+    """Unit tests run Celery tasks in-process even when a broker is configured (CI); only the
+    `celery_worker` fixture sends them through the broker to a real worker."""
+    old = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = old
+
+
 @dataclass
 class SmtpServer:
     host: str
