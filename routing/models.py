@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from channels_cfg.models import AssignMode, Distribution
 from helpdesk.models import Channel, Team, Ticket, TicketType
 
 
@@ -33,8 +34,8 @@ class RoutingDecision(models.Model):
     team = models.ForeignKey(
         Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    mode = models.CharField(max_length=16, blank=True)
-    strategy = models.CharField(max_length=16, blank=True)
+    mode = models.CharField(max_length=16, choices=AssignMode, blank=True)
+    strategy = models.CharField(max_length=16, choices=Distribution, blank=True)
     summary = models.TextField(help_text="The decision in plain words.")
     settings_snapshot = models.JSONField(default=dict)
     candidates = models.JSONField(default=list, help_text="Eligible users with their loads.")
