@@ -61,26 +61,48 @@ class Screening:
     pool_size: int = 0
 
 
+USER_FIELDS = (
+    "id",
+    "username",
+    "first_name",
+    "last_name",
+    "is_active",
+    "is_superuser",
+    "status",
+    "availability_mode",
+    "time_zone",
+)
+
+
 def pool_for(user_ids, team_ids) -> tuple[list[User], list[Exclusion]]:
     """The chosen users plus the main members of the chosen teams (R9), annotated with seat
-    and ticket access; additional members of those teams are listed as excluded. 2 queries."""
+    and ticket access; additional members of those teams are listed as excluded. 2 queries,
+    and no model instance per membership (this runs for every ticket)."""
     memberships = list(
-        TeamMembership.objects.filter(team_id__in=team_ids).select_related("team", "user")
-    )
-    main_ids = {m.user_id for m in memberships if m.role == TeamMembership.Role.MAIN}
-    ids = set(user_ids) | main_ids
-    users = list(annotate_helpdesk_roles(User.objects.filter(pk__in=ids)).order_by("pk"))
-    excluded = [
-        Exclusion(
-            m.user_id,
-            str(m.user),
-            "not_main_member",
-            f"only an additional member of {m.team}; team rules route to main members",
+        TeamMembership.objects.filter(team_id__in=team_ids).values_list(
+            "user_id", "role", "team__name"
         )
-        for m in memberships
-        if m.role == TeamMembership.Role.ADDITIONAL and m.user_id not in ids
-    ]
-    return users, excluded
+    )
+    ids = set(user_ids) | {uid for uid, role, _ in memberships if role == TeamMembership.Role.MAIN}
+    extra = {uid: team for uid, role, team in memberships if uid not in ids}
+    users = annotate_helpdesk_roles(
+        User.objects.filter(pk__in=ids | extra.keys()).only(*USER_FIELDS)
+    ).order_by("pk")
+    pool, excluded = [], []
+    for user in users:
+        if user.pk in ids:
+            pool.append(user)
+        else:
+            excluded.append(
+                Exclusion(
+                    user.pk,
+                    str(user),
+                    "not_main_member",
+                    f"only an additional member of {extra[user.pk]}; team rules route to main "
+                    "members",
+                )
+            )
+    return pool, excluded
 
 
 def required_skills(config: RoutingConfig, facts: TicketFacts) -> dict[int, str]:
@@ -135,7 +157,7 @@ def screen(
             held[user_id].add(skill_id)
         skilled = [u for u in passed if held[u.pk] >= needed.keys()]
         if skilled or not config.skill_fallback_unskilled:
-            for user in [u for u in passed if u not in skilled]:
+            for user in [u for u in passed if not held[u.pk] >= needed.keys()]:
                 missing = sorted(needed[s] for s in needed.keys() - held[user.pk])
                 result.excluded.append(
                     Exclusion(

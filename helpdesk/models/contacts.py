@@ -37,6 +37,9 @@ class Contact(models.Model):
             ),
         ]
 
+    def clean(self) -> None:
+        self.email = self.email.strip().lower()
+
     def __str__(self) -> str:
         return self.name or self.email or self.phone or self.whatsapp_id or f"Contact {self.pk}"
 
