@@ -1,5 +1,6 @@
 from django import template
 
+from routing.capacity import users_at_capacity
 from routing.models import RoutingDecision
 
 register = template.Library()
@@ -12,3 +13,10 @@ def routing_explanation(ticket):
         RoutingDecision.objects.filter(ticket_id=ticket.pk).select_related("owner", "team").first()
     )
     return {"decision": decision, "ticket": ticket}
+
+
+@register.inclusion_tag("routing/_capacity_warning.html")
+def capacity_warning(ticket):
+    """Under the owner control: who is at their capacity for this ticket's type. Manual
+    assignment may still exceed it (routing never does)."""
+    return {"at_capacity": users_at_capacity(ticket_type=ticket.ticket_type)}
