@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import FileExtensionValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from helpdesk.models import Channel, Skill, Team, User
 from helpdesk.models.availability import Weekday
@@ -238,3 +239,42 @@ class SkillRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_condition_display()} “{self.value}” → {self.skill}"
+
+
+class ChannelSettingsChange(models.Model):
+    """The audit log of the channel settings pages: one row per save that changed something —
+    who, when, and every change as before → after in plain words (M2M changes included)."""
+
+    class Section(models.TextChoices):
+        CREATED = "created", "Channel connected"
+        DETAILS = "details", "Details"
+        AUTOMATION = "automation", "Automation"
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="settings_changes")
+    section = models.CharField(max_length=16, choices=Section)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_name = models.CharField(
+        max_length=150, blank=True, help_text="Kept when the account is deleted."
+    )
+    version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The automation's version after this save."
+    )
+    # [{"field": label, "before": text, "after": text, "added": [...], "removed": [...]}]
+    changes = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "channel settings change"
+        indexes = [
+            models.Index(fields=["channel", "-created_at"], name="settings_change_channel_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_section_display()} of channel {self.channel_id} by {self.actor_name}"

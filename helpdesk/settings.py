@@ -194,6 +194,8 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 3, "interval_start": 0, "inte
 CELERY_BEAT_SCHEDULE = {
     "routing-sweep-pending": {"task": "routing.tasks.sweep_pending", "schedule": 60.0},
     "routing-reroute-waiting": {"task": "routing.tasks.reroute_waiting", "schedule": 60.0},
+    "notifications-sweep": {"task": "notifications.tasks.sweep_deliveries", "schedule": 60.0},
+    "notifications-digests": {"task": "notifications.tasks.send_digests", "schedule": 60.0},
 }
 
 # Routing: how long a ticket may stay pending before the sweep enqueues it again.

@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from helpdesk import api
-from helpdesk.views import home
+from helpdesk.views import home, queues, tickets
 
 api_urls = [
     path("tickets/", api.tickets_collection, name="api-tickets"),
@@ -13,10 +13,20 @@ api_urls = [
 
 urlpatterns = [
     path("", home.home, name="home"),
+    path("queues/<slug:slug>/", queues.queue_view, name="queue"),
+    path("tickets/<int:ticket_id>/", tickets.ticket_detail, name="ticket"),
+    path("tickets/<int:ticket_id>/owner/", tickets.ticket_owner, name="ticket-owner"),
+    path("tickets/<int:ticket_id>/reply/", tickets.ticket_reply, name="ticket-reply"),
+    path("tickets/<int:ticket_id>/status/", tickets.ticket_status, name="ticket-status"),
+    path("tickets/<int:ticket_id>/priority/", tickets.ticket_priority, name="ticket-priority"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_urls)),
+    # The other apps' pages (the core imports none of their code, only their URLconfs).
+    path("settings/channels/", include("channels_cfg.urls")),
+    path("routing/", include("routing.urls")),
+    path("notifications/", include("notifications.urls")),
 ]
 
 if settings.DEBUG:

@@ -1,4 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from routing import views
 
 app_name = "routing"
-urlpatterns: list = []
+urlpatterns = [
+    path("channels/<int:channel_id>/preview/", views.preview, name="preview"),
+]

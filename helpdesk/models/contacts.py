@@ -37,11 +37,11 @@ class Contact(models.Model):
             ),
         ]
 
-    def clean(self) -> None:
-        self.email = self.email.strip().lower()
-
     def __str__(self) -> str:
         return self.name or self.email or self.phone or self.whatsapp_id or f"Contact {self.pk}"
+
+    def clean(self) -> None:
+        self.email = self.email.strip().lower()
 
     @property
     def is_identified(self) -> bool:

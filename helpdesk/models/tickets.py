@@ -77,20 +77,33 @@ class Ticket(models.Model):
     class Meta:
         ordering = ["-created_at"]
         permissions = [("access_tickets", "Can see and work tickets in the helpdesk")]
+        # Each queue of `helpdesk.queues` filters on one of these partial predicates and sorts
+        # by the indexed columns (newest first, the id breaking ties), so PostgreSQL reads a
+        # page straight from the index and counts a queue with an index-only scan.
         indexes = [
             # R21 Unassigned: open, no owner, no team.
             models.Index(
-                fields=["-created_at"],
+                fields=["-created_at", "-id"],
                 condition=OPEN_SQL & Q(owner__isnull=True, team__isnull=True),
                 name="ticket_unassigned_idx",
             ),
-            # R22/R23 team queues: open tickets of a team (without owner, or any).
+            # R22 My team's unassigned: open tickets of a team without owner.
             models.Index(
-                fields=["team", "-created_at"], condition=OPEN_SQL, name="ticket_team_open_idx"
+                fields=["team", "-created_at", "-id"],
+                condition=OPEN_SQL & Q(owner__isnull=True, team__isnull=False),
+                name="ticket_team_unassigned_idx",
+            ),
+            # R23 My team's open: open tickets of a team, whoever owns them.
+            models.Index(
+                fields=["team", "-created_at", "-id"],
+                condition=OPEN_SQL,
+                name="ticket_team_open_idx",
             ),
             # Assigned to me.
             models.Index(
-                fields=["owner", "-created_at"], condition=OPEN_SQL, name="ticket_owner_open_idx"
+                fields=["owner", "-created_at", "-id"],
+                condition=OPEN_SQL,
+                name="ticket_owner_open_idx",
             ),
             # R10/R13 load count: open tickets per owner and type assigned within a window.
             models.Index(
@@ -98,9 +111,11 @@ class Ticket(models.Model):
                 condition=OPEN_SQL,
                 name="ticket_load_idx",
             ),
-            models.Index(fields=["-created_at"], condition=OPEN_SQL, name="ticket_open_idx"),
+            # All open.
+            models.Index(fields=["-created_at", "-id"], condition=OPEN_SQL, name="ticket_open_idx"),
+            # Closed, most recently closed first.
             models.Index(
-                fields=["-closed_at"], condition=Q(status="closed"), name="ticket_closed_idx"
+                fields=["-closed_at", "-id"], condition=Q(status="closed"), name="ticket_closed_idx"
             ),
             models.Index(
                 fields=["created_at"],

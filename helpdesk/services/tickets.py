@@ -235,7 +235,7 @@ def reply(
             actor=author,
             activity_at=message.created_at,
         )
-        events.message_added.send(sender=Message, ticket=ticket, message=message)
+        events.message_added.send(sender=Message, ticket=locked, message=message)
     return message
 
 
@@ -251,7 +251,7 @@ def add_note(*, ticket: Ticket, author: User, body: str) -> Message:
         )
         locked.last_activity_at = message.created_at
         _save(locked, ticket, ["last_activity_at"])
-        events.message_added.send(sender=Message, ticket=ticket, message=message)
+        events.message_added.send(sender=Message, ticket=locked, message=message)
     return message
 
 
@@ -276,7 +276,7 @@ def add_inbound_message(
         _change_status(
             locked, ticket, Ticket.Status.WAITING_ON_US, actor=None, activity_at=message.created_at
         )
-        events.message_added.send(sender=Message, ticket=ticket, message=message)
+        events.message_added.send(sender=Message, ticket=locked, message=message)
     return message, True
 
 

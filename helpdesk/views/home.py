@@ -1,18 +1,9 @@
-from django.contrib.auth.decorators import login_required, permission_required
-from django.db.models import Count, Q
-from django.shortcuts import render
+from django.shortcuts import redirect
 
-from helpdesk.models import Ticket
+from helpdesk.access import agent_required
 
 
-@login_required
-@permission_required("helpdesk.access_tickets", raise_exception=True)
+@agent_required
 def home(request):
-    """The helpdesk landing page: what waits, counted in one query."""
-    counts = Ticket.objects.aggregate(
-        unassigned=Count("pk", filter=Ticket.OPEN & Q(owner__isnull=True, team__isnull=True)),
-        mine=Count("pk", filter=Ticket.OPEN & Q(owner=request.user)),
-        open=Count("pk", filter=Ticket.OPEN),
-        closed=Count("pk", filter=~Ticket.OPEN),
-    )
-    return render(request, "helpdesk/home.html", {"counts": counts})
+    """The helpdesk opens on the Unassigned queue, where triage starts (R1, R2)."""
+    return redirect("queue", slug="unassigned")

@@ -61,3 +61,13 @@ def test_explanation_tag_says_why_in_plain_words():
         Context({"ticket": untouched})
     )
     assert empty.strip() == ""
+
+
+def test_ticket_page_shows_why_it_was_assigned(client):
+    agent = AgentFactory(first_name="Alma", last_name="Able")
+    channel = ChannelAutomationFactory(assign_mode=AssignMode.SPECIFIC, users=[agent]).channel
+    ticket, _ = services.create_ticket(subject="Hi", body="Hello", channel=channel)
+    route_ticket(ticket_id=ticket.pk)
+    client.force_login(agent)
+    html = client.get(f"/tickets/{ticket.pk}/").content.decode()
+    assert "Why was this assigned to Alma Able?" in html

@@ -1,0 +1,370 @@
+"""The only code that changes channels and their automation from the settings pages.
+
+Every verb owns its transaction and writes one `ChannelSettingsChange` saying who changed
+what, before → after, in plain words (R6). `save_automation` locks the automation row and
+compares the version the admin's form showed: when another admin saved meanwhile it raises
+`AutomationChanged` and writes nothing (R20). The routing engine reads the saved automation
+when each ticket is routed, so a save applies to the tickets that arrive after it.
+"""
+
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+
+from channels_cfg.models import (
+    AUDIO_VALIDATORS,
+    AiFallback,
+    AssignMode,
+    ChannelAutomation,
+    ChannelSettingsChange,
+    Distribution,
+    OpeningHours,
+    SkillFallback,
+    SkillRule,
+)
+from helpdesk.models import Channel, User
+from helpdesk.models.availability import Weekday
+
+Section = ChannelSettingsChange.Section
+
+
+class AutomationChanged(Exception):
+    """Another admin saved this channel's automation since the form was shown."""
+
+    def __init__(self, automation: ChannelAutomation):
+        self.automation = automation
+        super().__init__(
+            f"The automation of {automation.channel} changed meanwhile "
+            f"(now version {automation.version})."
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# Plain-words values for the audit log
+# ---------------------------------------------------------------------------------------
+
+LABELS = {
+    "assign_mode": "Assign incoming tickets to",
+    "chat_assignment_enabled": "Assign conversations automatically",
+    "users": "Users",
+    "teams": "Teams",
+    "ai_fallback": "If AI can't answer, assign to",
+    "fallback_users": "If AI can't answer: users",
+    "fallback_teams": "If AI can't answer: teams",
+    "distribution": "Distribution",
+    "available_only": "Assign only to available users",
+    "reroute_when_available": "Route again when an agent becomes available",
+    "skill_routing": "Skill-based routing",
+    "skill_rules": "Skill rules",
+    "skill_fallback": "When no eligible user has the skill",
+    "opening_hours_time_zone": "Opening hours time zone",
+    "opening_hours": "Opening hours",
+    "unanswered_call_audio": "Audio message for unanswered calls",
+    "after_hours_message": "Voicemail message",
+    "voicemail_greeting": "Recorded voicemail greeting",
+    # Channel details
+    "name": "Name",
+    "address": "Address",
+    "is_active": "Active",
+    "kind": "Kind",
+}
+CALLING_LABELS = {"assign_mode": "Routing during business hours"}
+CHOICES = {
+    "assign_mode": AssignMode,
+    "ai_fallback": AiFallback,
+    "distribution": Distribution,
+    "skill_fallback": SkillFallback,
+}
+SCALAR_FIELDS = (
+    "assign_mode",
+    "chat_assignment_enabled",
+    "distribution",
+    "available_only",
+    "ai_fallback",
+    "reroute_when_available",
+    "skill_routing",
+    "skill_fallback",
+    "opening_hours_time_zone",
+    "after_hours_message",
+)
+LIST_FIELDS = (*ChannelAutomation.SELECTION_FIELDS, "opening_hours", "skill_rules")
+FILE_FIELDS = ("unanswered_call_audio", "voicemail_greeting")
+ORDER = (
+    "assign_mode",
+    "chat_assignment_enabled",
+    "ai_fallback",
+    "fallback_users",
+    "fallback_teams",
+    "users",
+    "teams",
+    "distribution",
+    "available_only",
+    "reroute_when_available",
+    "skill_routing",
+    "skill_rules",
+    "skill_fallback",
+    "opening_hours_time_zone",
+    "opening_hours",
+    "unanswered_call_audio",
+    "after_hours_message",
+    "voicemail_greeting",
+)
+
+
+def _scalar_text(name: str, value) -> str:
+    if isinstance(value, bool):
+        return "On" if value else "Off"
+    if name in CHOICES:
+        return CHOICES[name](value).label
+    if value in (None, ""):
+        return "(empty)"
+    text = str(value)
+    if len(text) > 120:
+        text = text[:119] + "…"
+    return f"“{text}”" if name == "after_hours_message" else text
+
+
+def hours_text(row: dict) -> str:
+    return f"{Weekday(row['weekday']).label[:3]} {row['start']:%H:%M}–{row['end']:%H:%M}"
+
+
+def rule_text(row: dict) -> str:
+    condition = SkillRule.Condition(row["condition"]).label
+    return f"{condition} “{row['value']}” → {row['skill']}"
+
+
+def _items(name: str, value) -> list[str]:
+    """A list setting as the texts the log compares (sorted where order means nothing)."""
+    if name == "opening_hours":
+        rows = sorted(value, key=lambda r: (r["weekday"], r["start"], r["end"]))
+        return [hours_text(r) for r in rows]
+    if name == "skill_rules":
+        return [rule_text(r) for r in value]
+    return sorted(str(o) for o in value)
+
+
+def _file_text(value) -> str:
+    return value.name.rsplit("/", 1)[-1] if value else "(none)"
+
+
+def _diff(before: dict, after: dict, labels: dict) -> list[dict]:
+    changes = []
+    for name in ORDER:
+        if name not in after or name not in before:
+            continue
+        label = labels.get(name, LABELS[name])
+        if name in LIST_FIELDS:
+            old, new = _items(name, before[name]), _items(name, after[name])
+            if old != new:
+                changes.append(
+                    {
+                        "field": label,
+                        "before": ", ".join(old) or "(none)",
+                        "after": ", ".join(new) or "(none)",
+                        "added": [x for x in new if x not in old],
+                        "removed": [x for x in old if x not in new],
+                    }
+                )
+        elif name in FILE_FIELDS:
+            if after[name] is not None:  # None: the file is kept
+                old = _file_text(before[name])
+                new = _file_text(after[name]) if after[name] is not False else "(none)"
+                if old != new or isinstance(after[name], UploadedFile):
+                    changes.append({"field": label, "before": old, "after": new})
+        elif before[name] != after[name]:
+            changes.append(
+                {
+                    "field": label,
+                    "before": _scalar_text(name, before[name]),
+                    "after": _scalar_text(name, after[name]),
+                }
+            )
+    return changes
+
+
+def _record(*, channel, section, actor, changes, version=None) -> ChannelSettingsChange:
+    return ChannelSettingsChange.objects.create(
+        channel=channel,
+        section=section,
+        actor=actor,
+        actor_name=str(actor) if actor else "",
+        version=version,
+        changes=changes,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Channels
+# ---------------------------------------------------------------------------------------
+
+DETAIL_FIELDS = ("name", "address", "is_active")
+
+
+def _detail_text(value) -> str:
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    return str(value) or "(empty)"
+
+
+def create_channel(
+    *, kind: str, name: str, actor: User | None, address: str = "", is_active: bool = True
+) -> Channel:
+    """Connect a channel with its automation at the defaults (None: tickets wait in
+    Unassigned until an admin sets the Automation tab)."""
+    with transaction.atomic():
+        channel = Channel(
+            kind=kind, name=name.strip(), address=address.strip(), is_active=is_active
+        )
+        channel.full_clean()
+        channel.save()
+        automation = ChannelAutomation.objects.create(channel=channel, updated_by=actor)
+        _record(
+            channel=channel,
+            section=Section.CREATED,
+            actor=actor,
+            version=automation.version,
+            changes=[
+                {"field": LABELS["kind"], "before": "", "after": channel.get_kind_display()},
+                {"field": LABELS["name"], "before": "", "after": channel.name},
+                *(
+                    [{"field": LABELS["address"], "before": "", "after": channel.address}]
+                    if channel.address
+                    else []
+                ),
+                {"field": LABELS["is_active"], "before": "", "after": "Yes" if is_active else "No"},
+            ],
+        )
+    return channel
+
+
+def update_channel(*, channel: Channel, actor: User | None, **values) -> list[dict]:
+    """Change a channel's name, address or active state; returns the changes recorded."""
+    unknown = set(values) - set(DETAIL_FIELDS)
+    if unknown:
+        raise TypeError(f"update_channel() cannot change {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        locked = Channel.objects.select_for_update().get(pk=channel.pk)
+        changes = []
+        for name, value in values.items():
+            value = value.strip() if isinstance(value, str) else value
+            old = getattr(locked, name)
+            if old != value:
+                before, after = _detail_text(old), _detail_text(value)
+                changes.append({"field": LABELS[name], "before": before, "after": after})
+                setattr(locked, name, value)
+        if not changes:
+            return []
+        locked.full_clean()
+        locked.save(update_fields=[n for n in DETAIL_FIELDS if n in values])
+        _record(channel=locked, section=Section.DETAILS, actor=actor, changes=changes)
+    for name in DETAIL_FIELDS:
+        setattr(channel, name, getattr(locked, name))
+    return changes
+
+
+def set_channel_active(*, channel: Channel, active: bool, actor: User | None) -> bool:
+    """Deactivate (no new tickets arrive; existing ones stay) or reactivate a channel.
+    Returns whether anything changed."""
+    return bool(update_channel(channel=channel, actor=actor, is_active=active))
+
+
+# ---------------------------------------------------------------------------------------
+# Automation
+# ---------------------------------------------------------------------------------------
+
+
+def automation_state(automation: ChannelAutomation) -> dict:
+    """Every setting the Automation form edits, as saved (a read: the form shows it and
+    `save_automation` compares against it)."""
+    state = {name: getattr(automation, name) for name in SCALAR_FIELDS}
+    for name in FILE_FIELDS:
+        state[name] = getattr(automation, name)
+    if automation.pk is None:  # not saved yet: the defaults
+        return state | {name: [] for name in LIST_FIELDS}
+    for name in ChannelAutomation.SELECTION_FIELDS:
+        state[name] = list(getattr(automation, name).all())
+    state["opening_hours"] = [
+        {"weekday": h.weekday, "start": h.start, "end": h.end}
+        for h in automation.opening_hours.all()
+    ]
+    state["skill_rules"] = [
+        {"condition": r.condition, "value": r.value, "skill": r.skill}
+        for r in automation.skill_rules.select_related("skill")
+    ]
+    return state
+
+
+def save_automation(
+    *,
+    automation: ChannelAutomation,
+    data: dict,
+    actor: User | None,
+    expected_version: int | None,
+) -> ChannelAutomation:
+    """Save the Automation tab in one transaction: fields, users and teams, opening hours,
+    skill rules, files, and the audit entry — all or nothing.
+
+    `data` holds any of the settings (missing keys keep their value; for a file, None keeps
+    it and False removes it). `expected_version` is the version the admin's form showed:
+    if another admin saved since, `AutomationChanged` is raised and nothing is written.
+    Returns the saved automation; its version is unchanged when `data` changed nothing.
+    Raises `ValidationError` when a chosen user or team cannot be routed to (R7, R8, R14).
+    """
+    channel = automation.channel
+    with transaction.atomic():
+        ChannelAutomation.objects.get_or_create(channel=channel)
+        locked = ChannelAutomation.objects.select_for_update().get(channel=channel)
+        locked.channel = channel
+        if expected_version is not None and locked.version != expected_version:
+            raise AutomationChanged(locked)
+        before = automation_state(locked)
+        after = {**before, **{k: v for k, v in data.items() if k in before}}
+        labels = CALLING_LABELS if channel.kind == Channel.Kind.CALLING else {}
+        changes = _diff(before, after, labels)
+        if not changes:
+            return locked
+
+        for name in SCALAR_FIELDS:
+            setattr(locked, name, after[name])
+        locked.pending_selection = {f: after[f] for f in ChannelAutomation.SELECTION_FIELDS}
+        locked.full_clean(exclude=["channel", "updated_by", *FILE_FIELDS])
+        old_files = []
+        for name in FILE_FIELDS:
+            value = after[name]
+            if value is False:
+                old_files.append(getattr(locked, name).name)
+                setattr(locked, name, "")
+            elif isinstance(value, UploadedFile):
+                for validator in AUDIO_VALIDATORS:
+                    try:
+                        validator(value)
+                    except ValidationError as exc:
+                        raise ValidationError({name: exc.messages}) from exc
+                old_files.append(getattr(locked, name).name)
+                getattr(locked, name).save(value.name, value, save=False)
+        locked.version += 1
+        locked.updated_by = actor
+        locked.save()
+        for name in ChannelAutomation.SELECTION_FIELDS:
+            getattr(locked, name).set(after[name])
+        if after["opening_hours"] != before["opening_hours"]:
+            locked.opening_hours.all().delete()
+            OpeningHours.objects.bulk_create(
+                [OpeningHours(automation=locked, **row) for row in after["opening_hours"]]
+            )
+        if after["skill_rules"] != before["skill_rules"]:
+            locked.skill_rules.all().delete()
+            SkillRule.objects.bulk_create(
+                [SkillRule(automation=locked, **row) for row in after["skill_rules"]]
+            )
+        _record(
+            channel=channel,
+            section=Section.AUTOMATION,
+            actor=actor,
+            version=locked.version,
+            changes=changes,
+        )
+        storage = locked.unanswered_call_audio.storage
+        for name in filter(None, old_files):
+            transaction.on_commit(lambda name=name: storage.delete(name))
+    return locked

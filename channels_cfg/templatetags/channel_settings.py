@@ -1,0 +1,99 @@
+"""Template helpers of the channel settings pages: the one-line routing summary of a channel
+(read from prefetched rows, so a list of channels costs a fixed number of queries)."""
+
+from datetime import timedelta
+
+from django import template
+from django.utils import timezone
+from django.utils.timesince import timesince
+
+from channels_cfg.models import AiFallback, AssignMode, ChannelAutomation, Distribution
+from helpdesk.models import Channel
+
+register = template.Library()
+
+Kind = Channel.Kind
+CHAT_KINDS = (Kind.CHATFLOW, Kind.CUSTOM_CHAT)
+NAMES_SHOWN = 3
+UNASSIGNED = "None: tickets wait in Unassigned"
+
+
+def _names(users, teams) -> str:
+    names = [f"{t} (main members)" for t in sorted(teams, key=str)]
+    names += sorted(str(u) for u in users)
+    if not names:
+        return "nobody yet"
+    if len(names) > NAMES_SHOWN:
+        return ", ".join(names[:NAMES_SHOWN]) + f" and {len(names) - NAMES_SHOWN} more"
+    return ", ".join(names)
+
+
+def _availability(automation: ChannelAutomation) -> str:
+    return "available users only" if automation.available_only else "whether available or not"
+
+
+def _routed(automation: ChannelAutomation, users, teams) -> str:
+    text = (
+        f"{Distribution(automation.distribution).label} to {_names(users, teams)}, "
+        f"{_availability(automation)}"
+    )
+    if automation.skill_routing:
+        text += ", by skills"
+    return text
+
+
+def _hours(automation: ChannelAutomation) -> str:
+    count = len(automation.opening_hours.all())  # prefetched
+    if not count:
+        return "always open"
+    ranges = f"{count} opening-hour range{'s' if count != 1 else ''}"
+    return f"{ranges}, {automation.opening_hours_time_zone}"
+
+
+@register.filter
+def routing_summary(channel: Channel) -> str:
+    """“Load balanced to Support (main members), available users only”."""
+    automation = getattr(channel, "automation", None)
+    if automation is None:
+        return UNASSIGNED
+    users, teams = automation.users.all(), automation.teams.all()
+    mode = automation.assign_mode
+    if channel.kind in CHAT_KINDS:
+        if not automation.chat_assignment_enabled:
+            return "Assignment off: conversations wait in Unassigned"
+        return _routed(automation, users, teams)
+    if channel.kind == Kind.CALLING:
+        during = (
+            _routed(automation, users, teams)
+            if mode == AssignMode.SPECIFIC
+            else "calls wait in Unassigned"
+        )
+        return f"Business hours ({_hours(automation)}): {during}; after hours: voicemail"
+    if mode == AssignMode.SPECIFIC:
+        return _routed(automation, users, teams)
+    if mode == AssignMode.TEAM_ONLY:
+        team = next(iter(sorted(teams, key=str)), None)
+        return f"Team only: {team or 'no team chosen'}, no owner"
+    if mode == AssignMode.CONTACT_OWNER:
+        text = f"Contact owner, {_availability(automation)}"
+        if channel.kind == Kind.FORM and automation.available_only:
+            text += "; emailed to an offline owner"
+        return text
+    if mode == AssignMode.CUSTOMER_AGENT:
+        if automation.ai_fallback == AiFallback.SPECIFIC:
+            fallback = _routed(
+                automation, automation.fallback_users.all(), automation.fallback_teams.all()
+            )
+            return f"Customer agent; if AI can't answer: {fallback[0].lower()}{fallback[1:]}"
+        return "Customer agent; if AI can't answer: Unassigned"
+    return UNASSIGNED
+
+
+@register.filter
+def ago(moment) -> str:
+    """“just now”, “5 minutes ago”, “2 days, 3 hours ago”."""
+    if moment is None:
+        return ""
+    if timezone.now() - moment < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(moment)} ago"

@@ -1,0 +1,249 @@
+"""The channel settings pages (R6, R14–R20): the list of channels, connecting one, its
+Details tab and its Automation tab.
+
+Only account admins (`helpdesk.manage_helpdesk`; superusers have every permission) see
+them; everyone else gets 403, and anonymous visitors the login page. Views parse, check
+access, call one service of `channels_cfg.services` and redirect (or render the errors).
+The routing preview lives in the routing app (`routing.views.preview`), which renders the
+Automation page through `automation_page_context` when JavaScript is off.
+"""
+
+from contextlib import suppress
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from channels_cfg.forms import (
+    AutomationForm,
+    ChannelCreateForm,
+    ChannelDetailsForm,
+    PreviewSampleForm,
+)
+from channels_cfg.models import AssignMode, ChannelAutomation, ChannelSettingsChange
+from channels_cfg.services import (
+    AutomationChanged,
+    create_channel,
+    save_automation,
+    set_channel_active,
+    update_channel,
+)
+from helpdesk.models import Channel
+
+MANAGE_PERMISSION = "helpdesk.manage_helpdesk"
+HISTORY_SHOWN = 15
+AUTOMATION_TEMPLATE = "channels_cfg/channel_automation.html"
+SAVED = "Saved. The new settings apply to tickets that arrive from now on."
+
+
+def can_manage_channels(user) -> bool:
+    return bool(user.is_authenticated and user.has_perm(MANAGE_PERMISSION))
+
+
+def settings_admin_required(view):
+    """Login, then the account-admin permission (R6); a 403 page that says who can help."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not can_manage_channels(request.user):
+            return render(request, "channels_cfg/forbidden.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return login_required(wrapped)
+
+
+def channel_with_automation(channel_id: int) -> Channel:
+    return get_object_or_404(Channel.objects.select_related("automation"), pk=channel_id)
+
+
+def automation_of(channel: Channel) -> ChannelAutomation:
+    """The saved automation, or the defaults (saved on the first Save)."""
+    try:
+        return channel.automation
+    except ChannelAutomation.DoesNotExist:
+        return ChannelAutomation(channel=channel)
+
+
+def history_of(channel: Channel) -> dict:
+    changes = channel.settings_changes.all()
+    return {"history": list(changes[:HISTORY_SHOWN]), "history_total": changes.count()}
+
+
+# ---------------------------------------------------------------------------------------
+# List, create, activate
+# ---------------------------------------------------------------------------------------
+
+
+@settings_admin_required
+def channel_list(request):
+    """Every connected channel with its routing in one line: 6 queries for any number."""
+    channels = list(
+        Channel.objects.select_related("automation")
+        .prefetch_related(
+            "automation__users",
+            "automation__teams",
+            "automation__fallback_users",
+            "automation__fallback_teams",
+            "automation__opening_hours",
+        )
+        .order_by("-is_active", "name")
+    )
+    return render(request, "channels_cfg/channel_list.html", {"channels": channels})
+
+
+@settings_admin_required
+def channel_create(request):
+    form = ChannelCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        channel = create_channel(actor=request.user, **form.cleaned_data)
+        messages.success(
+            request, f"{channel.name} is connected. Now choose how its tickets are assigned."
+        )
+        return redirect("channels_cfg:automation", channel.pk)
+    return render(request, "channels_cfg/channel_new.html", {"form": form})
+
+
+def _back(request, channel: Channel):
+    if request.POST.get("next") == "details":
+        return redirect("channels_cfg:details", channel.pk)
+    return redirect("channels_cfg:list")
+
+
+@require_POST
+def _set_active(request, channel_id: int, active: bool):
+    channel = get_object_or_404(Channel, pk=channel_id)
+    if set_channel_active(channel=channel, active=active, actor=request.user):
+        if active:
+            messages.success(request, f"{channel.name} is active again: new tickets arrive.")
+        else:
+            messages.success(
+                request,
+                f"{channel.name} is deactivated: it receives no new tickets. "
+                "Its existing tickets stay where they are.",
+            )
+    return _back(request, channel)
+
+
+@settings_admin_required
+def channel_deactivate(request, channel_id: int):
+    return _set_active(request, channel_id, False)
+
+
+@settings_admin_required
+def channel_activate(request, channel_id: int):
+    return _set_active(request, channel_id, True)
+
+
+# ---------------------------------------------------------------------------------------
+# Details tab
+# ---------------------------------------------------------------------------------------
+
+
+@settings_admin_required
+def channel_details(request, channel_id: int):
+    channel = get_object_or_404(Channel, pk=channel_id)
+    editable = Channel.objects.get(pk=channel.pk)  # the form may change it before it is valid
+    form = ChannelDetailsForm(request.POST or None, instance=editable)
+    if request.method == "POST" and form.is_valid():
+        values = {name: form.cleaned_data[name] for name in ChannelDetailsForm.Meta.fields}
+        changed = update_channel(channel=channel, actor=request.user, **values)
+        messages.success(request, "Saved." if changed else "Nothing changed.")
+        return redirect("channels_cfg:details", channel.pk)
+    context = {"channel": channel, "form": form, "tab": "details", **history_of(channel)}
+    return render(request, "channels_cfg/channel_details.html", context)
+
+
+# ---------------------------------------------------------------------------------------
+# Automation tab
+# ---------------------------------------------------------------------------------------
+
+ADD_ROW = {"hours": "hours-TOTAL_FORMS", "rules": "rules-TOTAL_FORMS"}
+
+
+def automation_page_context(request, channel, automation, form, **extra) -> dict:
+    """Everything the Automation tab shows (also used by the routing preview without JS)."""
+    return {
+        "channel": channel,
+        "automation": automation,
+        "form": form,
+        "sample": extra.pop("sample", None) or PreviewSampleForm(),
+        "tab": "automation",
+        "group_rules": form.group_rules,
+        "errors": form.error_summary() if form.is_bound else [],
+        **history_of(channel),
+        **extra,
+    }
+
+
+def _with_extra_row(request, channel, automation, which: str) -> AutomationForm:
+    """“Add hours” / “Add rule” without JavaScript: the same form with one more blank row
+    (nothing is saved)."""
+    data = request.POST.copy()
+    key = ADD_ROW[which]
+    with suppress(ValueError):
+        data[key] = str(int(data.get(key, "0")) + 1)
+    return AutomationForm(data, request.FILES, channel=channel, automation=automation)
+
+
+def _service_errors(form: AutomationForm, exc: ValidationError, mode: str) -> None:
+    """Show a refusal of the service (a seat removed since the page was shown…) on the
+    field it is about."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc)
+        return
+    for field, errors in exc.message_dict.items():
+        if field == "teams" and mode == AssignMode.TEAM_ONLY:
+            field = "team"
+        form.add_error(field if field in form.fields else None, errors)
+
+
+@settings_admin_required
+def channel_automation(request, channel_id: int):
+    channel = channel_with_automation(channel_id)
+    automation = automation_of(channel)
+    if request.method != "POST":
+        form = AutomationForm(channel=channel, automation=automation)
+        context = automation_page_context(request, channel, automation, form)
+        return render(request, AUTOMATION_TEMPLATE, context)
+
+    which = request.POST.get("add")
+    if which in ADD_ROW:
+        form = _with_extra_row(request, channel, automation, which)
+        context = automation_page_context(request, channel, automation, form, added=which)
+        return render(request, AUTOMATION_TEMPLATE, context)
+
+    form = AutomationForm(request.POST, request.FILES, channel=channel, automation=automation)
+    if form.is_valid():
+        data = form.automation_data()
+        expected = form.cleaned_data["version"]
+        try:
+            saved = save_automation(
+                automation=automation, data=data, actor=request.user, expected_version=expected
+            )
+        except AutomationChanged as exc:
+            return _conflict(request, channel, exc.automation, expected)
+        except ValidationError as exc:
+            _service_errors(form, exc, data["assign_mode"])
+        else:
+            messages.success(request, SAVED if saved.version != expected else "Nothing changed.")
+            return redirect("channels_cfg:automation", channel.pk)
+    context = automation_page_context(request, channel, automation, form)
+    return render(request, AUTOMATION_TEMPLATE, context)
+
+
+def _conflict(request, channel, current: ChannelAutomation, expected: int):
+    """Another admin saved first: show the current settings, what changed, and save nothing."""
+    current = ChannelAutomation.objects.select_related("channel").get(pk=current.pk)
+    form = AutomationForm(channel=channel, automation=current)
+    since = list(
+        channel.settings_changes.filter(
+            section=ChannelSettingsChange.Section.AUTOMATION, version__gt=expected
+        ).order_by("created_at", "id")
+    )
+    context = automation_page_context(
+        request, channel, current, form, conflict={"changes": since, "current": current}
+    )
+    return render(request, AUTOMATION_TEMPLATE, context, status=409)

@@ -1,0 +1,132 @@
+"""The helpdesk's forms: validation only. Every value a client sends is checked against an
+allowlist here before a view uses it."""
+
+from django import forms
+
+from helpdesk.models import Channel, Team, Ticket, TicketType, User
+
+PER_PAGE_CHOICES = (10, 25, 50, 100)
+DEFAULT_PER_PAGE = 25
+OPEN_STATUSES = [(v, label) for v, label in Ticket.Status.choices if v != Ticket.Status.CLOSED]
+
+
+class QueueFilterForm(forms.Form):
+    """The query string of a queue page. Invalid values are dropped one by one (a bad
+    `priority` does not cancel a good `channel`), never an error page."""
+
+    FILTERS = ("q", "channel", "type", "priority", "status")
+
+    q = forms.CharField(required=False, max_length=200, strip=True)
+    channel = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    type = forms.ChoiceField(required=False, choices=[("", "Any type"), *TicketType.choices])
+    priority = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[("", "Any priority"), *Ticket.Priority.choices],
+    )
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *OPEN_STATUSES])
+    sort = forms.CharField(required=False, max_length=20)
+    per_page = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        empty_value=DEFAULT_PER_PAGE,
+        choices=[(n, n) for n in PER_PAGE_CHOICES],
+    )
+
+    def __init__(self, *args, channels: list[Channel], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["channel"].choices = [("", "Any channel")] + [(c.pk, c.name) for c in channels]
+        for name in ("channel", "type", "priority", "status"):
+            self.fields[name].widget.attrs.update(
+                {"class": "form-select form-select-sm hd-filter", "data-autosubmit": ""}
+            )
+
+    def values(self) -> dict:
+        """The valid values; an invalid field counts as not given."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        return {
+            name: data.get(name)
+            for name in self.fields
+            if name not in self.errors and data.get(name) not in (None, "")
+        }
+
+
+def _assignee_value(owner_id: int | None, team_id: int | None) -> str:
+    if owner_id:
+        return f"user:{owner_id}"
+    if team_id:
+        return f"team:{team_id}"
+    return ""
+
+
+class OwnerForm(forms.Form):
+    """The Ticket owner control (R3, R5): one choice among teams and users with ticket
+    access, or nobody. A team means the team alone (owner cleared); a user keeps the
+    ticket's team when they are a member of it."""
+
+    assignee = forms.ChoiceField(required=False, label="Ticket owner")
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+    def __init__(self, *args, ticket: Ticket, teams: list[Team], users: list[User], **kwargs):
+        self.ticket, self.teams, self.users = ticket, teams, users
+        kwargs.setdefault(
+            "initial",
+            {
+                "assignee": _assignee_value(ticket.owner_id, ticket.team_id),
+                "version": ticket.version,
+            },
+        )
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].widget.attrs.update(
+            {"class": "form-select form-select-sm", "id": "owner-select"}
+        )
+        self.fields["assignee"].choices = [
+            ("", "Nobody (unassigned)"),
+            ("Teams", [(f"team:{t.pk}", t.name) for t in teams]),
+            ("Users", [(f"user:{u.pk}", user_label(u)) for u in users]),
+        ]
+
+    def clean_assignee(self) -> tuple[User | None, Team | None]:
+        value = self.cleaned_data["assignee"]
+        if not value:
+            return None, None
+        kind, _, pk = value.partition(":")
+        if kind == "team":
+            team = next(t for t in self.teams if f"{t.pk}" == pk)
+            return None, team
+        user = next(u for u in self.users if f"{u.pk}" == pk)
+        keep_team = self.ticket.team if self.ticket.team_id else None
+        if keep_team is not None and not user.memberships.filter(team=keep_team).exists():
+            keep_team = None
+        return user, keep_team
+
+
+def user_label(user: User) -> str:
+    """How a user appears in the owner dropdown: seated users are marked (R7)."""
+    return f"{user} · seat" if getattr(user, "has_seat", False) else f"{user} · no seat"
+
+
+class ReplyForm(forms.Form):
+    """Send (an outbound reply, R4) or Add note (internal)."""
+
+    SEND, NOTE = "send", "note"
+
+    body = forms.CharField(
+        max_length=100_000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        error_messages={"required": "Write a message first."},
+    )
+    action = forms.ChoiceField(choices=[(SEND, "Send"), (NOTE, "Add note")])
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(choices=Ticket.Status.choices)
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+
+class PriorityForm(forms.Form):
+    priority = forms.TypedChoiceField(choices=Ticket.Priority.choices, coerce=int)
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)

@@ -1,0 +1,244 @@
+"""The querysets behind each queue view — one function per queue, shared by the views, the
+sidebar counts, `manage.py bench_queues` and the tests.
+
+Every queue filters on the predicate of one partial index of `Ticket` and is ordered by that
+index's columns (newest first, the id breaking ties), so a page is read from the index and a
+queue is counted with an index-only scan, whatever the number of tickets.
+
+"My teams" are the teams the user is a member of, main or additional (R22, R23).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import connections
+from django.db.models import Q, QuerySet, Value
+
+from helpdesk.access import tickets_visible_to
+from helpdesk.models import TeamMembership, Ticket, User
+
+OPEN = Ticket.OPEN
+
+
+def my_team_ids(user: User) -> list[int]:
+    """The ids of the user's teams (main or additional), read once per user object."""
+    cached = getattr(user, "_helpdesk_team_ids", None)
+    if cached is None:
+        cached = sorted(TeamMembership.objects.filter(user=user).values_list("team_id", flat=True))
+        user._helpdesk_team_ids = cached
+    return cached
+
+
+def unassigned_tickets(*, user: User) -> QuerySet[Ticket]:
+    """R21 Unassigned: open tickets with no owner and no team."""
+    return tickets_visible_to(user).filter(OPEN, owner__isnull=True, team__isnull=True)
+
+
+def team_unassigned_tickets(*, user: User) -> QuerySet[Ticket]:
+    """R22 My team's unassigned: open tickets of one of my teams with no owner."""
+    teams = my_team_ids(user)
+    if not teams:
+        return Ticket.objects.none()
+    return tickets_visible_to(user).filter(
+        OPEN, owner__isnull=True, team__isnull=False, team_id__in=teams
+    )
+
+
+def team_open_tickets(*, user: User) -> QuerySet[Ticket]:
+    """R23 My team's open: open tickets of one of my teams, whoever owns them."""
+    teams = my_team_ids(user)
+    if not teams:
+        return Ticket.objects.none()
+    return tickets_visible_to(user).filter(OPEN, team_id__in=teams)
+
+
+def assigned_to_me_tickets(*, user: User) -> QuerySet[Ticket]:
+    return tickets_visible_to(user).filter(OPEN, owner=user)
+
+
+def all_open_tickets(*, user: User) -> QuerySet[Ticket]:
+    return tickets_visible_to(user).filter(OPEN)
+
+
+def closed_tickets(*, user: User) -> QuerySet[Ticket]:
+    return tickets_visible_to(user).filter(status=Ticket.Status.CLOSED)
+
+
+@dataclass(frozen=True)
+class Queue:
+    slug: str
+    label: str
+    tickets: Callable[..., QuerySet[Ticket]]
+    help: str
+    empty: str
+    default_sort: str = "-created"
+    closed: bool = False
+
+
+QUEUES: dict[str, Queue] = {
+    q.slug: q
+    for q in [
+        Queue(
+            "unassigned",
+            "Unassigned",
+            unassigned_tickets,
+            help="Open tickets with neither an owner nor a team (R21). Open one and take it, "
+            "or give it to a team with the Ticket owner control.",
+            empty="No unassigned tickets. New tickets from channels with routing set to None "
+            "land here, and so do tickets the router could not place.",
+        ),
+        Queue(
+            "team-unassigned",
+            "My team's unassigned",
+            team_unassigned_tickets,
+            help="Open tickets of your teams — main or additional membership — that nobody "
+            "owns yet (R22).",
+            empty="Nothing waits for your teams. Tickets routed to a team only (no owner) "
+            "show here; if you are in no team, ask an admin to add you to one.",
+        ),
+        Queue(
+            "team-open",
+            "My team's open",
+            team_open_tickets,
+            help="Every open ticket of your teams — main or additional membership — whoever "
+            "owns it (R23).",
+            empty="Your teams have no open tickets. If you are in no team, ask an admin to add "
+            "you to one.",
+        ),
+        Queue(
+            "mine",
+            "Assigned to me",
+            assigned_to_me_tickets,
+            help="Open tickets you own. Replying to an unassigned ticket makes it yours (R4).",
+            empty="Nothing is assigned to you. Pick a ticket from Unassigned or My team's "
+            "unassigned and reply or take it.",
+        ),
+        Queue(
+            "open",
+            "All open",
+            all_open_tickets,
+            help="Every ticket that is not closed.",
+            empty="No open tickets at all. New tickets from the channels appear here.",
+        ),
+        Queue(
+            "closed",
+            "Closed",
+            closed_tickets,
+            help="Closed tickets, most recently closed first. A new message from the contact "
+            "reopens a ticket.",
+            empty="No closed tickets yet.",
+            default_sort="-closed",
+            closed=True,
+        ),
+    ]
+}
+
+# The sort keys a client may ask for (`?sort=priority`, `?sort=-activity`) and the columns
+# behind each; anything else is ignored. The id always breaks ties so pages are stable.
+SORTS: dict[str, tuple[str, ...]] = {
+    "created": ("created_at", "id"),
+    "activity": ("last_activity_at", "id"),
+    "priority": ("priority", "created_at", "id"),
+    "status": ("status", "created_at", "id"),
+    "subject": ("subject", "id"),
+    "closed": ("closed_at", "id"),
+    "id": ("id",),
+}
+
+
+def clean_sort(queue: Queue, sort: str | None) -> str:
+    """The allowlisted sort key asked for, or the queue's default."""
+    if sort and sort.removeprefix("-") in SORTS:
+        return sort
+    return queue.default_sort
+
+
+def ordered(queryset: QuerySet[Ticket], sort: str) -> QuerySet[Ticket]:
+    """Order by an allowlisted sort key (`clean_sort` first)."""
+    descending = sort.startswith("-")
+    columns = SORTS[sort.removeprefix("-")]
+    return queryset.order_by(*(f"-{c}" if descending else c for c in columns))
+
+
+def for_list(queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    """Everything a queue row shows, in the same query: no per-row queries."""
+    return queryset.select_related("contact", "channel", "owner", "team")
+
+
+def page_ids(queryset: QuerySet[Ticket], sort: str) -> QuerySet:
+    """The ticket ids of a queue in the order asked for; slice it to get one page."""
+    return ordered(queryset, sort).values_list("pk", flat=True)
+
+
+def page_rows(ids: QuerySet, sort: str) -> QuerySet[Ticket]:
+    """The rows of one page (`ids` is a slice of `page_ids`), in one query.
+
+    A deferred join: the page's ids are picked from the ticket table alone — by the queue's
+    index for the default order, by a narrow top-N sort for the others — and only those
+    rows are joined to their contact, channel, owner and team. Joining first would join
+    every matching ticket before sorting (65 ms instead of 10 for All open by priority at
+    30k open tickets).
+    """
+    return for_list(ordered(Ticket.objects.filter(pk__in=ids), sort))
+
+
+def search(queryset: QuerySet[Ticket], text: str) -> QuerySet[Ticket]:
+    """Subject, contact name or contact email containing `text` (case-insensitive)."""
+    text = text.strip()
+    if not text:
+        return queryset
+    return queryset.filter(
+        Q(subject__icontains=text)
+        | Q(contact__name__icontains=text)
+        | Q(contact__email__icontains=text)
+    )
+
+
+# Counts stop at this many: counting is linear in the rows counted (~0.1 µs per index entry),
+# so an exact count of a queue with a million closed tickets would cost every page 100 ms.
+# Past the cap a count shows as "10,000+" and paging stops at the cap — search or filter to
+# narrow a list that long.
+COUNT_CAP = 10_000
+
+
+def capped_count_sql(queryset: QuerySet[Ticket], cap: int | None = None) -> tuple[str, tuple]:
+    """SQL and params counting at most `cap + 1` rows of `queryset` (an index-only scan of
+    the queue's partial index on PostgreSQL)."""
+    cap = COUNT_CAP if cap is None else cap
+    limited = queryset.order_by().values(one=Value(1))[: cap + 1]
+    sql, params = limited.query.sql_with_params()
+    return f"SELECT COUNT(*) FROM ({sql}) AS counted", tuple(params)
+
+
+def capped_count(queryset: QuerySet[Ticket], cap: int | None = None) -> int:
+    """The number of rows, or `cap + 1` when there are more than `cap`."""
+    if queryset.query.is_empty():
+        return 0
+    sql, params = capped_count_sql(queryset, cap)
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
+
+
+def queue_counts_sql(*, user: User, cap: int | None = None) -> tuple[str, list]:
+    """One SELECT of every queue's capped count, one scalar subquery per queue."""
+    parts, params = [], []
+    for queue in QUEUES.values():
+        tickets = queue.tickets(user=user)
+        if tickets.query.is_empty():
+            parts.append("0")
+            continue
+        sql, more = capped_count_sql(tickets, cap)
+        parts.append(f"({sql})")
+        params.extend(more)
+    return "SELECT " + ", ".join(parts), params
+
+
+def queue_counts(*, user: User, cap: int | None = None) -> dict[str, int]:
+    """Every queue's count in one query, each answered by an index-only scan of that
+    queue's partial index. A count above `cap` is `cap + 1` (shown as "10,000+")."""
+    sql, params = queue_counts_sql(user=user, cap=cap)
+    with connections[Ticket.objects.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return dict(zip(QUEUES, row, strict=True))

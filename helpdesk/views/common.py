@@ -1,0 +1,30 @@
+"""What every helpdesk page shows: the left menu of queues with their live counts."""
+
+from dataclasses import dataclass
+
+from helpdesk import queues
+from helpdesk.models import User
+from helpdesk.queues import QUEUES, Queue, queue_counts
+
+
+def count_label(count: int) -> str:
+    """1234 → "1,234"; past the cap → "10,000+"."""
+    cap = queues.COUNT_CAP
+    return f"{cap:,}+" if count > cap else f"{count:,}"
+
+
+@dataclass(frozen=True)
+class NavItem:
+    queue: Queue
+    count: int
+    active: bool
+
+    @property
+    def label(self) -> str:
+        return count_label(self.count)
+
+
+def queue_nav(user: User, current: str | None = None) -> list[NavItem]:
+    """The queues with their counts — two queries (the user's teams, then every count)."""
+    counts = queue_counts(user=user)
+    return [NavItem(q, counts[slug], slug == current) for slug, q in QUEUES.items()]

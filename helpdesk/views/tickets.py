@@ -1,0 +1,244 @@
+"""The ticket workspace: thread, contact, properties, assignment history, the Ticket owner
+control (R3, R5), the reply editor (R4), status and priority.
+
+Every change goes through `helpdesk.services` with the `version` the form showed, so when
+another agent (or the router) acted first the service raises `TicketChanged` and the page
+says so — nothing is overwritten silently. A conflict answers 409 (a plain form) or swaps
+the refreshed control in place (htmx).
+"""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.views.decorators.http import require_POST
+
+from helpdesk.access import agent_required, ticket_for_agent
+from helpdesk.forms import OwnerForm, PriorityForm, ReplyForm, StatusForm
+from helpdesk.models import AssignmentEvent, Team, Ticket
+from helpdesk.queues import QUEUES
+from helpdesk.selectors import users_with_ticket_access
+from helpdesk.services import (
+    TicketChanged,
+    add_note,
+    assign,
+    close,
+    reopen,
+    reply,
+    set_priority,
+    set_ticket_status,
+)
+from helpdesk.templatetags.helpdesk_tags import describe_owner
+from helpdesk.views.common import queue_nav
+
+CONFLICT = (
+    "This ticket changed while you were looking at it: it is now owned by {owner}. "
+    "Review and try again."
+)
+
+
+def conflict_message(ticket: Ticket) -> str:
+    return CONFLICT.format(owner=describe_owner(ticket))
+
+
+def _from_queue(request) -> str | None:
+    """The queue the agent came from (`?from=unassigned`), allowlisted."""
+    slug = request.GET.get("from") or request.POST.get("from")
+    return slug if slug in QUEUES else None
+
+
+def _ticket_url(ticket_id: int, from_queue: str | None) -> str:
+    url = reverse("ticket", args=[ticket_id])
+    return f"{url}?{urlencode({'from': from_queue})}" if from_queue else url
+
+
+def _owner_choices():
+    teams = list(Team.objects.order_by("name"))
+    users = list(users_with_ticket_access().order_by("first_name", "last_name", "username"))
+    return teams, users
+
+
+def _workspace(request, ticket_id: int, **extra) -> dict:
+    """Everything the ticket page shows, in a fixed number of queries."""
+    ticket = ticket_for_agent(request.user, ticket_id)
+    teams, users = _owner_choices()
+    from_queue = _from_queue(request)
+    context = {
+        "ticket": ticket,
+        "thread": list(ticket.messages.select_related("author")),
+        "history": list(
+            ticket.assignments.select_related(
+                "from_owner", "to_owner", "from_team", "to_team", "actor"
+            )
+        ),
+        "owner_form": OwnerForm(ticket=ticket, teams=teams, users=users),
+        "reply_form": ReplyForm(initial={"version": ticket.version, "action": ReplyForm.SEND}),
+        "status_form": StatusForm(initial={"status": ticket.status, "version": ticket.version}),
+        "priority_form": PriorityForm(
+            initial={"priority": ticket.priority, "version": ticket.version}
+        ),
+        "nav": queue_nav(request.user, current=from_queue),
+        "from_queue": QUEUES.get(from_queue) if from_queue else None,
+        "conflict": None,
+    }
+    context.update(extra)
+    return context
+
+
+def _render_page(request, ticket_id: int, status: int = 200, **extra):
+    context = _workspace(request, ticket_id, **extra)
+    return render(request, "helpdesk/ticket.html", context, status=status)
+
+
+@agent_required
+def ticket_detail(request, ticket_id: int):
+    return _render_page(request, ticket_id)
+
+
+def _errors(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+@agent_required
+@require_POST
+def ticket_owner(request, ticket_id: int):
+    """Assign, reassign or clear the owner (R3, R5) — htmx swaps the control in place; a
+    plain form redirects back to the page."""
+    ticket = ticket_for_agent(request.user, ticket_id)
+    teams, users = _owner_choices()
+    data = request.POST.copy()
+    if data.get("take"):  # the "Assign to me" button
+        data["assignee"] = f"user:{request.user.pk}"
+    form = OwnerForm(data, ticket=ticket, teams=teams, users=users)
+    conflict = error = None
+    changed = False
+    if form.is_valid():
+        owner, team = form.cleaned_data["assignee"]
+        try:
+            changed = bool(
+                assign(
+                    ticket=ticket,
+                    owner=owner,
+                    team=team,
+                    actor=request.user,
+                    cause=AssignmentEvent.Cause.MANUAL,
+                    expected_version=form.cleaned_data["version"],
+                )
+            )
+        except TicketChanged as exc:
+            conflict = conflict_message(ticket_for_agent(request.user, exc.ticket.pk))
+        except ValidationError as exc:
+            error = _errors(exc)
+    else:
+        error = "Choose a team or a user from the list."
+    notice = None
+    if changed:
+        notice = f"Ticket owner: {describe_owner(ticket)}."
+    elif not conflict and not error:
+        notice = "Nothing changed."
+
+    if request.htmx:
+        context = _workspace(
+            request, ticket_id, conflict=conflict, owner_error=error, owner_notice=notice, oob=True
+        )
+        return render(request, "helpdesk/ticket.html#owner-update", context)
+    if conflict or error:
+        return _render_page(
+            request,
+            ticket_id,
+            status=409 if conflict else 400,
+            conflict=conflict,
+            owner_error=error,
+        )
+    messages.success(request, notice)
+    return redirect(_ticket_url(ticket_id, _from_queue(request)))
+
+
+@agent_required
+@require_POST
+def ticket_reply(request, ticket_id: int):
+    """Send a reply (R4: an unassigned ticket becomes the sender's) or add an internal note."""
+    ticket = ticket_for_agent(request.user, ticket_id)
+    form = ReplyForm(request.POST)
+    if not form.is_valid():
+        return _render_page(request, ticket_id, status=400, reply_form=form)
+    body = form.cleaned_data["body"]
+    try:
+        if form.cleaned_data["action"] == ReplyForm.SEND:
+            had_owner = ticket.owner_id is not None
+            # Stored as an outbound message here; delivery to the contact through the
+            # ticket's channel is done by the receiver of `events.message_added`, which
+            # `reply` sends (the channel intake work), not by this view.
+            reply(
+                ticket=ticket,
+                author=request.user,
+                body=body,
+                expected_version=form.cleaned_data["version"],
+            )
+            notice = "Reply sent." if had_owner else "Reply sent. The ticket is now yours (R4)."
+        else:
+            add_note(ticket=ticket, author=request.user, body=body)
+            notice = "Internal note added."
+    except TicketChanged as exc:
+        fresh = ticket_for_agent(request.user, exc.ticket.pk)
+        # Keep the draft, with the new version, so the agent can review and send again.
+        draft = ReplyForm(
+            initial={"body": body, "version": fresh.version, "action": ReplyForm.SEND}
+        )
+        return _render_page(
+            request, ticket_id, status=409, conflict=conflict_message(fresh), reply_form=draft
+        )
+    except ValidationError as exc:
+        form.add_error(None, _errors(exc))
+        return _render_page(request, ticket_id, status=400, reply_form=form)
+    messages.success(request, notice)
+    return redirect(_ticket_url(ticket_id, _from_queue(request)))
+
+
+@agent_required
+@require_POST
+def ticket_status(request, ticket_id: int):
+    """Move between the open states, close, or reopen."""
+    ticket = ticket_for_agent(request.user, ticket_id)
+    form = StatusForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a status from the list.")
+        return redirect(_ticket_url(ticket_id, _from_queue(request)))
+    status, version = form.cleaned_data["status"], form.cleaned_data["version"]
+    try:
+        if status == Ticket.Status.CLOSED:
+            close(ticket=ticket, actor=request.user, expected_version=version)
+        elif not ticket.is_open and status == Ticket.Status.WAITING_ON_US:
+            reopen(ticket=ticket, actor=request.user, expected_version=version)
+        else:
+            set_ticket_status(
+                ticket=ticket, status=status, actor=request.user, expected_version=version
+            )
+    except TicketChanged as exc:
+        fresh = ticket_for_agent(request.user, exc.ticket.pk)
+        return _render_page(request, ticket_id, status=409, conflict=conflict_message(fresh))
+    messages.success(request, f"Status: {ticket.get_status_display()}.")
+    return redirect(_ticket_url(ticket_id, _from_queue(request)))
+
+
+@agent_required
+@require_POST
+def ticket_priority(request, ticket_id: int):
+    ticket = ticket_for_agent(request.user, ticket_id)
+    form = PriorityForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a priority from the list.")
+        return redirect(_ticket_url(ticket_id, _from_queue(request)))
+    try:
+        set_priority(
+            ticket=ticket,
+            priority=form.cleaned_data["priority"],
+            actor=request.user,
+            expected_version=form.cleaned_data["version"],
+        )
+    except TicketChanged as exc:
+        fresh = ticket_for_agent(request.user, exc.ticket.pk)
+        return _render_page(request, ticket_id, status=409, conflict=conflict_message(fresh))
+    messages.success(request, f"Priority: {ticket.get_priority_display()}.")
+    return redirect(_ticket_url(ticket_id, _from_queue(request)))

@@ -1,0 +1,144 @@
+"""Who hears about what (R24): each announcement turns one occurrence into deliveries.
+
+Recipients come from the data — ticket access, team membership, ownership — and the actor
+never hears of their own action. Announcements run after the change has committed (a
+Celery task scheduled by `notifications.receivers`), each in its own transaction, and are
+idempotent: event keys name one occurrence (`<event>:<assignment id>`,
+`customer_reply:<message id>`, `ticket_unassigned:<ticket id>`) and a Delivery is unique
+per key, recipient and medium, so a repeated announcement creates nothing new.
+"""
+
+from django.apps import apps
+from django.db import transaction
+from django.db.models import QuerySet
+
+from helpdesk.models import AssignmentEvent, Message, Ticket, User
+from helpdesk.selectors import users_with_ticket_access
+from notifications.catalog import Event
+from notifications.services import notify
+
+EXCERPT_CHARS = 300
+ROUTED = ("assigned", "team")  # routing outcomes that give the ticket an owner or a team
+
+
+def label(ticket: Ticket) -> str:
+    return f"#{ticket.pk} “{ticket.subject}”"
+
+
+def excerpt(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
+
+
+def _users(**filters) -> QuerySet[User]:
+    return users_with_ticket_access().filter(**filters)
+
+
+def _who(actor: User | None, cause: str) -> str:
+    if actor is not None:
+        return str(actor)
+    return "Automatic routing" if cause == AssignmentEvent.Cause.ROUTING else "The helpdesk"
+
+
+def routing_explanation(ticket_id: int) -> str:
+    """Why routing gave this ticket to its owner or team: the routing app's own summary of
+    its decision, read (never imported) so the notification can explain it."""
+    if not apps.is_installed("routing"):
+        return ""
+    decision = apps.get_model("routing", "RoutingDecision")
+    summary = (
+        decision.objects.filter(ticket_id=ticket_id, outcome__in=ROUTED)
+        .order_by("-created_at", "-id")
+        .values_list("summary", flat=True)
+        .first()
+    )
+    return f"Why: {summary}" if summary else ""
+
+
+def announce_unassigned(*, ticket_id: int, actor_id: int | None = None, detail: str = "") -> None:
+    """A new ticket stays unassigned: everyone with ticket access can work it (R8, R24).
+    Nothing is said if someone took it meanwhile."""
+    ticket = Ticket.objects.select_related("channel").filter(pk=ticket_id).first()
+    if ticket is None or not ticket.is_open or not ticket.is_unassigned:
+        return
+    where = f" from {ticket.channel.name}" if ticket.channel_id else ""
+    with transaction.atomic():
+        notify(
+            event=Event.TICKET_UNASSIGNED,
+            key=f"{Event.TICKET_UNASSIGNED}:{ticket.pk}",
+            ticket=ticket,
+            recipients=_users(),
+            text=f"New unassigned ticket {label(ticket)}{where}",
+            detail=detail,
+            actor_id=actor_id,
+        )
+
+
+def announce_assignment(*, assignment_id: int) -> None:
+    """A change of owner or team: the new owner (R24), the team without owner, and the
+    previous owner whose ticket went elsewhere."""
+    a = (
+        AssignmentEvent.objects.select_related("ticket", "to_owner", "to_team", "actor")
+        .filter(pk=assignment_id)
+        .first()
+    )
+    if a is None:
+        return
+    ticket, who = a.ticket, _who(a.actor, a.cause)
+    detail = routing_explanation(ticket.pk) if a.cause == AssignmentEvent.Cause.ROUTING else ""
+    with transaction.atomic():
+        if a.to_owner_id and a.to_owner_id != a.from_owner_id:
+            notify(
+                event=Event.ASSIGNED_TO_ME,
+                key=f"{Event.ASSIGNED_TO_ME}:{a.pk}",
+                ticket=ticket,
+                recipients=_users(pk=a.to_owner_id),
+                text=f"{who} assigned {label(ticket)} to you",
+                detail=detail,
+                actor_id=a.actor_id,
+            )
+        if a.to_team_id and not a.to_owner_id:
+            notify(
+                event=Event.TEAM_UNASSIGNED,
+                key=f"{Event.TEAM_UNASSIGNED}:{a.pk}",
+                ticket=ticket,
+                recipients=_users(memberships__team_id=a.to_team_id),
+                text=f"{who} assigned {label(ticket)} to your team {a.to_team}, without an owner",
+                detail=detail,
+                actor_id=a.actor_id,
+            )
+        if a.from_owner_id and a.from_owner_id != a.to_owner_id:
+            if a.to_owner_id:
+                to = str(a.to_owner)
+            elif a.to_team_id:
+                to = f"the team {a.to_team}"
+            else:
+                to = "nobody (Unassigned)"
+            notify(
+                event=Event.REASSIGNED_AWAY,
+                key=f"{Event.REASSIGNED_AWAY}:{a.pk}",
+                ticket=ticket,
+                recipients=_users(pk=a.from_owner_id),
+                text=f"{who} reassigned {label(ticket)} from you to {to}",
+                actor_id=a.actor_id,
+            )
+
+
+def announce_customer_reply(*, message_id: int, owner_id: int) -> None:
+    """The customer wrote on a ticket: tell whoever owned it when the message arrived."""
+    message = (
+        Message.objects.select_related("ticket", "ticket__contact").filter(pk=message_id).first()
+    )
+    if message is None:
+        return
+    ticket = message.ticket
+    contact = ticket.contact or "The customer"
+    with transaction.atomic():
+        notify(
+            event=Event.CUSTOMER_REPLY,
+            key=f"{Event.CUSTOMER_REPLY}:{message.pk}",
+            ticket=ticket,
+            recipients=_users(pk=owner_id),
+            text=f"{contact} replied on {label(ticket)}",
+            detail=excerpt(message.body),
+        )

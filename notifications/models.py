@@ -1,0 +1,167 @@
+"""What notifications keep: in-app notifications, each user's own choices, the superadmin
+defaults, and one `Delivery` per (event, recipient, medium) — the unit sent exactly once."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from helpdesk.models import Ticket
+from notifications.catalog import Event, Medium
+
+
+class Notification(models.Model):
+    """An in-app notification: shown in the list page and counted by the bell until read."""
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    event = models.CharField(max_length=24, choices=Event)
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+")
+    text = models.CharField(max_length=300)
+    detail = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The list page: a user's notifications, newest first.
+            models.Index(fields=["recipient", "-created_at", "-id"], name="notif_recipient_idx"),
+            # The bell: count a user's unread notifications from a small partial index.
+            models.Index(
+                fields=["recipient"],
+                condition=Q(read_at__isnull=True),
+                name="notif_unread_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"To {self.recipient}: {self.text[:80]}"
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None
+
+
+class Preference(models.Model):
+    """A user's own choice for one event and medium (R25); it wins over any default (R27)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preferences"
+    )
+    event = models.CharField(max_length=24, choices=Event)
+    medium = models.CharField(max_length=8, choices=Medium)
+    enabled = models.BooleanField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["user", "event", "medium"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "event", "medium"], name="notif_preference_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "on" if self.enabled else "off"
+        return f"{self.user}: {self.get_event_display()} by {self.get_medium_display()} {state}"
+
+
+class DefaultPreference(models.Model):
+    """The account default for one event and medium, set by a superadmin (R26). Where no row
+    exists the built-in default of `notifications.catalog` applies."""
+
+    event = models.CharField(max_length=24, choices=Event)
+    medium = models.CharField(max_length=8, choices=Medium)
+    enabled = models.BooleanField()
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["event", "medium"]
+        verbose_name = "default notification preference"
+        constraints = [
+            models.UniqueConstraint(fields=["event", "medium"], name="notif_default_once"),
+        ]
+
+    def __str__(self) -> str:
+        state = "on" if self.enabled else "off"
+        return f"Default: {self.get_event_display()} by {self.get_medium_display()} {state}"
+
+
+class Delivery(models.Model):
+    """One notification of one event to one recipient by one medium.
+
+    The unique (event key, recipient, medium) means a receiver that runs twice creates
+    nothing new, and the task claims the row (PENDING → SENDING) with a conditional update
+    before it sends, so a redelivered task never sends twice.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        HELD = "held", "Held for quiet hours"
+
+    event_key = models.CharField(
+        max_length=64, help_text="The occurrence, e.g. assigned_to_me:123 (assignment id)."
+    )
+    event = models.CharField(max_length=24, choices=Event)
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_deliveries"
+    )
+    medium = models.CharField(max_length=8, choices=Medium)
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+")
+    text = models.CharField(max_length=300)
+    detail = models.TextField(blank=True)
+    status = models.CharField(max_length=8, choices=Status, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    notification = models.OneToOneField(
+        Notification, null=True, blank=True, on_delete=models.SET_NULL, related_name="delivery"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event_key", "recipient", "medium"], name="delivery_once"
+            ),
+        ]
+        indexes = [
+            # The sweeps and the admin's status filter: the few rows not yet sent.
+            models.Index(
+                fields=["status", "created_at"],
+                condition=~Q(status="sent"),
+                name="delivery_unsent_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_medium_display()} to {self.recipient}: {self.text[:60]}"
+
+
+class QuietHours(models.Model):
+    """A user's optional quiet hours: while they are unavailable (outside their working
+    hours, set to away, or out of office — the availability model, R11) their notification
+    emails are held, and one digest goes out when they become available again."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quiet_hours"
+    )
+    enabled = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "quiet hours"
+
+    def __str__(self) -> str:
+        return f"Quiet hours of {self.user}: {'on' if self.enabled else 'off'}"

@@ -1,0 +1,37 @@
+"""`{% notification_bell %}`: the bell of the top bar with the unread count (one query),
+linking to the list page and refreshing itself every 30 seconds (htmx). Renders nothing for
+visitors and for users without ticket access."""
+
+from datetime import datetime
+
+from django import template
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from notifications.services import unread_count
+
+register = template.Library()
+
+
+@register.inclusion_tag("notifications/_bell.html", takes_context=True)
+def notification_bell(context) -> dict:
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user.has_ticket_access:
+        return {"show": False}
+    return {"show": True, "unread": unread_count(user)}
+
+
+@register.filter
+def ago(moment: datetime) -> str:
+    """“just now”, “5 min ago”, “3 h ago”, “2 d ago”, then the date."""
+    seconds = (timezone.now() - moment).total_seconds()
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h ago"
+    if seconds < 7 * 86400:
+        return f"{int(seconds // 86400)} d ago"
+    return date_format(timezone.localtime(moment), "j M Y")

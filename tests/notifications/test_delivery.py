@@ -1,0 +1,227 @@
+"""Delivery: each (event, recipient, medium) is sent exactly once — under a duplicated task,
+a duplicated enqueue or concurrent workers — with retries and backoff on SMTP errors, and a
+failed delivery stays visible with its error."""
+
+import smtplib
+import threading
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.core.mail import EmailMultiAlternatives
+from django.db import connection
+from django.utils import timezone
+
+from helpdesk import services
+from helpdesk.celery import app as celery_app
+from notifications import delivery as delivery_service
+from notifications import tasks
+from notifications.announce import announce_unassigned
+from notifications.catalog import Event, Medium
+from notifications.delivery import TemporaryFailure
+from notifications.models import Delivery, Notification
+from tests.notifications.conftest import assign_pending, committed, open_ticket
+
+pytestmark = pytest.mark.django_db
+
+Status = Delivery.Status
+
+
+def assigned(agent, other_agent, medium):
+    """The pending delivery by `medium` of "Otto assigned … to you"."""
+    ticket = open_ticket(subject="Printer on fire")
+    assign_pending(ticket, owner=agent, actor=other_agent)
+    return Delivery.objects.get(medium=medium), ticket
+
+
+def test_r24_in_app_delivery_creates_one_notification_even_when_the_task_runs_twice(
+    agent, other_agent
+):
+    delivery, ticket = assigned(agent, other_agent, Medium.IN_APP)
+    assert tasks.deliver.delay(delivery.pk).get() == "sent"
+    assert tasks.deliver.delay(delivery.pk).get() == "skipped"  # the duplicate sends nothing
+    notification = Notification.objects.get()
+    assert (notification.recipient, notification.ticket, notification.event) == (
+        agent,
+        ticket,
+        Event.ASSIGNED_TO_ME,
+    )
+    assert notification.read_at is None
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.notification) == (
+        Status.SENT,
+        1,
+        notification,
+    )
+
+
+def test_r24_email_is_sent_once_with_both_parts_a_link_and_auto_submitted(
+    agent, other_agent, settings
+):
+    settings.SITE_URL = "https://help.example.com"
+    delivery, ticket = assigned(agent, other_agent, Medium.EMAIL)
+    tasks.deliver.delay(delivery.pk)
+    tasks.deliver.delay(delivery.pk)
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    url = f"https://help.example.com/tickets/{ticket.pk}/"
+    assert message.to == [agent.email]
+    assert (
+        message.subject == f"[Helpdesk] Otto Other assigned #{ticket.pk} “Printer on fire” to you"
+    )
+    assert message.extra_headers["Auto-Submitted"] == "auto-generated"
+    assert url in message.body
+    (html, mimetype), *_ = message.alternatives
+    assert mimetype == "text/html" and f'href="{url}"' in html
+    raw = message.message().as_string()
+    assert "Auto-Submitted: auto-generated" in raw
+    delivery.refresh_from_db()
+    assert delivery.status == Status.SENT and delivery.sent_at is not None
+
+
+def test_r24_a_duplicated_enqueue_creates_and_sends_nothing_new(agent):
+    ticket = open_ticket()
+    with committed():
+        announce_unassigned(ticket_id=ticket.pk)
+        announce_unassigned(ticket_id=ticket.pk)  # the same occurrence announced twice
+    with committed():
+        announce_unassigned(ticket_id=ticket.pk)  # and once more, after it was sent
+    assert Delivery.objects.count() == 1
+    assert Notification.objects.count() == 1
+
+
+def test_r24_temporary_smtp_error_gives_the_claim_back_for_a_retry(agent, other_agent, monkeypatch):
+    delivery, _ = assigned(agent, other_agent, Medium.EMAIL)
+    calls = []
+
+    def flaky_send(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+        return 1
+
+    monkeypatch.setattr(EmailMultiAlternatives, "send", flaky_send)
+    with pytest.raises(TemporaryFailure):
+        delivery_service.deliver(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.status == Status.PENDING
+    assert delivery.last_error == "SMTPServerDisconnected: Connection unexpectedly closed"
+    assert delivery_service.deliver(delivery_id=delivery.pk) == "sent"
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, len(calls)) == (Status.SENT, 2, 2)
+
+
+def test_r24_the_task_retries_smtp_errors_with_backoff_then_keeps_the_failure_visible(
+    agent, other_agent, monkeypatch
+):
+    delivery, _ = assigned(agent, other_agent, Medium.EMAIL)
+    countdowns = []
+    original_retry = tasks.deliver.retry
+
+    def record_retry(*args, **kwargs):
+        countdowns.append(kwargs.get("countdown"))
+        return original_retry(*args, **kwargs)
+
+    def refuse(self, *args, **kwargs):
+        raise smtplib.SMTPRecipientsRefused({agent.email: (450, b"Mailbox busy")})
+
+    monkeypatch.setattr(tasks.deliver, "retry", record_retry)
+    monkeypatch.setattr(EmailMultiAlternatives, "send", refuse)
+    # Eager mode runs each retry at once, in-process (a worker would wait `countdown`).
+    monkeypatch.setitem(celery_app.conf, "task_eager_propagates", False)
+    assert tasks.deliver.delay(delivery.pk).get() == "failed"
+    delivery.refresh_from_db()
+    assert countdowns == [30, 60, 120, 240, 480]  # exponential backoff
+    assert delivery.status == Status.FAILED
+    assert delivery.attempts == tasks.EMAIL_MAX_RETRIES + 1
+    assert delivery.last_error.startswith("Gave up after 6 attempts: SMTPRecipientsRefused")
+    assert not mail.outbox
+
+
+def test_r24_a_permanent_refusal_fails_at_once_without_retries(agent, other_agent, monkeypatch):
+    delivery, _ = assigned(agent, other_agent, Medium.EMAIL)
+
+    def refuse(self, *args, **kwargs):
+        raise smtplib.SMTPRecipientsRefused({agent.email: (550, b"No such user")})
+
+    monkeypatch.setattr(EmailMultiAlternatives, "send", refuse)
+    assert tasks.deliver.delay(delivery.pk).get() == "failed"
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (Status.FAILED, 1)
+    assert "No such user" in delivery.last_error
+
+
+def test_r24_an_unexpected_error_leaves_the_delivery_failed_with_its_error(
+    agent, other_agent, monkeypatch
+):
+    delivery, _ = assigned(agent, other_agent, Medium.EMAIL)
+
+    def broken(self, *args, **kwargs):
+        raise ValueError("bad header")
+
+    monkeypatch.setattr(EmailMultiAlternatives, "send", broken)
+    with pytest.raises(ValueError):
+        delivery_service.deliver(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.last_error) == (Status.FAILED, "ValueError: bad header")
+
+
+def test_failed_deliveries_can_be_retried(agent, other_agent):
+    delivery, _ = assigned(agent, other_agent, Medium.EMAIL)
+    Delivery.objects.filter(pk=delivery.pk).update(status=Status.FAILED, last_error="x")
+    with committed():
+        from notifications.services import enqueue_deliveries
+
+        enqueue_deliveries(delivery_service.retry_failed(ids=[delivery.pk]))
+    delivery.refresh_from_db()
+    assert delivery.status == Status.SENT and len(mail.outbox) == 1
+
+
+def test_the_sweep_sends_what_the_broker_lost_and_gives_up_on_interrupted_sends(agent, other_agent):
+    delivery, _ = assigned(agent, other_agent, Medium.EMAIL)
+    in_app = Delivery.objects.get(medium=Medium.IN_APP)
+    old = timezone.now() - timedelta(minutes=5)
+    Delivery.objects.filter(pk=in_app.pk).update(created_at=old)  # enqueue was lost
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=Status.SENDING, claimed_at=timezone.now() - timedelta(hours=2)
+    )
+    assert tasks.sweep_deliveries.delay().get() == 1
+    in_app.refresh_from_db()
+    delivery.refresh_from_db()
+    assert in_app.status == Status.SENT
+    assert delivery.status == Status.FAILED and "Interrupted" in delivery.last_error
+    assert not mail.outbox  # an email that may have gone out is never sent twice
+
+
+def test_the_sweep_leaves_young_pending_deliveries_to_their_task(agent, other_agent):
+    assigned(agent, other_agent, Medium.EMAIL)
+    assert tasks.sweep_deliveries.delay().get() == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_r24_concurrent_workers_send_each_delivery_once(agent, other_agent, monkeypatch):
+    monkeypatch.setattr("notifications.services.enqueue_deliveries", lambda ids: None)
+    ticket = open_ticket()
+    services.assign(ticket=ticket, owner=agent, actor=other_agent, cause="manual")
+    # Committed and announced: two pending deliveries, not enqueued.
+    ids = list(Delivery.objects.values_list("pk", flat=True))
+    barrier = threading.Barrier(4)
+    outcomes = []
+
+    def worker():
+        try:
+            barrier.wait()
+            for delivery_id in ids:
+                outcomes.append(delivery_service.deliver(delivery_id=delivery_id))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes).count("sent") == 2
+    assert Notification.objects.count() == 1
+    assert len(mail.outbox) == 1
