@@ -23,8 +23,6 @@ from helpdesk.services import (
     TicketChanged,
     add_note,
     assign,
-    close,
-    reopen,
     reply,
     set_priority,
     set_ticket_status,
@@ -207,14 +205,9 @@ def ticket_status(request, ticket_id: int):
         return redirect(_ticket_url(ticket_id, _from_queue(request)))
     status, version = form.cleaned_data["status"], form.cleaned_data["version"]
     try:
-        if status == Ticket.Status.CLOSED:
-            close(ticket=ticket, actor=request.user, expected_version=version)
-        elif not ticket.is_open and status == Ticket.Status.WAITING_ON_US:
-            reopen(ticket=ticket, actor=request.user, expected_version=version)
-        else:
-            set_ticket_status(
-                ticket=ticket, status=status, actor=request.user, expected_version=version
-            )
+        set_ticket_status(
+            ticket=ticket, status=status, actor=request.user, expected_version=version
+        )
     except TicketChanged as exc:
         fresh = ticket_for_agent(request.user, exc.ticket.pk)
         return _render_page(request, ticket_id, status=409, conflict=conflict_message(fresh))

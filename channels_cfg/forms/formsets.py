@@ -1,0 +1,136 @@
+"""Opening hours and skill rules: one form per row, and the formsets that check the rows
+together."""
+
+from itertools import pairwise
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from channels_cfg.forms.widgets import ObjectField
+from channels_cfg.models import SkillRule
+from helpdesk.models import Ticket
+from helpdesk.models.availability import Weekday
+
+SMALL_SELECT = {"class": "form-select form-select-sm"}
+SMALL_INPUT = {"class": "form-control form-control-sm"}
+
+
+class OpeningHoursForm(forms.Form):
+    weekday = forms.TypedChoiceField(
+        label="Day",
+        choices=[("", "Day…"), *Weekday.choices],
+        coerce=int,
+        widget=forms.Select(attrs=SMALL_SELECT),
+    )
+    start = forms.TimeField(
+        label="From", widget=forms.TimeInput(attrs={**SMALL_INPUT, "type": "time"}, format="%H:%M")
+    )
+    end = forms.TimeField(
+        label="To", widget=forms.TimeInput(attrs={**SMALL_INPUT, "type": "time"}, format="%H:%M")
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and end <= start:
+            self.add_error(
+                "end",
+                "The end must be after the start (a range ending at midnight ends at 23:59).",
+            )
+        return cleaned
+
+
+class RowsFormSet(forms.BaseFormSet):
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        form.fields["DELETE"].label = "Remove"
+        form.fields["DELETE"].widget.attrs["class"] = "form-check-input"
+
+    def rows(self) -> list[dict]:
+        """The rows to keep: filled in and not marked for removal."""
+        return [
+            {name: value for name, value in form.cleaned_data.items() if name != "DELETE"}
+            for form in self.forms
+            if form.cleaned_data and not self._should_delete_form(form)
+        ]
+
+
+class BaseOpeningHoursFormSet(RowsFormSet):
+    def clean(self):
+        if any(self.errors):
+            return
+        by_day: dict[int, list[dict]] = {}
+        for row in self.rows():
+            by_day.setdefault(row["weekday"], []).append(row)
+        for day, rows in sorted(by_day.items()):
+            rows.sort(key=lambda r: r["start"])
+            for a, b in pairwise(rows):
+                if b["start"] < a["end"]:
+                    raise ValidationError(
+                        f"{Weekday(day).label}: {a['start']:%H:%M}–{a['end']:%H:%M} overlaps "
+                        f"{b['start']:%H:%M}–{b['end']:%H:%M}. Merge them or change one."
+                    )
+
+
+OpeningHoursFormSet = forms.formset_factory(
+    OpeningHoursForm, formset=BaseOpeningHoursFormSet, extra=1, can_delete=True
+)
+
+PRIORITY_WORDS = {str(p.value) for p in Ticket.Priority} | {
+    p.label.casefold() for p in Ticket.Priority
+}
+
+
+class SkillRuleForm(forms.Form):
+    condition = forms.ChoiceField(
+        label="Condition",
+        choices=[("", "Condition…"), *SkillRule.Condition.choices],
+        widget=forms.Select(attrs=SMALL_SELECT),
+    )
+    value = forms.CharField(
+        label="Value",
+        max_length=120,
+        widget=forms.TextInput(attrs={**SMALL_INPUT, "placeholder": "e.g. no, refund, Urgent"}),
+    )
+    skill = ObjectField(
+        label="Skill", widget=forms.Select(attrs=SMALL_SELECT), choices=[("", "Skill…")]
+    )
+
+    def __init__(self, *args, skills=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["skill"].objects = {str(s.pk): s for s in skills}
+        self.fields["skill"].choices = [("", "Skill…")] + [(str(s.pk), str(s)) for s in skills]
+
+    def clean(self):
+        cleaned = super().clean()
+        condition, value = cleaned.get("condition"), (cleaned.get("value") or "").strip()
+        if not condition or not value:
+            return cleaned
+        cleaned["value"] = value
+        if condition == SkillRule.Condition.PRIORITY_IS and value.casefold() not in PRIORITY_WORDS:
+            self.add_error("value", "A priority is Low, Normal, High or Urgent.")
+        elif condition == SkillRule.Condition.LANGUAGE_IS and not (
+            len(value) <= 16 and value.replace("-", "").isalpha()
+        ):
+            self.add_error("value", "A language is a code such as no, es or pt-BR.")
+        return cleaned
+
+
+class BaseSkillRuleFormSet(RowsFormSet):
+    def clean(self):
+        if any(self.errors):
+            return
+        seen = set()
+        for row in self.rows():
+            key = (row["condition"], row["value"].casefold(), row["skill"].pk)
+            if key in seen:
+                raise ValidationError(
+                    f"The rule “{SkillRule.Condition(row['condition']).label} {row['value']} "
+                    f"→ {row['skill']}” is listed twice."
+                )
+            seen.add(key)
+
+
+SkillRuleFormSet = forms.formset_factory(
+    SkillRuleForm, formset=BaseSkillRuleFormSet, extra=1, can_delete=True
+)
