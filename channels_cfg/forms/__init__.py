@@ -4,8 +4,9 @@ options follow the channel kind exactly as the spec lists them.
 Validation and crispy layout only: `channels_cfg.services` saves. Fields that do not apply to
 what is chosen (the users picker while "Assign incoming tickets to" is None, …) are hidden by
 `static/js/channel_settings.js` and ignored here — not validated, and saved as they were — so
-the page works the same with JavaScript off. `groups.groups_in_effect` (the form's `group_rules`) says when each group of fields
-applies; the script reads the very same rules (rendered with `json_script`).
+the page works the same with JavaScript off. `groups.groups_in_effect` (the form's
+`group_rules`) says when each group of fields applies; the script reads the very same
+rules (rendered with `json_script`).
 
 The forms live in one module per concept; this package re-exports what other code imports.
 """
