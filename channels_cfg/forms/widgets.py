@@ -49,10 +49,9 @@ class PickerRadios(PickerMixin, forms.RadioSelect):
     pass
 
 
-class ObjectsField(forms.MultipleChoiceField):
-    """Checkboxes over objects read once by the form; cleans to a list of those objects."""
-
-    widget = PickerCheckboxes
+class ObjectChoicesMixin:
+    """Choices made of objects the form reads once; `set_objects` fills them, with the
+    reasons (disabled) and details the picker widget shows beside each."""
 
     def __init__(self, *args, empty_text="", **kwargs):
         super().__init__(*args, **kwargs)
@@ -64,6 +63,12 @@ class ObjectsField(forms.MultipleChoiceField):
         self.choices = [(str(o.pk), str(o)) for o in objects]
         self.widget.reasons = reasons or {}
         self.widget.details = details or {}
+
+
+class ObjectsField(ObjectChoicesMixin, forms.MultipleChoiceField):
+    """Checkboxes over objects read once by the form; cleans to a list of those objects."""
+
+    widget = PickerCheckboxes
 
     def clean(self, value):
         return [self.objects[v] for v in super().clean(value)]
@@ -72,21 +77,10 @@ class ObjectsField(forms.MultipleChoiceField):
         return [str(getattr(v, "pk", v)) for v in value or []]
 
 
-class ObjectField(forms.ChoiceField):
+class ObjectField(ObjectChoicesMixin, forms.ChoiceField):
     """One object out of a list, as radio buttons (cleans to the object or None)."""
 
     widget = PickerRadios
-
-    def __init__(self, *args, empty_text="", **kwargs):
-        super().__init__(*args, **kwargs)
-        self.objects: dict[str, object] = {}
-        self.empty_text = empty_text
-
-    def set_objects(self, objects, reasons=None, details=None) -> None:
-        self.objects = {str(o.pk): o for o in objects}
-        self.choices = [(str(o.pk), str(o)) for o in objects]
-        self.widget.reasons = reasons or {}
-        self.widget.details = details or {}
 
     def clean(self, value):
         value = super().clean(value)

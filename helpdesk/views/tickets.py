@@ -209,8 +209,7 @@ def ticket_status(request, ticket_id: int):
             ticket=ticket, status=status, actor=request.user, expected_version=version
         )
     except TicketChanged as exc:
-        fresh = ticket_for_agent(request.user, exc.ticket.pk)
-        return _render_page(request, ticket_id, status=409, conflict=conflict_message(fresh))
+        return _conflict_page(request, exc)
     messages.success(request, f"Status: {ticket.get_status_display()}.")
     return redirect(_ticket_url(ticket_id, _from_queue(request)))
 
@@ -231,7 +230,12 @@ def ticket_priority(request, ticket_id: int):
             expected_version=form.cleaned_data["version"],
         )
     except TicketChanged as exc:
-        fresh = ticket_for_agent(request.user, exc.ticket.pk)
-        return _render_page(request, ticket_id, status=409, conflict=conflict_message(fresh))
+        return _conflict_page(request, exc)
     messages.success(request, f"Priority: {ticket.get_priority_display()}.")
     return redirect(_ticket_url(ticket_id, _from_queue(request)))
+
+
+def _conflict_page(request, exc: TicketChanged):
+    """409: the ticket page as it is now, saying what changed meanwhile."""
+    fresh = ticket_for_agent(request.user, exc.ticket.pk)
+    return _render_page(request, fresh.pk, status=409, conflict=conflict_message(fresh))
