@@ -43,15 +43,11 @@ test: install-dev lint
 	$(PY) manage.py collectstatic --noinput -v 0
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# The production shape: gunicorn + Celery worker + Celery beat against DATABASE_URL and
-# CELERY_BROKER_URL (set them, and SECRET_KEY with DEBUG=false, first).
+# The production shape: migrate, collectstatic, then gunicorn + Celery worker + Celery beat
+# against DATABASE_URL and CELERY_BROKER_URL (set them, and SECRET_KEY with DEBUG=false,
+# first). The commands live in bin/serve, shared with tests/production/test_smoke.py.
 serve: install
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py collectstatic --noinput -v 0
-	$(VENV)/bin/celery -A helpdesk worker -l info --concurrency 2 & \
-	$(VENV)/bin/celery -A helpdesk beat -l info & \
-	$(VENV)/bin/gunicorn helpdesk.wsgi -b $(HOST):$(PORT) -w 3 --access-logfile - ; \
-	kill %1 %2 2>/dev/null
+	VENV_PYTHON=$(PY) HOST=$(HOST) PORT=$(PORT) bin/serve
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3 test-artifacts

@@ -5,7 +5,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 
-from helpdesk import services
+from helpdesk import jobs, services
 from helpdesk.models import (
     AccountSettings,
     AgentSkill,
@@ -13,6 +13,7 @@ from helpdesk.models import (
     AssignmentEvent,
     Channel,
     Contact,
+    Job,
     Message,
     OutOfOffice,
     Seat,
@@ -340,4 +341,37 @@ class ApiTokenAdmin(admin.ModelAdmin):
             request,
             f"Copy this token now, it will not be shown again: {raw}",
             messages.WARNING,
+        )
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    """Background work recorded in PostgreSQL (the broker only rings the bell): pending
+    jobs are published again by the sweep, failed ones keep their error."""
+
+    list_display = ["created_at", "key", "task", "state", "attempts", "due_at", "done_at"]
+    list_filter = ["state", "task"]
+    search_fields = ["key"]
+    date_hierarchy = "created_at"
+    actions = ["retry"]
+    readonly_fields = [
+        "key",
+        "task",
+        "kwargs",
+        "state",
+        "attempts",
+        "created_at",
+        "due_at",
+        "done_at",
+        "last_error",
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Retry the selected failed jobs")
+    def retry(self, request, queryset):
+        count = jobs.retry_failed(ids=queryset.values_list("pk", flat=True))
+        self.message_user(
+            request, f"{count} failed jobs will run again with the next sweep.", messages.SUCCESS
         )

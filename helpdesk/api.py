@@ -5,16 +5,19 @@ import json
 from functools import wraps
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.db.models import Prefetch
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from helpdesk.models import AssignmentEvent, Channel, Ticket, User
-from helpdesk.services import contact_for_email, create_ticket, user_for_token
+from helpdesk.models import AssignmentEvent, Channel, Contact, Ticket, User
+from helpdesk.services import create_ticket_for_email, normalize_email, user_for_token
 
 MAX_BODY_BYTES = 1024 * 1024
+MAX_MESSAGE_CHARS = 100_000
+MAX_ID = 2**63 - 1  # bigint
+EMAIL_MAX = Contact._meta.get_field("email").max_length
 
 
 def _error(status: int, message: str, **extra) -> JsonResponse:
@@ -40,15 +43,80 @@ def token_required(view):
     return csrf_exempt(wrapped)
 
 
+# --- Fields typed as JSON: a value of the wrong JSON type is refused, never coerced ------
+
+
+def prohibit_surrogates(value: str) -> None:
+    """A lone surrogate (a JSON escape such as \\ud800 without its pair) is not text: no
+    database stores it (PostgreSQL and SQLite take UTF-8, which cannot encode it)."""
+    try:
+        value.encode()
+    except UnicodeEncodeError as exc:
+        raise ValidationError(
+            f"Lone surrogates are not text: U+{ord(value[exc.start]):04X} at character "
+            f"{exc.start + 1}.",
+            code="surrogate",
+        ) from None
+
+
+class JsonStringMixin:
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators.append(prohibit_surrogates)  # CharField already refuses NUL
+
+    def to_python(self, value):
+        if value is not None and not isinstance(value, str):
+            raise ValidationError("Must be a string.", code="type")
+        return super().to_python(value)
+
+
+class JsonIntegerMixin:
+    def to_python(self, value):
+        if value is not None and type(value) is not int:  # a bool is an int to Python only
+            raise ValidationError(
+                "Must be a JSON integer (not a string, a decimal or a boolean).", code="type"
+            )
+        return super().to_python(value)
+
+
+class JsonCharField(JsonStringMixin, forms.CharField):
+    pass
+
+
+class JsonEmailField(JsonStringMixin, forms.EmailField):
+    pass
+
+
+class JsonIntegerField(JsonIntegerMixin, forms.IntegerField):
+    pass
+
+
+class JsonIntegerChoiceField(JsonIntegerMixin, forms.TypedChoiceField):
+    pass
+
+
 class TicketCreateForm(forms.Form):
-    subject = forms.CharField(max_length=255)
-    body = forms.CharField(max_length=100_000)
-    contact_email = forms.EmailField()
-    contact_name = forms.CharField(max_length=200, required=False)
-    channel_id = forms.IntegerField(required=False, min_value=1)
-    priority = forms.TypedChoiceField(
+    """The body of POST /api/v1/tickets/. Text is trimmed; lengths are those of the columns."""
+
+    subject = JsonCharField(max_length=Ticket._meta.get_field("subject").max_length)
+    body = JsonCharField(max_length=MAX_MESSAGE_CHARS)
+    contact_email = JsonEmailField(max_length=EMAIL_MAX)
+    contact_name = JsonCharField(
+        max_length=Contact._meta.get_field("name").max_length, required=False
+    )
+    channel_id = JsonIntegerField(required=False, min_value=1, max_value=MAX_ID)
+    priority = JsonIntegerChoiceField(
         choices=Ticket.Priority.choices, coerce=int, required=False, empty_value=None
     )
+
+    def clean_contact_email(self):
+        email = normalize_email(self.cleaned_data["contact_email"])
+        if len(email) > EMAIL_MAX:  # 'İ'.lower() is two characters
+            raise ValidationError(
+                f"Ensure this address has at most {EMAIL_MAX} characters once lower-cased "
+                f"(it has {len(email)})."
+            )
+        return email
 
     def clean_channel_id(self):
         channel_id = self.cleaned_data.get("channel_id")
@@ -61,38 +129,63 @@ class TicketCreateForm(forms.Form):
             raise ValidationError(f"The channel {channel.name!r} is inactive.")
         return channel
 
+    def errors_by_field(self) -> dict[str, list[str]]:
+        """{field: [messages]}, with a field this form does not know as an error too."""
+        errors = {
+            field: [e["message"] for e in errs]
+            for field, errs in self.errors.get_json_data().items()
+        }
+        for field in sorted(self.data.keys() - self.fields.keys()):
+            errors[field] = [f"Unknown field; the fields are {', '.join(self.fields)}."]
+        return errors
+
+
+def _json_object(request) -> dict | JsonResponse:
+    """The request's JSON object, or the 4xx answer that says what is wrong with it."""
+    charset = request.content_params.get("charset", "utf-8").lower()
+    if request.content_type != "application/json" or charset not in {"utf-8", "utf8"}:
+        return _error(415, "Send the ticket as JSON: 'Content-Type: application/json' (UTF-8).")
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        raw = None
+    if raw is None or len(raw) > MAX_BODY_BYTES:
+        return _error(413, "The request body is larger than 1 MiB.")
+    try:
+        payload = json.loads(raw.decode() or "null")
+    except RecursionError:
+        return _error(400, "The request body is nested too deeply.")
+    except ValueError:  # also an integer of over 4,300 digits, and bytes that are not UTF-8
+        return _error(400, "The request body is not valid JSON in UTF-8.")
+    if not isinstance(payload, dict):
+        return _error(400, "The request body must be a JSON object.")
+    return payload
+
 
 @require_http_methods(["POST"])
 @token_required
 def tickets_collection(request):
-    if len(request.body) > MAX_BODY_BYTES:
-        return _error(413, "The request body is larger than 1 MiB.")
-    try:
-        payload = json.loads(request.body or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return _error(400, "The request body is not valid JSON.")
-    if not isinstance(payload, dict):
-        return _error(400, "The request body must be a JSON object.")
+    payload = _json_object(request)
+    if isinstance(payload, JsonResponse):
+        return payload
     form = TicketCreateForm(data={k: v for k, v in payload.items() if v is not None})
-    if not form.is_valid():
-        errors = {
-            field: [e["message"] for e in errs]
-            for field, errs in form.errors.get_json_data().items()
-        }
+    if errors := form.errors_by_field():
         return _error(400, "Some fields are invalid.", errors=errors)
     data = form.cleaned_data
     try:
-        ticket, created = create_ticket(
+        ticket, created = create_ticket_for_email(
+            email=data["contact_email"],
+            name=data["contact_name"],
             subject=data["subject"],
             body=data["body"],
             channel=data["channel_id"],
-            contact=contact_for_email(email=data["contact_email"], name=data["contact_name"]),
             source=Ticket.Source.API,
             priority=data["priority"] or Ticket.Priority.NORMAL,
             actor=request.api_user,
         )
     except ValidationError as exc:
-        return _error(400, "Some fields are invalid.", errors=exc.message_dict)
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+        return _error(400, "Some fields are invalid.", errors=errors)
     ticket = _ticket_queryset().get(pk=ticket.pk)
     return JsonResponse(serialize_ticket(ticket), status=201 if created else 200)
 

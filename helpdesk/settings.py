@@ -99,10 +99,55 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Failed-login throttling (django-axes): lock a username+address pair after N failures.
+# Failed-login throttling (django-axes), over the last AXES_COOLOFF_HOURS: a username+address
+# pair is locked after AXES_FAILURE_LIMIT failures (guessing one password), and an address
+# after AXES_IP_FAILURE_LIMIT failures whatever the usernames (spraying one password over many).
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_IP_FAILURE_LIMIT = env.int("AXES_IP_FAILURE_LIMIT", default=20)
+if AXES_IP_FAILURE_LIMIT < AXES_FAILURE_LIMIT:
+    raise ImproperlyConfigured("AXES_IP_FAILURE_LIMIT must be at least AXES_FAILURE_LIMIT.")
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Reverse proxies in front of the app that append the client address to X-Forwarded-For;
+# with 0 the address is REMOTE_ADDR (behind a proxy: the proxy's, the same for everyone).
+AXES_TRUSTED_PROXY_COUNT = env.int("AXES_TRUSTED_PROXY_COUNT", default=0)
+
+
+def axes_client_ip(request) -> str | None:
+    """The client address for throttling: the one the outermost trusted proxy saw. Entries
+    further left in X-Forwarded-For come from the client and could be anything."""
+    from django.conf import settings
+
+    count = settings.AXES_TRUSTED_PROXY_COUNT
+    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    if count and len(forwarded) >= count and forwarded[-count]:
+        return forwarded[-count]
+    return request.META.get("REMOTE_ADDR")
+
+
+def axes_lockout_parameters(request, credentials=None) -> list:
+    """What a failure is counted against. axes has one limit for every parameter, so the
+    address joins the username+address pair only once it has AXES_IP_FAILURE_LIMIT failures
+    of its own: until then the pair's AXES_FAILURE_LIMIT decides, and a successful sign-in
+    (AXES_RESET_ON_SUCCESS) clears its own pair only — never the other usernames' failures
+    from a shared address. One summing query per call (axes' database handler)."""
+    from axes.attempts import get_cool_off_threshold
+    from axes.models import AccessAttempt
+    from django.conf import settings
+    from django.db.models import Sum
+
+    pair = ["username", "ip_address"]
+    address = getattr(request, "axes_ip_address", None)
+    if address is None:  # not a request axes has prepared: the pair alone, as before
+        return [pair]
+    attempts = AccessAttempt.objects.filter(ip_address=address)
+    if settings.AXES_COOLOFF_TIME is not None:
+        attempts = attempts.filter(attempt_time__gte=get_cool_off_threshold(request))
+    failures = attempts.aggregate(n=Sum("failures_since_start"))["n"] or 0
+    return [pair, "ip_address"] if failures >= settings.AXES_IP_FAILURE_LIMIT else [pair]
+
+
+AXES_LOCKOUT_PARAMETERS = axes_lockout_parameters
+AXES_CLIENT_IP_CALLABLE = axes_client_ip
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
@@ -113,7 +158,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
@@ -145,6 +190,18 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
+# HTTPS, on by default when DEBUG is off. Behind a proxy that ends TLS, SECURE_PROXY_SSL_HEADER
+# names the header it sets to "https" (e.g. X-Forwarded-Proto, or HTTP_X_FORWARDED_PROTO) —
+# only when the proxy always sets or strips it, since a client could send it otherwise.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+_proxy_header = env.str("SECURE_PROXY_SSL_HEADER", default="").upper().replace("-", "_")
+if _proxy_header and not _proxy_header.startswith("HTTP_"):
+    _proxy_header = f"HTTP_{_proxy_header}"
+SECURE_PROXY_SSL_HEADER = (_proxy_header, "https") if _proxy_header else None
+USE_X_FORWARDED_HOST = env.bool("USE_X_FORWARDED_HOST", default=False)
 
 
 def mailers_from_url(url: str) -> dict:
@@ -188,18 +245,49 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# The broker is a doorbell (helpdesk/jobs.py): publishing tries once and fails fast when
+# the broker is down (max_retries 0 for the connection, no publish retries), and the sweeps
+# below publish again whatever PostgreSQL says is overdue.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "max_retries": 0,
+    "socket_connect_timeout": env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=2.0),
+}
+CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TIMEZONE = "UTC"
-CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.5}
+# How often Celery beat runs each sweep.
+SWEEP_SECONDS = env.float("SWEEP_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE = {
-    "routing-sweep-pending": {"task": "routing.tasks.sweep_pending", "schedule": 60.0},
-    "routing-reroute-waiting": {"task": "routing.tasks.reroute_waiting", "schedule": 60.0},
-    "notifications-sweep": {"task": "notifications.tasks.sweep_deliveries", "schedule": 60.0},
-    "notifications-digests": {"task": "notifications.tasks.send_digests", "schedule": 60.0},
+    "jobs-sweep": {"task": "helpdesk.tasks.sweep_jobs_task", "schedule": SWEEP_SECONDS},
+    "routing-sweep-pending": {
+        "task": "routing.tasks.sweep_pending_task",
+        "schedule": SWEEP_SECONDS,
+    },
+    "routing-reroute-waiting": {
+        "task": "routing.tasks.reroute_waiting_task",
+        "schedule": SWEEP_SECONDS,
+    },
+    "notifications-sweep": {
+        "task": "notifications.tasks.sweep_deliveries_task",
+        "schedule": SWEEP_SECONDS,
+    },
+    "notifications-digests": {
+        "task": "notifications.tasks.send_digests_task",
+        "schedule": SWEEP_SECONDS,
+    },
 }
 
-# Routing: how long a ticket may stay pending before the sweep enqueues it again.
+# How long background work may wait for a worker before its sweep publishes it again:
+# a job (helpdesk/jobs.py; doubled after every further attempt), a ticket pending routing,
+# a notification delivery nobody took.
+JOBS_GRACE_SECONDS = env.int("JOBS_GRACE_SECONDS", default=60)
 ROUTING_PENDING_GRACE_SECONDS = env.int("ROUTING_PENDING_GRACE_SECONDS", default=120)
+NOTIFICATIONS_PENDING_GRACE_SECONDS = env.int("NOTIFICATIONS_PENDING_GRACE_SECONDS", default=120)
+# An email claimed for sending longer ago than this was interrupted (the worker died): it is
+# tried again. Longer than the SMTP timeout.
+EMAIL_SENDING_LEASE_SECONDS = env.int("EMAIL_SENDING_LEASE_SECONDS", default=120)
+# First retry of a temporary SMTP failure; doubled after every further failure.
+NOTIFICATIONS_RETRY_BASE_SECONDS = env.int("NOTIFICATIONS_RETRY_BASE_SECONDS", default=30)
 
 # Demo data (manage.py seed_demo).
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="demo")

@@ -28,6 +28,7 @@ class DeliveryAdmin(admin.ModelAdmin):
         "last_error",
         "created_at",
         "claimed_at",
+        "due_at",
         "sent_at",
         "notification",
     ]

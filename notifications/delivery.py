@@ -8,14 +8,21 @@ its claim has committed: a temporary SMTP failure (4xx, or no connection) gives 
 back (PENDING, with the error) for the task to retry with backoff; a permanent refusal
 (5xx), the last attempt or an unexpected error leaves the delivery FAILED with its error,
 for the admin to see and retry.
+
+Nothing waits in the broker alone: a pending delivery is due at `due_at` (now, or its next
+try after a temporary failure), and the sweep publishes again whatever is overdue. An email
+whose claim outlived the sending lease was interrupted (its worker died): it is tried again
+with the same Message-ID, so in the rare case that the first copy did leave, mail software
+recognises the second as the same message.
 """
 
 import logging
 import smtplib
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from notifications import emails
@@ -28,10 +35,21 @@ log = logging.getLogger(__name__)
 Status = Delivery.Status
 # Errors worth another try: the SMTP server refused for now, or could not be reached.
 TEMPORARY_ERRORS = (smtplib.SMTPException, OSError)
+SWEEP_BATCH = 1000
 
 
 class TemporaryFailure(Exception):
-    """The delivery may succeed later; it is pending again."""
+    """The delivery may succeed later; it is pending again, due after `retry_in` seconds."""
+
+    def __init__(self, error: str, retry_in: int):
+        super().__init__(error)
+        self.retry_in = retry_in
+
+
+def backoff_seconds(failures: int) -> int:
+    """The wait before the next try after `failures` temporary failures: 30 s, 60 s, 2 min,
+    4 min … (NOTIFICATIONS_RETRY_BASE_SECONDS doubled), at most an hour."""
+    return min(settings.NOTIFICATIONS_RETRY_BASE_SECONDS * 2 ** max(failures - 1, 0), 3600)
 
 
 class Outcome:
@@ -101,8 +119,14 @@ def _deliver_email(delivery_id: int, final_attempt: bool) -> str:
             )
             log.warning("Notification email %s failed for good: %s", delivery_id, error)
             return Outcome.FAILED
-        _finish(delivery_id, Status.PENDING, error)
-        raise TemporaryFailure(error) from exc
+        retry_in = backoff_seconds(delivery.attempts)
+        _finish(
+            delivery_id,
+            Status.PENDING,
+            error,
+            due_at=timezone.now() + timedelta(seconds=retry_in),
+        )
+        raise TemporaryFailure(error, retry_in) from exc
     except Exception as exc:
         _finish(delivery_id, Status.FAILED, _describe(exc))
         raise
@@ -110,8 +134,10 @@ def _deliver_email(delivery_id: int, final_attempt: bool) -> str:
     return Outcome.SENT
 
 
-def _finish(delivery_id: int, status: str, error: str | None = None) -> None:
+def _finish(delivery_id: int, status: str, error: str | None = None, due_at=None) -> None:
     fields = {"status": status}
+    if due_at is not None:
+        fields["due_at"] = due_at
     if status == Status.SENT:
         fields["sent_at"] = timezone.now()
     if error is not None:
@@ -133,32 +159,39 @@ def _describe(exc: BaseException) -> str:
 
 
 def retry_failed(*, ids) -> list[int]:
-    """FAILED → PENDING (the admin's "Retry" action); returns the ids to enqueue."""
+    """FAILED → PENDING, due now (the admin's "Retry" action); returns the ids to enqueue."""
     ids = list(
         Delivery.objects.filter(pk__in=list(ids), status=Status.FAILED).values_list("pk", flat=True)
     )
     Delivery.objects.filter(pk__in=ids, status=Status.FAILED).update(
-        status=Status.PENDING, claimed_at=None
+        status=Status.PENDING, claimed_at=None, due_at=timezone.now()
     )
     return ids
 
 
-def stale_delivery_ids(*, grace: timedelta, lost_after: timedelta) -> list[int]:
-    """Pending deliveries nobody took (the broker was down when they were enqueued, or a
-    scheduled retry was lost), for the sweep to enqueue again. Also gives up on emails
-    stuck in SENDING (the worker died mid-send, so nobody knows whether it went out):
-    they become FAILED, visible in the admin, rather than risk a second copy."""
-    now = timezone.now()
-    Delivery.objects.filter(status=Status.SENDING, claimed_at__lt=now - lost_after).update(
-        status=Status.FAILED,
-        last_error="Interrupted while sending (the worker stopped); it may not have been sent.",
+def stale_delivery_ids(*, now=None) -> list[int]:
+    """The deliveries to publish again: pending ones overdue by more than the grace
+    (NOTIFICATIONS_PENDING_GRACE_SECONDS: the broker was down when they were enqueued, a
+    worker died holding the message, a scheduled retry was lost with Redis), and emails
+    interrupted while sending (claimed longer ago than EMAIL_SENDING_LEASE_SECONDS),
+    which become pending again first."""
+    now = now or timezone.now()
+    lease = timedelta(seconds=settings.EMAIL_SENDING_LEASE_SECONDS)
+    grace = timedelta(seconds=settings.NOTIFICATIONS_PENDING_GRACE_SECONDS)
+    interrupted = list(
+        Delivery.objects.filter(status=Status.SENDING, claimed_at__lt=now - lease).values_list(
+            "pk", flat=True
+        )[:SWEEP_BATCH]
     )
-    return list(
-        Delivery.objects.filter(status=Status.PENDING)
-        .filter(
-            Q(claimed_at__isnull=True, created_at__lt=now - grace)
-            | Q(claimed_at__lt=now - lost_after)
-        )
-        .order_by("created_at")
-        .values_list("pk", flat=True)[:1000]
+    Delivery.objects.filter(pk__in=interrupted, status=Status.SENDING).update(
+        status=Status.PENDING,
+        due_at=now,
+        last_error="Interrupted while sending (the worker stopped); tried again.",
     )
+    overdue = (
+        Delivery.objects.filter(status=Status.PENDING, due_at__lt=now - grace)
+        .exclude(pk__in=interrupted)
+        .order_by("due_at")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    return interrupted + list(overdue)

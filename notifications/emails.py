@@ -23,6 +23,13 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def message_id(delivery: Delivery) -> str:
+    """The same for every try of one delivery, so a second copy (a send interrupted after
+    the server took it) is recognisable as the same message."""
+    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].strip("<> ") or "localhost"
+    return f"<notification.{delivery.pk}.{delivery.created_at:%Y%m%d%H%M%S}@{domain}>"
+
+
 def compose(delivery: Delivery) -> EmailMultiAlternatives:
     ticket = delivery.ticket
     context = {
@@ -38,7 +45,7 @@ def compose(delivery: Delivery) -> EmailMultiAlternatives:
         body=render_to_string("notifications/email/notification.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[delivery.recipient.email],
-        headers=HEADERS,
+        headers={**HEADERS, "Message-ID": message_id(delivery)},
     )
     message.attach_alternative(
         render_to_string("notifications/email/notification.html", context), "text/html"

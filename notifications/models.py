@@ -123,6 +123,10 @@ class Delivery(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(
+        default=timezone.now,
+        help_text="When it should go out: now, or the next try after a temporary failure.",
+    )
     sent_at = models.DateTimeField(null=True, blank=True)
     notification = models.OneToOneField(
         Notification, null=True, blank=True, on_delete=models.SET_NULL, related_name="delivery"
@@ -139,7 +143,7 @@ class Delivery(models.Model):
         indexes = [
             # The sweeps and the admin's status filter: the few rows not yet sent.
             models.Index(
-                fields=["status", "created_at"],
+                fields=["status", "due_at"],
                 condition=~Q(status="sent"),
                 name="delivery_unsent_idx",
             ),

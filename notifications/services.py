@@ -16,10 +16,11 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from helpdesk.jobs import ring_on_commit
 from helpdesk.models import Ticket, User
 from notifications.catalog import BUILT_IN, CELLS, Event, Medium
 from notifications.models import DefaultPreference, Delivery, Notification, Preference
-from notifications.tasks import deliver
+from notifications.tasks import deliver_task
 
 
 class Source:
@@ -186,21 +187,10 @@ def notify(
 
 
 def enqueue_deliveries(ids: list[int]) -> None:
-    """Enqueue `deliver` for each id once the transaction commits. `robust`: a broker that
-    is down loses nothing — the rows stay pending and the sweep sends them."""
+    """Publish `deliver_task` for each id once the transaction commits. A broker that is
+    down loses nothing: the rows stay pending and the deliveries sweep publishes them."""
     for delivery_id in ids:
-        transaction.on_commit(lambda d=delivery_id: dispatch(deliver, delivery_id=d), robust=True)
-
-
-def dispatch(task, **kwargs) -> None:
-    """`task.delay(**kwargs)`; with eager Celery (unit tests, `make run`) the task is called
-    right here instead. (Celery's eager `apply` flips a process-wide "never join a result"
-    flag, which threads committing at the same time — the live server, concurrency tests —
-    can leave set for everyone.)"""
-    if task.app.conf.task_always_eager:
-        task(**kwargs)
-    else:
-        task.delay(**kwargs)
+        ring_on_commit(deliver_task, delivery_id=delivery_id)
 
 
 # ---------------------------------------------------------------------------------------

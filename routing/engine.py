@@ -1,13 +1,21 @@
 """The routing engine: decide who gets a ticket, apply it safely, keep the explanation.
 
 Concurrency. A decision runs in one transaction that takes its locks in a fixed order:
-1. the ticket row (`SELECT … FOR UPDATE`) — the same lock every helpdesk service takes
-   before changing a ticket, so the router and a person serialise and the router, finding
-   the ticket assigned, does nothing;
-2. the rows of the eligible users, in id order — so two decisions that could pick the same
-   agent (also from two channels sharing agents) run one after the other, and the second
-   counts loads after the first has committed (read committed: every statement sees what
-   was committed before it started). Decisions with disjoint pools run in parallel.
+1. the ticket row (`SELECT … FOR NO KEY UPDATE`) — the same lock every helpdesk service
+   takes before changing a ticket, so the router and a person serialise and the router,
+   finding the ticket assigned, does nothing;
+2. the rows of the eligible users, in id order (`FOR NO KEY UPDATE` too) — so two
+   decisions that could pick the same agent (also from two channels sharing agents) run
+   one after the other, and the second counts loads after the first has committed (read
+   committed: every statement sees what was committed before it started). Decisions with
+   disjoint pools run in parallel.
+Why NO KEY: every insert of a row with a foreign key to a user or a ticket (a
+notification, an assignment event, a message, a routing decision) checks it with
+`FOR KEY SHARE` on the referenced row — at commit, in insertion order, since Django's
+foreign keys are deferred. `FOR UPDATE` conflicts with KEY SHARE, so such a commit
+referencing a later candidate and then an earlier one deadlocked with a decision (issue 9);
+`FOR NO KEY UPDATE` does not conflict with KEY SHARE, and still conflicts with itself, so
+decisions and services keep serialising among themselves (`tests/routing/test_deadlock.py`).
 The claim itself is a conditional update (only while the ticket is open, without owner
 and team, and pending), so even a path that skipped the lock could not overwrite anyone.
 """
@@ -21,14 +29,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from channels_cfg.models import AiFallback, AssignMode, ChannelAutomation
-from helpdesk import events, services
-from helpdesk.models import Channel, Message, Team, Ticket, TicketType, User
+from helpdesk import events, jobs, services
+from helpdesk.models import AssignmentEvent, Channel, Message, Team, Ticket, TicketType, User
 from routing import eligibility
 from routing.config import CHAT_KINDS, RoutingConfig
 from routing.eligibility import Exclusion, TicketFacts
 from routing.models import RoundRobinTurn, RoutingDecision, WaitingTicket
 from routing.strategies import Candidate, pick
-from routing.tasks import email_submission_to_owner
+from routing.tasks import email_submission_to_owner_task
 
 Outcome = RoutingDecision.Outcome
 STRATEGY_WORDS = {
@@ -128,7 +136,7 @@ def _decide_specific(config, facts, at, channel_id, user_ids, team_ids, prefix, 
     pool = screening.users
     if lock and pool:
         list(
-            User.objects.select_for_update()
+            User.objects.select_for_update(no_key=True)
             .filter(pk__in=[u.pk for u in pool])
             .order_by("pk")
             .values_list("pk", flat=True)
@@ -280,16 +288,23 @@ def route_ticket(
     started = time.perf_counter()
     with transaction.atomic():
         ticket = (
-            Ticket.objects.select_for_update(of=("self",))
+            Ticket.objects.select_for_update(of=("self",), no_key=True)
             .select_related("channel", "contact")
             .filter(pk=ticket_id)
             .first()
         )
-        if ticket is None or ticket.routing_state != Ticket.RoutingState.PENDING:
+        if ticket is None:
             return None
+        if ticket.routing_state == Ticket.RoutingState.SKIPPED:
+            # A person was faster (their change ended the pending state): say so, once.
+            if RoutingDecision.objects.filter(ticket=ticket).exists():
+                return None
+            return _record_nothing_to_do(ticket, started)
+        if ticket.routing_state != Ticket.RoutingState.PENDING:
+            return None  # routed before: a redelivered message changes nothing
         if not ticket.is_open or not ticket.is_unassigned or ticket.channel is None:
             services.mark_routed(ticket=ticket, state=Ticket.RoutingState.SKIPPED)
-            return None
+            return _record_nothing_to_do(ticket, started)
         at = at or timezone.now()
         config = load_config(ticket.channel)
         contact = ticket.contact
@@ -304,6 +319,41 @@ def route_ticket(
             lock=True,
         )
         return _apply(ticket, config, decision, at, started)
+
+
+def _record_nothing_to_do(ticket: Ticket, started: float) -> RoutingDecision:
+    return RoutingDecision.objects.create(
+        ticket=ticket,
+        channel_id=ticket.channel_id,
+        outcome=Outcome.SKIPPED,
+        summary=_nothing_to_do(ticket),
+        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+    )
+
+
+def _nothing_to_do(ticket: Ticket) -> str:
+    """Why the router left a pending ticket alone: someone was faster, or it has no channel."""
+    if ticket.channel_id is None:
+        return "Not routed: the ticket has no channel, so no routing rule applies."
+    if not ticket.is_open:
+        return f"Nothing to do: the ticket was already {ticket.get_status_display().lower()}."
+    last = (
+        AssignmentEvent.objects.filter(ticket=ticket)
+        .select_related("actor", "to_owner", "to_team")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    holder = ticket.owner or ticket.team
+    if last is None:
+        return f"Nothing to do: the ticket already belonged to {holder}."
+    to = last.to_owner or (f"the team {last.to_team}" if last.to_team else holder)
+    if last.cause == AssignmentEvent.Cause.MANUAL:
+        how = "by hand"
+    else:
+        how = f"({last.get_cause_display().lower()})"
+    by = f" by {last.actor}" if last.actor else ""
+    at = timezone.localtime(last.created_at).strftime("%Y-%m-%d %H:%M %Z")
+    return f"Nothing to do: already assigned to {to}{by} {how} at {at}."
 
 
 def _apply(ticket, config, decision: Decision, at, started) -> RoutingDecision:
@@ -352,5 +402,9 @@ def _apply(ticket, config, decision: Decision, at, started) -> RoutingDecision:
         sender=Ticket, ticket=ticket, outcome=decision.outcome, summary=decision.summary
     )
     if decision.email_owner_id:
-        transaction.on_commit(lambda: email_submission_to_owner.delay(record.pk), robust=True)
+        jobs.enqueue(
+            email_submission_to_owner_task,
+            key=f"email_submission_to_owner:{record.pk}",
+            decision_id=record.pk,
+        )
     return record

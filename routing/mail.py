@@ -1,8 +1,12 @@
 """R14, forms with Contact owner routing: when the owner is offline, email them the
-submission. Claimed once with a conditional update, so a redelivered task sends nothing."""
+submission. Claimed with a conditional update, so a redelivered task sends nothing; a claim
+older than the sending lease was interrupted (the worker died) and may be taken again."""
+
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -10,8 +14,12 @@ from routing.models import RoutingDecision
 
 
 def email_submission_to_owner(*, decision_id: int) -> bool:
-    claimed = RoutingDecision.objects.filter(pk=decision_id, owner_emailed_at__isnull=True).update(
-        owner_emailed_at=timezone.now()
+    now = timezone.now()
+    lease = timedelta(seconds=settings.EMAIL_SENDING_LEASE_SECONDS)
+    claimed = (
+        RoutingDecision.objects.filter(pk=decision_id, owner_emailed_at__isnull=True)
+        .filter(Q(owner_email_claimed_at__isnull=True) | Q(owner_email_claimed_at__lt=now - lease))
+        .update(owner_email_claimed_at=now)
     )
     if not claimed:
         return False
@@ -38,6 +46,7 @@ def email_submission_to_owner(*, decision_id: int) -> bool:
         message.send()
     except Exception:
         # Let the task retry: give the claim back first.
-        RoutingDecision.objects.filter(pk=decision_id).update(owner_emailed_at=None)
+        RoutingDecision.objects.filter(pk=decision_id).update(owner_email_claimed_at=None)
         raise
+    RoutingDecision.objects.filter(pk=decision_id).update(owner_emailed_at=timezone.now())
     return True

@@ -48,6 +48,9 @@ class RoutingDecision(models.Model):
         blank=True,
         help_text="Contact-owner routing of a form: when the offline owner was emailed.",
     )
+    owner_email_claimed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a worker took the owner's email to send it."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -1,7 +1,13 @@
-"""Celery tasks of the routing engine: thin, they take ids and call the engine."""
+"""Celery tasks of the routing engine: thin, they take ids and call the engine.
+
+A ticket's pending routing state is the intent (in PostgreSQL); `sweep_pending_task`
+publishes again whatever stayed pending too long. Owner emails are jobs
+(`helpdesk.jobs`)."""
 
 from celery import shared_task
 from django.db import DatabaseError
+
+from helpdesk.jobs import JobTask, ring
 
 RETRY = {
     "bind": True,
@@ -14,36 +20,37 @@ RETRY = {
 
 
 @shared_task(**RETRY)
-def route_ticket(self, ticket_id: int) -> None:
-    from routing.engine import route_ticket as route
+def route_ticket_task(self, ticket_id: int) -> None:
+    from routing.engine import route_ticket
 
-    route(ticket_id=ticket_id)  # idempotent: a redelivered task changes nothing
+    route_ticket(ticket_id=ticket_id)  # idempotent: a redelivered task changes nothing
 
 
 @shared_task(**RETRY)
-def sweep_pending(self) -> int:
-    """Re-enqueue tickets whose routing stayed pending (broker down, worker killed)."""
+def sweep_pending_task(self) -> int:
+    """Publish again the tickets whose routing stayed pending (broker down, worker killed,
+    Redis restarted)."""
     from routing.sweeps import stale_pending_ticket_ids
 
     ids = stale_pending_ticket_ids()
     for ticket_id in ids:
-        route_ticket.delay(ticket_id)
+        ring(route_ticket_task, ticket_id=ticket_id)
     return len(ids)
 
 
 @shared_task(**RETRY)
-def reroute_waiting(self) -> int:
+def reroute_waiting_task(self) -> int:
     """Route again the waiting tickets that someone can now take."""
     from routing.sweeps import release_waiting_tickets
 
     ids = release_waiting_tickets()
     for ticket_id in ids:
-        route_ticket.delay(ticket_id)
+        ring(route_ticket_task, ticket_id=ticket_id)
     return len(ids)
 
 
-@shared_task(**RETRY)
-def email_submission_to_owner(self, decision_id: int) -> None:
-    from routing.mail import email_submission_to_owner as send
+@shared_task(base=JobTask, **RETRY)
+def email_submission_to_owner_task(self, decision_id: int) -> None:
+    from routing.mail import email_submission_to_owner
 
-    send(decision_id=decision_id)
+    email_submission_to_owner(decision_id=decision_id)

@@ -4,6 +4,7 @@ from helpdesk.models.account import AccountSettings, ApiToken, Seat
 from helpdesk.models.availability import OutOfOffice, WorkingHours
 from helpdesk.models.channels import Channel, TicketType
 from helpdesk.models.contacts import Contact
+from helpdesk.models.jobs import Job
 from helpdesk.models.teams import AgentSkill, Skill, Team, TeamMembership
 from helpdesk.models.tickets import AssignmentEvent, Message, Ticket
 from helpdesk.models.users import User
@@ -15,6 +16,7 @@ __all__ = [
     "AssignmentEvent",
     "Channel",
     "Contact",
+    "Job",
     "Message",
     "OutOfOffice",
     "Seat",

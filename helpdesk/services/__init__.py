@@ -12,7 +12,11 @@ from helpdesk.services.accounts import (
     set_status,
     user_for_token,
 )
-from helpdesk.services.contacts import contact_for_email
+from helpdesk.services.contacts import (
+    contact_for_email,
+    create_ticket_for_email,
+    normalize_email,
+)
 from helpdesk.services.errors import TicketChanged
 from helpdesk.services.tickets import (
     add_inbound_message,
@@ -40,9 +44,11 @@ __all__ = [
     "contact_for_email",
     "create_api_token",
     "create_ticket",
+    "create_ticket_for_email",
     "give_seat",
     "mark_routed",
     "mark_routing_pending",
+    "normalize_email",
     "remove_seat",
     "reopen",
     "reply",

@@ -1,8 +1,12 @@
 """The only code that changes tickets.
 
-Each verb locks the ticket row (`SELECT … FOR UPDATE`) inside its own transaction before it
-reads what it changes, so two agents — or an agent and the router — never overwrite each
-other silently. A caller that showed the user a version of the ticket passes
+Each verb locks the ticket row (`SELECT … FOR NO KEY UPDATE`) inside its own transaction
+before it reads what it changes, so two agents — or an agent and the router, which takes the
+same lock — never overwrite each other silently. NO KEY: rows referencing the ticket
+(messages, notifications, assignment events) are checked with `FOR KEY SHARE` when their
+transactions commit; `FOR NO KEY UPDATE` does not conflict with that, so those commits never
+wait for the lock (nor deadlock with it), while the verbs and the router still serialise
+among themselves. A caller that showed the user a version of the ticket passes
 `expected_version`; if the ticket changed meanwhile the verb raises `TicketChanged`.
 """
 
@@ -20,7 +24,7 @@ Cause = AssignmentEvent.Cause
 
 
 def _lock(ticket: Ticket, expected_version: int | None) -> Ticket:
-    locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    locked = Ticket.objects.select_for_update(no_key=True).get(pk=ticket.pk)
     if expected_version is not None and locked.version != expected_version:
         raise TicketChanged(locked)
     return locked

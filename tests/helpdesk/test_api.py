@@ -3,15 +3,18 @@
 import json
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from helpdesk.models import AssignmentEvent, Contact, Ticket
+from helpdesk import events
+from helpdesk.models import AssignmentEvent, Contact, Message, Ticket
 from helpdesk.services import assign
 from tests.factories import (
     AgentFactory,
     ApiTokenFactory,
     ChannelFactory,
+    ContactFactory,
     TeamFactory,
     TicketFactory,
     UserFactory,
@@ -38,7 +41,14 @@ def auth(token):
 
 def post_json(client, payload, headers, raw: bytes | str | None = None):
     body = raw if raw is not None else json.dumps(payload)
-    return client.post(TICKETS_URL, data=body, content_type="application/json", headers=headers)
+    # CONTENT_TYPE again: the test client leaves the header out when the body is empty.
+    return client.post(
+        TICKETS_URL,
+        data=body,
+        content_type="application/json",
+        headers=headers,
+        CONTENT_TYPE="application/json",
+    )
 
 
 VALID = {
@@ -173,6 +183,227 @@ def test_create_ticket_body_over_one_mebibyte_is_413(client, auth):
     response = post_json(client, {**VALID, "body": "x" * (1024 * 1024 + 1)}, auth)
     assert response.status_code == 413
     assert Ticket.objects.count() == 0
+
+
+# --- POST: hostile input (issue 9.5) ---------------------------------------------------
+# Every input gets a 4xx with a JSON error or is stored as sent; a 4xx writes nothing.
+
+
+def assert_rejected(response, status=400, field=None, words=""):
+    """A `status` answer naming `field` (with `words` in its message), and nothing written."""
+    assert response.status_code == status, response.content
+    data = response.json()
+    assert data["error"]
+    if field is not None:
+        assert field in data["errors"], data
+        assert words.lower() in " ".join(data["errors"][field]).lower(), data
+    assert (Ticket.objects.count(), Message.objects.count(), Contact.objects.count()) == (0, 0, 0)
+    return data
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"[" * 100_000 + b"]" * 100_000, b'{"subject": ' * 50_000 + b"1" + b"}" * 50_000],
+    ids=["arrays", "objects"],
+)
+def test_create_ticket_deeply_nested_json_is_400(client, auth, raw):
+    data = assert_rejected(post_json(client, None, auth, raw=raw))
+    assert "nested" in data["error"]
+
+
+def test_create_ticket_integer_of_over_4300_digits_is_400(client, auth):
+    raw = json.dumps({**VALID, "priority": 0})[:-2] + "9" * 5000 + "}"
+    assert_rejected(post_json(client, None, auth, raw=raw))
+
+
+def test_create_ticket_body_in_utf16_is_400(client, auth):
+    assert_rejected(post_json(client, None, auth, raw=json.dumps(VALID).encode("utf-16")))
+
+
+TEXT_FIELDS = ["subject", "body", "contact_email", "contact_name"]
+
+
+def with_text(field: str, text: str) -> dict:
+    """VALID with `text` inside `field` (for the address: inside its domain)."""
+    if field == "contact_email":
+        return {**VALID, field: f"pat@cust{text}omer.example"}
+    return {**VALID, field: f"Hello {text} there"}
+
+
+@pytest.mark.parametrize("field", TEXT_FIELDS)
+def test_create_ticket_lone_surrogate_is_400_naming_the_field(client, auth, field):
+    response = post_json(client, with_text(field, "\ud800"), auth)
+    assert_rejected(response, field=field, words="surrogate")
+
+
+@pytest.mark.parametrize("field", TEXT_FIELDS)
+def test_create_ticket_nul_character_is_400_naming_the_field(client, auth, field):
+    response = post_json(client, with_text(field, "\x00"), auth)
+    assert_rejected(response, field=field)
+
+
+def test_create_ticket_paired_surrogates_are_one_character_stored_as_sent(client, auth):
+    raw = json.dumps({**VALID, "subject": "Smile \U0001f600"})  # ASCII: "\ud83d\ude00"
+    assert "\\ud83d\\ude00" in raw
+    response = post_json(client, None, auth, raw=raw)
+    assert response.status_code == 201, response.content
+    assert Ticket.objects.get().subject == "Smile \U0001f600"
+
+
+def email_of_length(length: int) -> str:
+    """A valid address of exactly `length` characters (labels of at most 63)."""
+    local = "p" * 64
+    domain_length = length - len(local) - 1 - len(".example")
+    labels = [("d" * 63) for _ in range(domain_length // 64)]
+    rest = domain_length - 64 * len(labels)
+    if rest:
+        labels.append("e" * rest)
+    address = f"{local}@{'.'.join(labels)}.example"
+    assert len(address) == length, (length, len(address))
+    return address
+
+
+@pytest.mark.parametrize("length", [255, 300, 320])
+def test_create_ticket_address_longer_than_254_is_400(client, auth, length):
+    response = post_json(client, {**VALID, "contact_email": email_of_length(length)}, auth)
+    assert_rejected(response, field="contact_email", words="at most 254 characters")
+
+
+def test_create_ticket_address_of_254_characters_is_stored(client, auth):
+    address = email_of_length(254)
+    response = post_json(client, {**VALID, "contact_email": address}, auth)
+    assert response.status_code == 201, response.content
+    assert Contact.objects.get().email == address
+
+
+def test_create_ticket_address_that_lower_casing_lengthens_past_254_is_400(client, auth):
+    """'İ'.lower() is two characters: the stored (lower-cased) address must fit."""
+    address = email_of_length(254)
+    address = address[:70] + "İ" + address[71:]
+    assert len(address) == 254 and len(address.lower()) == 255
+    response = post_json(client, {**VALID, "contact_email": address}, auth)
+    assert_rejected(response, field="contact_email", words="lower-cased")
+
+
+@pytest.mark.parametrize(("field", "limit"), [("subject", 255), ("contact_name", 200)])
+def test_create_ticket_text_longer_than_its_column_is_400(client, auth, field, limit):
+    response = post_json(client, {**VALID, field: "x" * (limit + 1)}, auth)
+    assert_rejected(response, field=field, words=f"at most {limit} characters")
+
+
+def test_create_ticket_text_of_its_column_length_is_stored(client, auth):
+    payload = {**VALID, "subject": "s" * 255, "contact_name": "n" * 200, "body": "b" * 100_000}
+    response = post_json(client, payload, auth)
+    assert response.status_code == 201, response.content
+    ticket = Ticket.objects.select_related("contact").get()
+    assert (ticket.subject, ticket.contact.name) == ("s" * 255, "n" * 200)
+    assert ticket.messages.get().body == "b" * 100_000
+
+
+def test_create_ticket_body_over_100000_characters_is_400(client, auth):
+    response = post_json(client, {**VALID, "body": "b" * 100_001}, auth)
+    assert_rejected(response, field="body", words="at most 100000 characters")
+
+
+@pytest.mark.parametrize("field", TEXT_FIELDS)
+@pytest.mark.parametrize(
+    "value",
+    [42, 1.5, True, ["Hello"], {"text": "Hello"}],
+    ids=["int", "float", "bool", "list", "object"],
+)
+def test_create_ticket_text_field_that_is_not_a_string_is_400(client, auth, field, value):
+    response = post_json(client, {**VALID, field: value}, auth)
+    assert_rejected(response, field=field, words="must be a string")
+
+
+@pytest.mark.parametrize("field", ["channel_id", "priority"])
+@pytest.mark.parametrize("value", ["3", 3.0, True, [3], {"id": 3}])
+def test_create_ticket_integer_field_that_is_not_a_json_integer_is_400(client, auth, field, value):
+    ChannelFactory(pk=3)
+    response = post_json(client, {**VALID, field: value}, auth)
+    assert_rejected(response, field=field, words="must be a JSON integer")
+
+
+def test_create_ticket_channel_id_beyond_bigint_is_400(client, auth):
+    response = post_json(client, {**VALID, "channel_id": 2**63}, auth)
+    assert_rejected(response, field="channel_id")
+
+
+def test_create_ticket_null_means_absent(client, auth):
+    payload = {**VALID, "contact_name": None, "channel_id": None, "priority": None}
+    response = post_json(client, payload, auth)
+    assert response.status_code == 201, response.content
+    assert response.json()["priority"] == "normal"
+
+
+def test_create_ticket_unknown_field_is_400_naming_it(client, auth):
+    response = post_json(client, {**VALID, "prioirty": 4, "cc": ["a@b.example"]}, auth)
+    data = assert_rejected(response, field="prioirty", words="unknown field")
+    assert set(data["errors"]) == {"prioirty", "cc"}
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/jsonx",
+        "application/json; charset=latin-1",
+        "",
+    ],
+)
+def test_create_ticket_without_json_content_type_is_415(client, auth, content_type):
+    response = client.post(
+        TICKETS_URL, data=json.dumps(VALID), content_type=content_type, headers=auth
+    )
+    data = assert_rejected(response, status=415)
+    assert "application/json" in data["error"]
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json; charset=utf-8", "Application/JSON; charset=UTF-8"]
+)
+def test_create_ticket_json_content_type_with_utf8_charset_is_accepted(client, auth, content_type):
+    response = client.post(
+        TICKETS_URL, data=json.dumps(VALID), content_type=content_type, headers=auth
+    )
+    assert response.status_code == 201, response.content
+
+
+def test_create_ticket_body_over_the_upload_limit_is_413_json(client, auth, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = post_json(client, {**VALID, "body": "x" * 2000}, auth)
+    assert_rejected(response, status=413)
+
+
+def test_failed_creation_leaves_no_contact_behind(client, auth):
+    """The contact is created in the ticket's transaction: a failure after it rolls it back."""
+
+    def refuse(sender, **kwargs):
+        raise ValidationError({"subject": "Refused by a receiver."})
+
+    events.ticket_created.connect(refuse, dispatch_uid="test-refuse")
+    try:
+        response = post_json(client, VALID, auth)
+    finally:
+        events.ticket_created.disconnect(dispatch_uid="test-refuse")
+    assert_rejected(response, field="subject", words="refused")
+
+
+def test_failed_creation_keeps_the_name_of_an_existing_contact_unchanged(client, auth):
+    contact = ContactFactory(email="pat@customer.example", name="")
+
+    def refuse(sender, **kwargs):
+        raise ValidationError({"subject": "Refused by a receiver."})
+
+    events.ticket_created.connect(refuse, dispatch_uid="test-refuse")
+    try:
+        response = post_json(client, VALID, auth)
+    finally:
+        events.ticket_created.disconnect(dispatch_uid="test-refuse")
+    assert response.status_code == 400
+    contact.refresh_from_db()
+    assert contact.name == ""
 
 
 def test_create_ticket_without_token_is_401(client):

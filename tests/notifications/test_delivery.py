@@ -15,7 +15,7 @@ from django.utils import timezone
 from helpdesk import services
 from helpdesk.celery import app as celery_app
 from notifications import delivery as delivery_service
-from notifications import tasks
+from notifications import emails, tasks
 from notifications.announce import announce_unassigned
 from notifications.catalog import Event, Medium
 from notifications.delivery import TemporaryFailure
@@ -38,8 +38,8 @@ def test_r24_in_app_delivery_creates_one_notification_even_when_the_task_runs_tw
     agent, other_agent
 ):
     delivery, ticket = assigned(agent, other_agent, Medium.IN_APP)
-    assert tasks.deliver.delay(delivery.pk).get() == "sent"
-    assert tasks.deliver.delay(delivery.pk).get() == "skipped"  # the duplicate sends nothing
+    assert tasks.deliver_task.delay(delivery.pk).get() == "sent"
+    assert tasks.deliver_task.delay(delivery.pk).get() == "skipped"  # the duplicate sends nothing
     notification = Notification.objects.get()
     assert (notification.recipient, notification.ticket, notification.event) == (
         agent,
@@ -60,8 +60,8 @@ def test_r24_email_is_sent_once_with_both_parts_a_link_and_auto_submitted(
 ):
     settings.SITE_URL = "https://help.example.com"
     delivery, ticket = assigned(agent, other_agent, Medium.EMAIL)
-    tasks.deliver.delay(delivery.pk)
-    tasks.deliver.delay(delivery.pk)
+    tasks.deliver_task.delay(delivery.pk)
+    tasks.deliver_task.delay(delivery.pk)
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     url = f"https://help.example.com/tickets/{ticket.pk}/"
@@ -116,7 +116,7 @@ def test_r24_the_task_retries_smtp_errors_with_backoff_then_keeps_the_failure_vi
 ):
     delivery, _ = assigned(agent, other_agent, Medium.EMAIL)
     countdowns = []
-    original_retry = tasks.deliver.retry
+    original_retry = tasks.deliver_task.retry
 
     def record_retry(*args, **kwargs):
         countdowns.append(kwargs.get("countdown"))
@@ -125,11 +125,11 @@ def test_r24_the_task_retries_smtp_errors_with_backoff_then_keeps_the_failure_vi
     def refuse(self, *args, **kwargs):
         raise smtplib.SMTPRecipientsRefused({agent.email: (450, b"Mailbox busy")})
 
-    monkeypatch.setattr(tasks.deliver, "retry", record_retry)
+    monkeypatch.setattr(tasks.deliver_task, "retry", record_retry)
     monkeypatch.setattr(EmailMultiAlternatives, "send", refuse)
     # Eager mode runs each retry at once, in-process (a worker would wait `countdown`).
     monkeypatch.setitem(celery_app.conf, "task_eager_propagates", False)
-    assert tasks.deliver.delay(delivery.pk).get() == "failed"
+    assert tasks.deliver_task.delay(delivery.pk).get() == "failed"
     delivery.refresh_from_db()
     assert countdowns == [30, 60, 120, 240, 480]  # exponential backoff
     assert delivery.status == Status.FAILED
@@ -145,7 +145,7 @@ def test_r24_a_permanent_refusal_fails_at_once_without_retries(agent, other_agen
         raise smtplib.SMTPRecipientsRefused({agent.email: (550, b"No such user")})
 
     monkeypatch.setattr(EmailMultiAlternatives, "send", refuse)
-    assert tasks.deliver.delay(delivery.pk).get() == "failed"
+    assert tasks.deliver_task.delay(delivery.pk).get() == "failed"
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == (Status.FAILED, 1)
     assert "No such user" in delivery.last_error
@@ -177,25 +177,59 @@ def test_failed_deliveries_can_be_retried(agent, other_agent):
     assert delivery.status == Status.SENT and len(mail.outbox) == 1
 
 
-def test_the_sweep_sends_what_the_broker_lost_and_gives_up_on_interrupted_sends(agent, other_agent):
+def test_the_sweep_sends_what_the_broker_lost_and_retries_interrupted_sends(agent, other_agent):
+    """A lost message (broker down, Redis restarted) and an email whose worker died while
+    sending both go out on the next sweep; the email keeps its Message-ID, so a copy that
+    did leave the first time is recognisable as the same message."""
     delivery, _ = assigned(agent, other_agent, Medium.EMAIL)
     in_app = Delivery.objects.get(medium=Medium.IN_APP)
     old = timezone.now() - timedelta(minutes=5)
-    Delivery.objects.filter(pk=in_app.pk).update(created_at=old)  # enqueue was lost
+    Delivery.objects.filter(pk=in_app.pk).update(due_at=old)  # its message was lost
     Delivery.objects.filter(pk=delivery.pk).update(
-        status=Status.SENDING, claimed_at=timezone.now() - timedelta(hours=2)
+        status=Status.SENDING, claimed_at=timezone.now() - timedelta(minutes=3)
     )
-    assert tasks.sweep_deliveries.delay().get() == 1
+    assert tasks.sweep_deliveries_task.delay().get() == 2
     in_app.refresh_from_db()
     delivery.refresh_from_db()
     assert in_app.status == Status.SENT
-    assert delivery.status == Status.FAILED and "Interrupted" in delivery.last_error
-    assert not mail.outbox  # an email that may have gone out is never sent twice
+    assert delivery.status == Status.SENT and "Interrupted" in delivery.last_error
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].extra_headers["Message-ID"] == emails.message_id(delivery)
+    assert tasks.sweep_deliveries_task.delay().get() == 0  # nothing is sent twice
+
+
+def test_the_sweep_leaves_a_sending_email_alone_within_its_lease(agent, other_agent):
+    delivery, _ = assigned(agent, other_agent, Medium.EMAIL)
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=Status.SENDING, claimed_at=timezone.now() - timedelta(seconds=30)
+    )
+    assert tasks.sweep_deliveries_task.delay().get() == 0
+    delivery.refresh_from_db()
+    assert delivery.status == Status.SENDING and not mail.outbox
+
+
+def test_a_temporary_failure_is_due_again_after_its_backoff(agent, other_agent, settings):
+    """The next try is kept in PostgreSQL (`due_at`), not only as the broker's countdown:
+    the sweep sends it if that message is lost."""
+    settings.NOTIFICATIONS_RETRY_BASE_SECONDS = 30
+    settings.NOTIFICATIONS_PENDING_GRACE_SECONDS = 120
+    delivery, _ = assigned(agent, other_agent, Medium.EMAIL)
+    before = timezone.now()
+    # As a temporary failure leaves it: pending, due after its backoff.
+    Delivery.objects.filter(pk=delivery.pk).update(
+        attempts=1, last_error="421 busy", due_at=before + timedelta(seconds=60)
+    )
+    assert delivery_service.backoff_seconds(1) == 30
+    assert delivery_service.backoff_seconds(3) == 120
+    assert delivery.pk not in delivery_service.stale_delivery_ids(
+        now=before + timedelta(seconds=170)
+    )
+    assert delivery.pk in delivery_service.stale_delivery_ids(now=before + timedelta(seconds=190))
 
 
 def test_the_sweep_leaves_young_pending_deliveries_to_their_task(agent, other_agent):
     assigned(agent, other_agent, Medium.EMAIL)
-    assert tasks.sweep_deliveries.delay().get() == 0
+    assert tasks.sweep_deliveries_task.delay().get() == 0
 
 
 @pytest.mark.postgres

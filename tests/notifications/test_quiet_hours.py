@@ -56,9 +56,9 @@ def test_one_digest_when_working_hours_begin_and_only_once(night_owl, other_agen
     with time_machine.travel(MONDAY_0600_UTC, tick=False):
         assign_twice(night_owl, other_agent)
         assert users_ready_for_digest() == []
-        assert tasks.send_digests.delay().get() == 0
+        assert tasks.send_digests_task.delay().get() == 0
     with time_machine.travel(MONDAY_0830_UTC, tick=False):
-        assert tasks.send_digests.delay().get() == 1
+        assert tasks.send_digests_task.delay().get() == 1
         assert send_digest(user_id=night_owl.pk) == 0  # a second run finds nothing held
     assert len(mail.outbox) == 1
     digest = mail.outbox[0]

@@ -287,19 +287,32 @@ def test_a_failing_announcement_never_undoes_the_ticket_change(
     assert "boom" in caplog.text
 
 
-def test_announcements_run_in_process_when_the_broker_is_down(agent, other_agent, monkeypatch):
+def test_announcements_wait_as_jobs_when_the_broker_is_down(agent, other_agent, monkeypatch):
+    """The broker is a doorbell: the announcement is a job in PostgreSQL, committed with the
+    assignment, and the jobs sweep publishes it once the broker is back."""
     from kombu.exceptions import OperationalError
 
+    from helpdesk import jobs
     from helpdesk.celery import app as celery_app
-    from notifications import tasks
+    from helpdesk.models import Job
 
     def broker_down(*args, **kwargs):
         raise OperationalError("Error 111 connecting to redis")
 
     monkeypatch.setitem(celery_app.conf, "task_always_eager", False)  # a broker is configured
-    monkeypatch.setattr(tasks.announce_assignment, "delay", broker_down)
-    monkeypatch.setattr(tasks.deliver, "delay", broker_down)
-    assign(open_ticket(), owner=agent, actor=other_agent)
-    # Announced anyway; the deliveries wait, pending, for the sweep.
-    assert set(Delivery.objects.values_list("status", flat=True)) == {Delivery.Status.PENDING}
+    monkeypatch.setattr(celery_app, "send_task", broker_down)
+    ticket = open_ticket()
+    assign(ticket, owner=agent, actor=other_agent)
+    ticket.refresh_from_db()
+    assert ticket.owner == agent
+    job = Job.objects.get()
+    assert job.task == "notifications.tasks.announce_assignment_task"
+    assert job.state == Job.State.PENDING
+    assert not Delivery.objects.exists()
+
+    monkeypatch.undo()  # the broker is back (eager here: the sweep runs the job in-process)
+    assert jobs.sweep_overdue(now=job.due_at) == 1
+    job.refresh_from_db()
+    assert job.state == Job.State.DONE and job.attempts == 1
     assert deliveries() == {(ASSIGNED, "agent", "in_app"), (ASSIGNED, "agent", "email")}
+    assert jobs.sweep_overdue(now=job.due_at) == 0  # done: never published again

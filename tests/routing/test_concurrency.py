@@ -138,6 +138,11 @@ def assert_every_ticket_assigned_once_and_manual_kept(ticket_ids, manual_ids, su
         RoutingDecision.objects.filter(ticket_id__in=ticket_ids).values_list("ticket_id", flat=True)
     )
     assert max(decisions.values()) == 1  # no ticket decided twice
+    skipped = RoutingDecision.objects.filter(
+        ticket_id__in=ticket_ids, outcome=RoutingDecision.Outcome.SKIPPED
+    ).values_list("ticket_id", "summary")
+    for ticket_id, summary in skipped:  # every "nothing to do" names the person's assignment
+        assert ticket_id in manual_ids and summary.startswith("Nothing to do: already assigned")
 
 
 def test_load_balanced_routing_under_concurrency_equals_sequential_replay():
@@ -150,7 +155,10 @@ def test_load_balanced_routing_under_concurrency_equals_sequential_replay():
     # Replay in commit order: every decision saw exactly the loads a single router would.
     # (The pools overlap, so every decision held some shared agent's lock: they serialised.)
     loads = Counter()
-    for decision in RoutingDecision.objects.filter(ticket_id__in=ticket_ids).order_by("id"):
+    decided = RoutingDecision.objects.filter(ticket_id__in=ticket_ids).exclude(
+        outcome=RoutingDecision.Outcome.SKIPPED  # "nothing to do": the person was faster
+    )
+    for decision in decided.order_by("id"):
         seen = {c["user_id"]: c["load"] for c in decision.candidates}
         assert seen == {uid: loads[uid] for uid in seen}, decision.summary
         assert seen[decision.owner_id] == min(seen.values())
@@ -169,7 +177,9 @@ def test_round_robin_under_concurrency_gives_each_agent_its_share():
     agents, supervisor, channels, ticket_ids = build(Distribution.ROUND_ROBIN)
     manual_ids = run_concurrently(ticket_ids, supervisor)
     assert_every_ticket_assigned_once_and_manual_kept(ticket_ids, manual_ids, supervisor)
-    routed = RoutingDecision.objects.filter(ticket_id__in=ticket_ids)
+    routed = RoutingDecision.objects.filter(ticket_id__in=ticket_ids).exclude(
+        outcome=RoutingDecision.Outcome.SKIPPED
+    )
     for channel, pool in zip(channels, (agents[:16], agents[8:]), strict=True):
         share = Counter(routed.filter(channel=channel).values_list("owner_id", flat=True))
         counts = [share[a.pk] for a in pool]

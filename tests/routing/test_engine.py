@@ -6,6 +6,7 @@ import random
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+import time_machine
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
@@ -317,7 +318,15 @@ def test_routing_is_idempotent_and_never_overwrites_a_person(agent, other_agent)
     auto = automation(users=[agent])
     ticket = new_ticket(auto.channel)
     services.assign(ticket=ticket, owner=other_agent, actor=other_agent, cause="manual")
-    assert route(ticket) is None
+    with time_machine.travel("2026-03-02 14:02:30+00:00", tick=False):
+        AssignmentEvent.objects.filter(ticket=ticket).update(created_at=timezone.now())
+    skipped = route(ticket)
+    assert skipped.outcome == RoutingDecision.Outcome.SKIPPED
+    assert skipped.summary == (
+        "Nothing to do: already assigned to Otto Other by Otto Other by hand "
+        "at 2026-03-02 14:02 UTC."
+    )
+    assert route(ticket) is None  # said once
     assert ticket.owner == other_agent
     routed = new_ticket(auto.channel)
     assert route(routed) is not None
@@ -330,7 +339,9 @@ def test_closed_or_channel_less_tickets_are_not_routed(agent):
     auto = automation(users=[agent])
     closed = new_ticket(auto.channel)
     services.close(ticket=closed, actor=agent)
-    assert route(closed) is None
+    decision = route(closed)
+    assert decision.outcome == RoutingDecision.Outcome.SKIPPED
+    assert decision.summary == "Nothing to do: the ticket was already closed."
     assert closed.routing_state == Ticket.RoutingState.SKIPPED and closed.owner is None
 
 

@@ -59,9 +59,9 @@ def test_ticket_created_while_broker_is_down_is_routed_by_the_sweep(broker_unrea
     assert ticket.routing_state == Ticket.RoutingState.PENDING and ticket.owner is None
 
     celery_app.conf.task_always_eager = True  # the broker is back (eager stands in for it)
-    assert tasks.sweep_pending.delay().get() == 0  # too young: still within the grace period
+    assert tasks.sweep_pending_task.delay().get() == 0  # too young: still within the grace period
     with time_machine.travel(timezone.now() + timedelta(minutes=5)):
-        assert tasks.sweep_pending.delay().get() == 1
+        assert tasks.sweep_pending_task.delay().get() == 1
     ticket.refresh_from_db()
     assert ticket.owner == agent
     assert RoutingDecision.objects.filter(ticket=ticket).count() == 1
@@ -71,8 +71,8 @@ def test_ticket_created_while_broker_is_down_is_routed_by_the_sweep(broker_unrea
 def test_route_ticket_task_is_idempotent():
     agent = AgentFactory()
     ticket, _ = services.create_ticket(subject="Twice", body="Hi", channel=routed_channel(agent))
-    tasks.route_ticket.delay(ticket.pk)
-    tasks.route_ticket.delay(ticket.pk)  # a redelivered message
+    tasks.route_ticket_task.delay(ticket.pk)
+    tasks.route_ticket_task.delay(ticket.pk)  # a redelivered message
     assert RoutingDecision.objects.filter(ticket=ticket).count() == 1
 
 

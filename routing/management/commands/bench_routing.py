@@ -27,7 +27,7 @@ from helpdesk.models import Channel, Seat, Team, TeamMembership, Ticket, User
 from helpdesk.services.groups import AGENTS
 from routing.engine import route_ticket
 from routing.models import RoutingDecision
-from routing.tasks import route_ticket as route_ticket_task
+from routing.tasks import route_ticket_task
 
 BATCH = 2000
 
