@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test serve install install-dev lint check-python bench-queues clean
+.PHONY: run test soak serve install install-dev lint check-python bench-queues clean
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' || { \
@@ -42,6 +42,13 @@ test: install-dev lint
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) manage.py collectstatic --noinput -v 0
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The fault test of the production shape (README, "What lives where"): SOAK_TICKETS tickets
+# through a killed worker and a Redis restart. Needs PostgreSQL and Redis (DATABASE_URL,
+# CELERY_BROKER_URL) and redis-server; `make test` runs it with 40 tickets.
+SOAK_TICKETS ?= 400
+soak: install-dev
+	SOAK_TICKETS=$(SOAK_TICKETS) $(PY) -m pytest tests/soak -q -s -p no:cacheprovider
 
 # The production shape: migrate, collectstatic, then gunicorn + Celery worker + Celery beat
 # against DATABASE_URL and CELERY_BROKER_URL (set them, and SECRET_KEY with DEBUG=false,

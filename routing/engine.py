@@ -13,8 +13,8 @@ Why NO KEY: every insert of a row with a foreign key to a user or a ticket (a
 notification, an assignment event, a message, a routing decision) checks it with
 `FOR KEY SHARE` on the referenced row — at commit, in insertion order, since Django's
 foreign keys are deferred. `FOR UPDATE` conflicts with KEY SHARE, so such a commit
-referencing a later candidate and then an earlier one deadlocked with a decision (issue 9);
-`FOR NO KEY UPDATE` does not conflict with KEY SHARE, and still conflicts with itself, so
+referencing a later candidate and then an earlier one deadlocked with a decision (seen under
+load); `FOR NO KEY UPDATE` does not conflict with KEY SHARE, and still conflicts with itself, so
 decisions and services keep serialising among themselves (`tests/routing/test_deadlock.py`).
 The claim itself is a conditional update (only while the ticket is open, without owner
 and team, and pending), so even a path that skipped the lock could not overwrite anyone.

@@ -3,21 +3,17 @@ while two Celery workers route them and send the notifications; one worker is SI
 mid-way and restarted, and the broker (a Redis of this test's own, on another port, keeping
 nothing on disk) is killed and started again, empty. Within a stated bound after Redis is
 back, every ticket is routed once and every notification (in-app and email) delivered
-exactly once; nothing is stuck. The figures are printed.
+exactly once; nothing is stuck. The figures are printed. The parts are started with the
+README's production shape commands (`bin/serve web|worker|beat`, tests/support/processes.py);
+logs in test-artifacts/soak/.
 
 `make soak` runs it with SOAK_TICKETS=400; `make test` with a small number.
 """
 
-import json
 import os
 import shutil
-import signal
 import statistics
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -27,7 +23,17 @@ from helpdesk.models import AssignmentEvent, Job, Ticket
 from notifications.models import Delivery, Notification
 from routing.models import RoutingDecision
 from tests.factories import AgentFactory, ApiTokenFactory, ChannelAutomationFactory
-from tests.support.services import ROOT, database_url_of_test_db, free_port, wait_until
+from tests.support.processes import (
+    ServiceProcess,
+    answers,
+    fresh_log_dir,
+    http,
+    log_tails_on_failure,
+    redis_answers,
+    serve_env,
+    stop_all,
+)
+from tests.support.services import database_url_of_test_db, free_port, wait_until
 
 TICKETS = int(os.environ.get("SOAK_TICKETS", "40"))
 CLIENTS = 4
@@ -41,7 +47,6 @@ SWEEP_ENV = {
     "NOTIFICATIONS_PENDING_GRACE_SECONDS": "10",
     "EMAIL_SENDING_LEASE_SECONDS": "20",
 }
-LOGS = ROOT / "test-artifacts" / "soak"
 
 pytestmark = [
     pytest.mark.postgres,
@@ -54,71 +59,11 @@ pytestmark = [
 ]
 
 
-class Process:
-    """A child process in its own session (so its whole group can be killed), logging to
-    test-artifacts/soak/<name>.log."""
-
-    def __init__(self, name: str, argv: list[str], env: dict):
-        self.name, self.argv, self.env = name, argv, env
-        self.log = LOGS / f"{name}.log"
-        self.proc = None
-
-    def start(self):
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                self.argv,
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        return self
-
-    def kill(self, sig=signal.SIGKILL):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-
-    def tail(self, chars=3000) -> str:
-        return f"--- {self.name} ---\n{self.log.read_text(errors='replace')[-chars:]}"
-
-
-def redis_answers(port: int) -> bool:
-    import redis
-
-    try:
-        return redis.Redis(port=port, socket_connect_timeout=0.5).ping()
-    except redis.RedisError:
-        return False
-
-
-def http(method: str, url: str, token: str, payload=None) -> tuple[int, dict, float]:
-    data = None if payload is None else json.dumps(payload).encode()
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("Authorization", f"Bearer {token}")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    started = time.perf_counter()
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            status, body = response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        status, body = exc.code, exc.read()
-    return status, json.loads(body or b"{}"), time.perf_counter() - started
-
-
 @pytest.mark.django_db(transaction=True)
 def test_nothing_lost_nothing_doubled_through_a_killed_worker_and_a_redis_restart(
     smtp_server,
 ):
-    LOGS.mkdir(parents=True, exist_ok=True)
-    for old in LOGS.glob("*.log"):
-        old.unlink()
+    logs = fresh_log_dir("soak")
     agents = [
         AgentFactory(username=f"soak{i}", email=f"soak{i}@example.test") for i in range(AGENTS)
     ]
@@ -126,7 +71,7 @@ def test_nothing_lost_nothing_doubled_through_a_killed_worker_and_a_redis_restar
     token = ApiTokenFactory(user=AgentFactory(username="intake", email="")).raw_key
 
     redis_port, web_port = free_port(), free_port()
-    redis_server = Process(
+    redis_server = ServiceProcess(
         "redis",
         [
             shutil.which("redis-server") or "redis-server",
@@ -140,103 +85,81 @@ def test_nothing_lost_nothing_doubled_through_a_killed_worker_and_a_redis_restar
             "no",
         ],
         dict(os.environ),
+        logs,
     )
-    env = {
-        **os.environ,
+    env = serve_env(
+        port=web_port,
+        database_url=database_url_of_test_db(),
+        broker_url=f"redis://127.0.0.1:{redis_port}/0",
+        email_url=smtp_server.url,
+        beat_schedule_file=logs / "beat-schedule",
+        SECURE_COOKIES="false",
+        DEFAULT_FROM_EMAIL="help@example.test",
         **SWEEP_ENV,
-        "DEBUG": "false",
-        "SECRET_KEY": "soak-" + "x" * 60,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "false",
-        "SECURE_COOKIES": "false",
-        "DATABASE_URL": database_url_of_test_db(),
-        "CELERY_BROKER_URL": f"redis://127.0.0.1:{redis_port}/0",
-        "EMAIL_URL": smtp_server.url,
-        "DEFAULT_FROM_EMAIL": "help@example.test",
-        "PYTHONUNBUFFERED": "1",
-    }
-    celery = [sys.executable, "-m", "celery", "-A", "helpdesk"]
-
-    def worker(n: int) -> Process:
-        argv = [*celery, "worker", "-l", "info", "-c", "2", "-n", f"soak{n}@%h"]
-        return Process(f"worker{n}", [*argv, "--without-gossip", "--without-mingle"], env)
-
-    workers = [worker(1), worker(2)]
-    beat = Process(
-        "beat",
-        [*celery, "beat", "-l", "info", "-s", str(LOGS / "beat-schedule")],
-        env,
     )
-    web = Process(
-        "web",
-        [
-            str(ROOT / ".venv" / "bin" / "gunicorn")
-            if (ROOT / ".venv" / "bin" / "gunicorn").exists()
-            else "gunicorn",
-            "helpdesk.wsgi",
-            "-b",
-            f"127.0.0.1:{web_port}",
-            "-w",
-            "2",
-        ],
-        env,
-    )
-    everything = [web, beat, *workers, redis_server]
+    workers = [
+        ServiceProcess.serve("worker", {**env, "WORKER_NAME": f"soak{n}@%h"}, logs, f"worker{n}")
+        for n in (1, 2)
+    ]
+    beat = ServiceProcess.serve("beat", env, logs)
+    web = ServiceProcess.serve("web", env, logs)
     base = f"http://127.0.0.1:{web_port}/api/v1/tickets/"
     results: list[tuple[int, float, str]] = []  # status, seconds, phase
     phase = ["normal"]
-    try:
-        redis_server.start()
-        wait_until(lambda: redis_answers(redis_port), timeout=20)
-        for p in (*workers, beat, web):
-            p.start()
-        wait_until(lambda: _answers(base, token), timeout=60)
-
-        def post(i: int):
-            status, body, seconds = http(
-                "POST",
-                base,
-                token,
-                {
-                    "subject": f"Soak {i}",
-                    "body": "Help",
-                    "contact_email": f"c{i}@example.test",
-                    "channel_id": channel.pk,
-                },
-            )
-            results.append((status, seconds, phase[0]))
-            return body.get("id")
-
-        third = max(TICKETS // 3, 1)
-        with ThreadPoolExecutor(CLIENTS) as pool:
-            ids = list(pool.map(post, range(third)))
-            workers[0].kill()  # SIGKILL to the whole worker: main process and its children
-            workers[0] = worker(1).start()
-            ids += list(pool.map(post, range(third, 2 * third)))
-            redis_server.kill()  # the broker and every message in it are gone
-            phase[0] = "broker down"
-            ids += list(pool.map(post, range(2 * third, 2 * third + max(third // 2, 1))))
+    with log_tails_on_failure(logs):
+        try:
             redis_server.start()
             wait_until(lambda: redis_answers(redis_port), timeout=20)
-            back = time.monotonic()
-            phase[0] = "normal"
-            ids += list(pool.map(post, range(len(ids), TICKETS)))
+            for p in (*workers, beat, web):
+                p.start()
+            wait_until(lambda: answers(base + "0/", status=404, token=token), timeout=60)
 
-        def settled():
-            open_jobs = Job.objects.exclude(state=Job.State.DONE).exists()
-            unsent = Delivery.objects.exclude(status=Delivery.Status.SENT).exists()
-            pending = Ticket.objects.filter(routing_state=Ticket.RoutingState.PENDING).exists()
-            mails = len({m["Message-ID"] for m in smtp_server.received})
-            return not (open_jobs or unsent or pending) and mails >= TICKETS
+            def post(i: int):
+                response = http(
+                    "POST",
+                    base,
+                    {
+                        "subject": f"Soak {i}",
+                        "body": "Help",
+                        "contact_email": f"c{i}@example.test",
+                        "channel_id": channel.pk,
+                    },
+                    token=token,
+                    timeout=30,
+                )
+                results.append((response.status, response.seconds, phase[0]))
+                return response.json().get("id")
 
-        try:
-            wait_until(settled, timeout=BOUND_SECONDS, interval=0.5)
-        except AssertionError:
-            pytest.fail(_state(ids, smtp_server) + "\n" + "\n".join(p.tail() for p in everything))
-        settled_after = time.monotonic() - back
-    finally:
-        for p in everything:
-            p.kill(signal.SIGTERM)
+            third = max(TICKETS // 3, 1)
+            with ThreadPoolExecutor(CLIENTS) as pool:
+                ids = list(pool.map(post, range(third)))
+                workers[0].kill()  # SIGKILL to the whole worker: main process and its children
+                workers[0].start()
+                ids += list(pool.map(post, range(third, 2 * third)))
+                redis_server.kill()  # the broker and every message in it are gone
+                phase[0] = "broker down"
+                ids += list(pool.map(post, range(2 * third, 2 * third + max(third // 2, 1))))
+                redis_server.start()
+                wait_until(lambda: redis_answers(redis_port), timeout=20)
+                back = time.monotonic()
+                phase[0] = "normal"
+                ids += list(pool.map(post, range(len(ids), TICKETS)))
+
+            def settled():
+                open_jobs = Job.objects.exclude(state=Job.State.DONE).exists()
+                unsent = Delivery.objects.exclude(status=Delivery.Status.SENT).exists()
+                pending = Ticket.objects.filter(routing_state=Ticket.RoutingState.PENDING).exists()
+                mails = len({m["Message-ID"] for m in smtp_server.received})
+                return not (open_jobs or unsent or pending) and mails >= TICKETS
+
+            try:
+                wait_until(settled, timeout=BOUND_SECONDS, interval=0.5)
+            except AssertionError:
+                pytest.fail(_state(ids, smtp_server))  # the logs' tails are printed
+            settled_after = time.monotonic() - back
+        finally:
+            stop_all([web, beat, *workers])
+            redis_server.stop()
 
     statuses = [s for s, _, _ in results]
     assert statuses.count(201) == TICKETS, f"API answers: {sorted(set(statuses))}"
@@ -269,13 +192,6 @@ def test_nothing_lost_nothing_doubled_through_a_killed_worker_and_a_redis_restar
         f"  everything settled {settled_after:.1f} s after Redis was back "
         f"(bound {BOUND_SECONDS} s; sweeps every {SWEEP_ENV['SWEEP_SECONDS']} s)"
     )
-
-
-def _answers(url: str, token: str) -> bool:
-    try:
-        return http("GET", url + "0/", token)[0] == 404
-    except OSError:
-        return False
 
 
 def _p95(values: list[float]) -> float:
