@@ -160,6 +160,8 @@ def test_nothing_lost_nothing_doubled_through_a_killed_worker_and_a_redis_restar
         finally:
             stop_all([web, beat, *workers])
             redis_server.stop()
+            for process in (web, beat, *workers, redis_server):
+                process.assert_none_left()
 
     statuses = [s for s, _, _ in results]
     assert statuses.count(201) == TICKETS, f"API answers: {sorted(set(statuses))}"
@@ -189,6 +191,9 @@ def test_nothing_lost_nothing_doubled_through_a_killed_worker_and_a_redis_restar
         f"{statistics.median(outage) * 1000:.0f} ms ({len(outage)} requests)\n"
         f"  routed once: {TICKETS}/{TICKETS}; in-app notifications {TICKETS}; emails "
         f"{len(set(message_ids))} distinct, {duplicates} second copies\n"
+        f"  published again by the sweeps: {Job.objects.filter(attempts__gt=0).count()} jobs; "
+        f"{Delivery.objects.filter(last_error__startswith='Interrupted').count()} emails "
+        f"interrupted by the kill and sent again\n"
         f"  everything settled {settled_after:.1f} s after Redis was back "
         f"(bound {BOUND_SECONDS} s; sweeps every {SWEEP_ENV['SWEEP_SECONDS']} s)"
     )
