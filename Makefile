@@ -34,9 +34,12 @@ run: install
 	@echo "Helpdesk: http://$(HOST):$(PORT)/   admin: http://$(HOST):$(PORT)/admin/"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
+# ruff, then the import-linter contracts of pyproject.toml ([tool.importlinter]); the import-circle
+# check is tests/test_imports.py, in the pytest run.
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 test: install-dev lint
 	$(PY) manage.py makemigrations --check --dry-run

@@ -1,4 +1,10 @@
-"""Per-channel automation (R14–R20), held as data that the routing engine reads."""
+"""Per-channel automation (R14–R20), held as data that the routing engine reads.
+
+What a channel kind offers is `helpdesk.channel_kinds` (its `AssignMode` is re-exported here);
+`AUTOMATION_SETTINGS` declares the settings once, for the audit log, the form and the config.
+"""
+
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -7,6 +13,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from helpdesk.channel_kinds import AssignMode, policy_for
 from helpdesk.models import Channel, Skill, Team, User
 from helpdesk.models.availability import Weekday
 from helpdesk.models.users import validate_time_zone
@@ -26,14 +33,6 @@ def validate_audio_size(upload) -> None:
 AUDIO_VALIDATORS = [FileExtensionValidator(AUDIO_EXTENSIONS), validate_audio_size]
 
 
-class AssignMode(models.TextChoices):
-    CUSTOMER_AGENT = "customer_agent", "Customer agent"
-    SPECIFIC = "specific", "Specific users and teams"
-    TEAM_ONLY = "team_only", "Team only"
-    CONTACT_OWNER = "contact_owner", "Contact owner"
-    NONE = "none", "None"
-
-
 class Distribution(models.TextChoices):
     LOAD_BALANCED = "load_balanced", "Load balanced"
     ROUND_ROBIN = "round_robin", "Round robin"
@@ -50,17 +49,118 @@ class SkillFallback(models.TextChoices):
     UNSKILLED = "unskilled", "Route to the other candidates"
 
 
-# Which assign-to modes each channel kind offers (R14, R18, R19).
-MODES_BY_KIND = {
-    Channel.Kind.TEAM_EMAIL: list(AssignMode.values),
-    Channel.Kind.WHATSAPP: list(AssignMode.values),
-    Channel.Kind.FORM: [m for m in AssignMode.values if m != AssignMode.CUSTOMER_AGENT],
-    # Chatflow (R18) and custom chat: an on/off toggle with users/teams = specific or none.
-    Channel.Kind.CHATFLOW: [AssignMode.SPECIFIC, AssignMode.NONE],
-    Channel.Kind.CUSTOM_CHAT: [AssignMode.SPECIFIC, AssignMode.NONE],
-    # Calling (R19): routing during business hours to chosen users and teams.
-    Channel.Kind.CALLING: [AssignMode.SPECIFIC, AssignMode.NONE],
-}
+# ---------------------------------------------------------------------------------------
+# The settings of the Automation tab, declared once
+# ---------------------------------------------------------------------------------------
+
+SCALAR, SELECTION, ROWS, FILE = "scalar", "selection", "rows", "file"
+
+
+@dataclass(frozen=True)
+class AutomationSetting:
+    """One setting of a channel's automation. The audit log (`services`), the Automation form
+    and its groups of fields (`forms`) and the routing config all derive from this list."""
+
+    name: str
+    label: str  # how the audit log names it
+    store: str = SCALAR  # a column; SELECTION: users or teams; ROWS: related rows; FILE
+    choices: type[models.TextChoices] | None = None
+    # The `helpdesk.channel_kinds.KindPolicy` flag a kind needs for the form to show it
+    # ("" = every kind).
+    needs: str = ""
+    # The group of fields it belongs to on the form (`forms.groups`: when the group applies).
+    group: str = ""
+
+
+AUTOMATION_SETTINGS = (  # in the order of the page and of the audit log
+    AutomationSetting(
+        name="assign_mode",
+        label="Assign incoming tickets to",
+        choices=AssignMode,
+        needs="assign_rule",
+    ),
+    AutomationSetting(
+        name="chat_assignment_enabled",
+        label="Assign conversations automatically",
+        needs="chat_toggle",
+    ),
+    AutomationSetting(
+        name="ai_fallback",
+        label="If AI can't answer, assign to",
+        choices=AiFallback,
+        needs="customer_agent",
+        group="ai",
+    ),
+    AutomationSetting(
+        name="fallback_users",
+        label="If AI can't answer: users",
+        store=SELECTION,
+        needs="customer_agent",
+        group="fallback",
+    ),
+    AutomationSetting(
+        name="fallback_teams",
+        label="If AI can't answer: teams",
+        store=SELECTION,
+        needs="customer_agent",
+        group="fallback",
+    ),
+    AutomationSetting(name="users", label="Users", store=SELECTION, group="pool"),
+    AutomationSetting(name="teams", label="Teams", store=SELECTION, group="pool"),
+    AutomationSetting(
+        name="distribution", label="Distribution", choices=Distribution, group="distribution"
+    ),
+    AutomationSetting(
+        name="available_only", label="Assign only to available users", group="available"
+    ),
+    AutomationSetting(
+        name="reroute_when_available",
+        label="Route again when an agent becomes available",
+        group="reroute",
+    ),
+    AutomationSetting(
+        name="skill_routing", label="Skill-based routing", needs="skill_routing", group="skills"
+    ),
+    AutomationSetting(
+        name="skill_rules",
+        label="Skill rules",
+        store=ROWS,
+        needs="skill_routing",
+        group="skill_rules",
+    ),
+    AutomationSetting(
+        name="skill_fallback",
+        label="When no eligible user has the skill",
+        choices=SkillFallback,
+        needs="skill_routing",
+        group="skill_rules",
+    ),
+    AutomationSetting(
+        name="opening_hours_time_zone", label="Opening hours time zone", needs="opening_hours"
+    ),
+    AutomationSetting(
+        name="opening_hours", label="Opening hours", store=ROWS, needs="opening_hours"
+    ),
+    AutomationSetting(
+        name="unanswered_call_audio",
+        label="Audio message for unanswered calls",
+        store=FILE,
+        needs="voicemail",
+    ),
+    AutomationSetting(name="after_hours_message", label="Voicemail message", needs="voicemail"),
+    AutomationSetting(
+        name="voicemail_greeting",
+        label="Recorded voicemail greeting",
+        store=FILE,
+        needs="voicemail",
+    ),
+)
+SETTINGS_BY_NAME = {s.name: s for s in AUTOMATION_SETTINGS}
+
+
+def setting_names(*stores: str) -> tuple[str, ...]:
+    """The names of the settings kept in these ways, in page order."""
+    return tuple(s.name for s in AUTOMATION_SETTINGS if s.store in stores)
 
 
 class ChannelAutomation(models.Model):
@@ -77,7 +177,7 @@ class ChannelAutomation(models.Model):
     available_only = models.BooleanField(
         default=True,
         help_text="Route only to available users; with nobody available the ticket stays "
-        "unassigned (R16).",
+        "unassigned.",
     )
     ai_fallback = models.CharField(max_length=16, choices=AiFallback, default=AiFallback.NONE)
     fallback_users = models.ManyToManyField(User, blank=True, related_name="+")
@@ -87,7 +187,7 @@ class ChannelAutomation(models.Model):
         max_length=16, choices=SkillFallback, default=SkillFallback.LEAVE_UNASSIGNED
     )
     chat_assignment_enabled = models.BooleanField(
-        default=False, help_text="Chatflow: assign conversations automatically (R18)."
+        default=False, help_text="Chatflow: assign conversations automatically."
     )
     reroute_when_available = models.BooleanField(
         default=False,
@@ -103,7 +203,7 @@ class ChannelAutomation(models.Model):
         upload_to="calling/voicemail/", blank=True, validators=AUDIO_VALIDATORS
     )
     after_hours_message = models.TextField(
-        blank=True, help_text="Calling: the voicemail message played after hours (R19)."
+        blank=True, help_text="Calling: the voicemail message played after hours."
     )
     version = models.PositiveIntegerField(default=1)
     updated_at = models.DateTimeField(auto_now=True)
@@ -121,9 +221,13 @@ class ChannelAutomation(models.Model):
     def __str__(self) -> str:
         return f"Automation of {self.channel}"
 
+    @classmethod
+    def default_for(cls, channel: Channel) -> "ChannelAutomation":
+        """A channel's automation before its first save: the defaults of its kind."""
+        return cls(channel=channel, assign_mode=policy_for(channel.kind).default_mode)
+
     def clean(self) -> None:
-        allowed = MODES_BY_KIND[self.channel.kind]
-        if self.assign_mode not in allowed:
+        if not policy_for(self.channel.kind).offers(self.assign_mode):
             raise ValidationError(
                 {
                     "assign_mode": f"{self.channel.get_kind_display()} channels cannot use "
@@ -147,7 +251,7 @@ class ChannelAutomation(models.Model):
                 fields=("fallback_users", "fallback_teams"),
             )
 
-    SELECTION_FIELDS = ("users", "teams", "fallback_users", "fallback_teams")
+    SELECTION_FIELDS = setting_names(SELECTION)
 
     def _selection(self) -> dict | None:
         """The chosen users and teams: those a form is about to save (it sets

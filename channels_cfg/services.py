@@ -7,21 +7,27 @@ compares the version the admin's form showed: when another admin saved meanwhile
 when each ticket is routed, so a save applies to the tickets that arrive after it.
 """
 
+from collections.abc import Iterator, Mapping
+
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from channels_cfg.models import (
     AUDIO_VALIDATORS,
-    AiFallback,
-    AssignMode,
+    AUTOMATION_SETTINGS,
+    FILE,
+    ROWS,
+    SCALAR,
+    SELECTION,
+    SETTINGS_BY_NAME,
     ChannelAutomation,
     ChannelSettingsChange,
-    Distribution,
     OpeningHours,
-    SkillFallback,
     SkillRule,
+    setting_names,
 )
+from helpdesk.channel_kinds import KindPolicy, policy_for
 from helpdesk.models import Channel, User
 from helpdesk.models.availability import Weekday
 
@@ -43,72 +49,18 @@ class AutomationChanged(Exception):
 # Plain-words values for the audit log
 # ---------------------------------------------------------------------------------------
 
-LABELS = {
-    "assign_mode": "Assign incoming tickets to",
-    "chat_assignment_enabled": "Assign conversations automatically",
-    "users": "Users",
-    "teams": "Teams",
-    "ai_fallback": "If AI can't answer, assign to",
-    "fallback_users": "If AI can't answer: users",
-    "fallback_teams": "If AI can't answer: teams",
-    "distribution": "Distribution",
-    "available_only": "Assign only to available users",
-    "reroute_when_available": "Route again when an agent becomes available",
-    "skill_routing": "Skill-based routing",
-    "skill_rules": "Skill rules",
-    "skill_fallback": "When no eligible user has the skill",
-    "opening_hours_time_zone": "Opening hours time zone",
-    "opening_hours": "Opening hours",
-    "unanswered_call_audio": "Audio message for unanswered calls",
-    "after_hours_message": "Voicemail message",
-    "voicemail_greeting": "Recorded voicemail greeting",
-    # Channel details
-    "name": "Name",
-    "address": "Address",
-    "is_active": "Active",
-    "kind": "Kind",
-}
-CALLING_LABELS = {"assign_mode": "Routing during business hours"}
-CHOICES = {
-    "assign_mode": AssignMode,
-    "ai_fallback": AiFallback,
-    "distribution": Distribution,
-    "skill_fallback": SkillFallback,
-}
-SCALAR_FIELDS = (
-    "assign_mode",
-    "chat_assignment_enabled",
-    "distribution",
-    "available_only",
-    "ai_fallback",
-    "reroute_when_available",
-    "skill_routing",
-    "skill_fallback",
-    "opening_hours_time_zone",
-    "after_hours_message",
-)
-LIST_FIELDS = (*ChannelAutomation.SELECTION_FIELDS, "opening_hours", "skill_rules")
-FILE_FIELDS = ("unanswered_call_audio", "voicemail_greeting")
-ORDER = (
-    "assign_mode",
-    "chat_assignment_enabled",
-    "ai_fallback",
-    "fallback_users",
-    "fallback_teams",
-    "users",
-    "teams",
-    "distribution",
-    "available_only",
-    "reroute_when_available",
-    "skill_routing",
-    "skill_rules",
-    "skill_fallback",
-    "opening_hours_time_zone",
-    "opening_hours",
-    "unanswered_call_audio",
-    "after_hours_message",
-    "voicemail_greeting",
-)
+DETAIL_LABELS = {"name": "Name", "address": "Address", "is_active": "Active", "kind": "Kind"}
+LABELS = {s.name: s.label for s in AUTOMATION_SETTINGS} | DETAIL_LABELS
+CHOICES = {s.name: s.choices for s in AUTOMATION_SETTINGS if s.choices}
+SCALAR_FIELDS = setting_names(SCALAR)
+LIST_FIELDS = setting_names(SELECTION, ROWS)
+FILE_FIELDS = setting_names(FILE)
+ORDER = tuple(SETTINGS_BY_NAME)  # the audit log lists changes in page order
+
+
+def _labels_for(policy: KindPolicy) -> dict[str, str]:
+    """Calling derives its assign-to mode from its switch, and names it after it."""
+    return {"assign_mode": policy.assignment.label} if policy.calling_hours else {}
 
 
 def _scalar_text(name: str, value) -> str:
@@ -217,7 +169,9 @@ def create_channel(
         )
         channel.full_clean()
         channel.save()
-        automation = ChannelAutomation.objects.create(channel=channel, updated_by=actor)
+        automation = ChannelAutomation.default_for(channel)
+        automation.updated_by = actor
+        automation.save()
         _record(
             channel=channel,
             section=Section.CREATED,
@@ -273,25 +227,56 @@ def set_channel_active(*, channel: Channel, active: bool, actor: User | None) ->
 # ---------------------------------------------------------------------------------------
 
 
+class SavedSettings(Mapping):
+    """The settings of an automation as saved — the very dict the Automation form's
+    `automation_data()` gives for settings being edited — each read when first asked for,
+    so a reader that needs three of them costs the queries of those three.
+
+    Not saved yet: the defaults (no users, teams or rows). `pks_only`: chosen users and
+    teams without their other columns (enough for the routing config).
+    """
+
+    def __init__(self, automation: ChannelAutomation, *, pks_only: bool = False):
+        self.automation, self.pks_only = automation, pks_only
+        self._values: dict = {}
+
+    def __getitem__(self, name: str):
+        if name not in SETTINGS_BY_NAME:
+            raise KeyError(name)
+        if name not in self._values:
+            self._values[name] = self._read(SETTINGS_BY_NAME[name])
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(ORDER)
+
+    def __len__(self) -> int:
+        return len(ORDER)
+
+    def _read(self, setting):
+        automation = self.automation
+        if setting.store in (SCALAR, FILE):
+            return getattr(automation, setting.name)
+        if automation.pk is None:
+            return []
+        if setting.store == SELECTION:
+            chosen = getattr(automation, setting.name).all()
+            return list(chosen.only("pk") if self.pks_only else chosen)
+        if setting.name == "opening_hours":
+            return [
+                {"weekday": h.weekday, "start": h.start, "end": h.end}
+                for h in automation.opening_hours.all()
+            ]
+        return [
+            {"condition": r.condition, "value": r.value, "skill": r.skill}
+            for r in automation.skill_rules.select_related("skill")
+        ]
+
+
 def automation_state(automation: ChannelAutomation) -> dict:
     """Every setting the Automation form edits, as saved (a read: the form shows it and
     `save_automation` compares against it)."""
-    state = {name: getattr(automation, name) for name in SCALAR_FIELDS}
-    for name in FILE_FIELDS:
-        state[name] = getattr(automation, name)
-    if automation.pk is None:  # not saved yet: the defaults
-        return state | {name: [] for name in LIST_FIELDS}
-    for name in ChannelAutomation.SELECTION_FIELDS:
-        state[name] = list(getattr(automation, name).all())
-    state["opening_hours"] = [
-        {"weekday": h.weekday, "start": h.start, "end": h.end}
-        for h in automation.opening_hours.all()
-    ]
-    state["skill_rules"] = [
-        {"condition": r.condition, "value": r.value, "skill": r.skill}
-        for r in automation.skill_rules.select_related("skill")
-    ]
-    return state
+    return dict(SavedSettings(automation))
 
 
 def save_automation(
@@ -312,14 +297,16 @@ def save_automation(
     """
     channel = automation.channel
     with transaction.atomic():
-        ChannelAutomation.objects.get_or_create(channel=channel)
+        ChannelAutomation.objects.get_or_create(
+            channel=channel, defaults={"assign_mode": policy_for(channel.kind).default_mode}
+        )
         locked = ChannelAutomation.objects.select_for_update().get(channel=channel)
         locked.channel = channel
         if expected_version is not None and locked.version != expected_version:
             raise AutomationChanged(locked)
         before = automation_state(locked)
         after = {**before, **{k: v for k, v in data.items() if k in before}}
-        labels = CALLING_LABELS if channel.kind == Channel.Kind.CALLING else {}
+        labels = _labels_for(policy_for(channel.kind))
         changes = _diff(before, after, labels)
         if not changes:
             return locked

@@ -2,17 +2,17 @@
 Details tab and its Automation tab.
 
 Only account admins (`helpdesk.manage_helpdesk`; superusers have every permission) see
-them; everyone else gets 403, and anonymous visitors the login page. Views parse, check
-access, call one service of `channels_cfg.services` and redirect (or render the errors).
+them (`helpdesk.access.account_admin_required`); everyone else gets 403, and anonymous
+visitors the login page. Views parse, check access, call one service of
+`channels_cfg.services` and redirect (or render the errors).
 The routing preview lives in the routing app (`routing.views.preview`), which renders the
-Automation page through `automation_page_context` when JavaScript is off.
+Automation page through `channels_cfg.pages.automation_page_context` when JavaScript is
+off (no app imports another's views).
 """
 
 from contextlib import suppress
-from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -21,9 +21,15 @@ from channels_cfg.forms import (
     AutomationForm,
     ChannelCreateForm,
     ChannelDetailsForm,
-    PreviewSampleForm,
 )
 from channels_cfg.models import AssignMode, ChannelAutomation, ChannelSettingsChange
+from channels_cfg.pages import (
+    AUTOMATION_TEMPLATE,
+    automation_of,
+    automation_page_context,
+    channel_with_automation,
+    history_of,
+)
 from channels_cfg.services import (
     AutomationChanged,
     create_channel,
@@ -31,45 +37,10 @@ from channels_cfg.services import (
     set_channel_active,
     update_channel,
 )
+from helpdesk.access import account_admin_required
 from helpdesk.models import Channel
 
-MANAGE_PERMISSION = "helpdesk.manage_helpdesk"
-HISTORY_SHOWN = 15
-AUTOMATION_TEMPLATE = "channels_cfg/channel_automation.html"
 SAVED = "Saved. The new settings apply to tickets that arrive from now on."
-
-
-def can_manage_channels(user) -> bool:
-    return bool(user.is_authenticated and user.has_perm(MANAGE_PERMISSION))
-
-
-def settings_admin_required(view):
-    """Login, then the account-admin permission (R6); a 403 page that says who can help."""
-
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not can_manage_channels(request.user):
-            return render(request, "channels_cfg/forbidden.html", status=403)
-        return view(request, *args, **kwargs)
-
-    return login_required(wrapped)
-
-
-def channel_with_automation(channel_id: int) -> Channel:
-    return get_object_or_404(Channel.objects.select_related("automation"), pk=channel_id)
-
-
-def automation_of(channel: Channel) -> ChannelAutomation:
-    """The saved automation, or the defaults (saved on the first Save)."""
-    try:
-        return channel.automation
-    except ChannelAutomation.DoesNotExist:
-        return ChannelAutomation(channel=channel)
-
-
-def history_of(channel: Channel) -> dict:
-    changes = channel.settings_changes.all()
-    return {"history": list(changes[:HISTORY_SHOWN]), "history_total": changes.count()}
 
 
 # ---------------------------------------------------------------------------------------
@@ -77,7 +48,7 @@ def history_of(channel: Channel) -> dict:
 # ---------------------------------------------------------------------------------------
 
 
-@settings_admin_required
+@account_admin_required
 def channel_list(request):
     """Every connected channel with its routing in one line: 6 queries for any number."""
     channels = list(
@@ -94,7 +65,7 @@ def channel_list(request):
     return render(request, "channels_cfg/channel_list.html", {"channels": channels})
 
 
-@settings_admin_required
+@account_admin_required
 def channel_create(request):
     form = ChannelCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -127,12 +98,12 @@ def _set_active(request, channel_id: int, active: bool):
     return _back(request, channel)
 
 
-@settings_admin_required
+@account_admin_required
 def channel_deactivate(request, channel_id: int):
     return _set_active(request, channel_id, False)
 
 
-@settings_admin_required
+@account_admin_required
 def channel_activate(request, channel_id: int):
     return _set_active(request, channel_id, True)
 
@@ -142,7 +113,7 @@ def channel_activate(request, channel_id: int):
 # ---------------------------------------------------------------------------------------
 
 
-@settings_admin_required
+@account_admin_required
 def channel_details(request, channel_id: int):
     channel = get_object_or_404(Channel, pk=channel_id)
     editable = Channel.objects.get(pk=channel.pk)  # the form may change it before it is valid
@@ -161,21 +132,6 @@ def channel_details(request, channel_id: int):
 # ---------------------------------------------------------------------------------------
 
 ADD_ROW = {"hours": "hours-TOTAL_FORMS", "rules": "rules-TOTAL_FORMS"}
-
-
-def automation_page_context(request, channel, automation, form, **extra) -> dict:
-    """Everything the Automation tab shows (also used by the routing preview without JS)."""
-    return {
-        "channel": channel,
-        "automation": automation,
-        "form": form,
-        "sample": extra.pop("sample", None) or PreviewSampleForm(),
-        "tab": "automation",
-        "group_rules": form.group_rules,
-        "errors": form.error_summary() if form.is_bound else [],
-        **history_of(channel),
-        **extra,
-    }
 
 
 def _with_extra_row(request, channel, automation, which: str) -> AutomationForm:
@@ -200,7 +156,7 @@ def _service_errors(form: AutomationForm, exc: ValidationError, mode: str) -> No
         form.add_error(field if field in form.fields else None, errors)
 
 
-@settings_admin_required
+@account_admin_required
 def channel_automation(request, channel_id: int):
     channel = channel_with_automation(channel_id)
     automation = automation_of(channel)

@@ -1,4 +1,6 @@
-"""Django admin for the helpdesk's models. Actions go through the services, never raw saves."""
+"""Django admin for the helpdesk's models. Actions go through the services, never raw saves:
+tickets, seats and tokens are read here and changed by actions (or the add form) that call
+`helpdesk.services`. The Channel admin lives in channels_cfg, whose services write channels."""
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
@@ -11,8 +13,8 @@ from helpdesk.models import (
     AgentSkill,
     ApiToken,
     AssignmentEvent,
-    Channel,
     Contact,
+    InboundEvent,
     Job,
     Message,
     OutOfOffice,
@@ -24,6 +26,7 @@ from helpdesk.models import (
     User,
     WorkingHours,
 )
+from helpdesk.models.account import hash_token
 
 
 class MembershipInline(admin.TabularInline):
@@ -90,6 +93,11 @@ class UserAdmin(BaseUserAdmin):
         ("Helpdesk", {"fields": ["time_zone", "status", "availability_mode"]}),
     ]
     actions = ["give_seat", "remove_seat", "set_available", "set_away"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The status changes through the "Set available" / "Set away" actions (the service).
+        fields = super().get_readonly_fields(request, obj)
+        return [*fields, "status"] if obj is not None else fields
 
     @admin.display(description="Name")
     def full_name(self, obj):
@@ -165,12 +173,19 @@ class SeatAdmin(admin.ModelAdmin):
 
         return NewSeatForm
 
+    def has_change_permission(self, request, obj=None):
+        return False  # a seat is given (the add form) or removed, never moved
+
     def save_model(self, request, obj, form, change):
-        if change:
-            super().save_model(request, obj, form, change)
-            return
         seat = services.give_seat(user=obj.user, by=request.user)
         obj.pk, obj.given_at, obj.given_by = seat.pk, seat.given_at, seat.given_by
+
+    def delete_model(self, request, obj):
+        services.remove_seat(user=obj.user)
+
+    def delete_queryset(self, request, queryset):
+        for seat in queryset.select_related("user"):
+            services.remove_seat(user=seat.user)
 
 
 class TeamMembershipInline(admin.TabularInline):
@@ -229,17 +244,6 @@ class ContactAdmin(admin.ModelAdmin):
     autocomplete_fields = ["owner"]
 
 
-@admin.register(Channel)
-class ChannelAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "address", "is_active", "ticket_type_label"]
-    list_filter = ["kind", "is_active"]
-    search_fields = ["name", "address"]
-
-    @admin.display(description="Ticket type")
-    def ticket_type_label(self, obj):
-        return obj.TICKET_TYPE_BY_KIND[obj.kind].label
-
-
 class MessageInline(admin.TabularInline):
     model = Message
     extra = 0
@@ -263,9 +267,29 @@ class AssignmentEventInline(admin.TabularInline):
         return False
 
 
+def _priority_action(priority: Ticket.Priority):
+    """An admin action that sets the selected tickets' priority through the service."""
+
+    @admin.action(description=f"Set priority: {priority.label.lower()}", permissions=["change"])
+    def action(modeladmin, request, queryset):
+        changed = 0
+        for ticket in queryset.order_by("pk"):
+            before = ticket.priority
+            services.set_priority(ticket=ticket, priority=priority, actor=request.user)
+            changed += ticket.priority != before
+        modeladmin.message_user(
+            request, f"Priority {priority.label.lower()}: {changed} ticket(s) changed."
+        )
+
+    action.__name__ = f"set_priority_{priority.name.lower()}"
+    return action
+
+
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
-    """Tickets are read here; owner, team and status change in the helpdesk (services)."""
+    """Tickets are read here (the change page is read-only); the actions change them through
+    the services, as the helpdesk pages do — with a version bump, an assignment event and
+    the domain events the other apps listen to."""
 
     list_display = [
         "id",
@@ -284,25 +308,59 @@ class TicketAdmin(admin.ModelAdmin):
     search_fields = ["subject", "contact__email", "contact__name"]
     date_hierarchy = "created_at"
     show_full_result_count = False
-    readonly_fields = [
-        "owner",
-        "team",
-        "assigned_at",
-        "status",
-        "closed_at",
-        "routing_state",
-        "ticket_type",
-        "source",
-        "version",
-        "created_at",
-        "updated_at",
-        "last_activity_at",
-    ]
-    autocomplete_fields = ["contact"]
     inlines = [MessageInline, AssignmentEventInline]
+    actions = [
+        "assign_to_me",
+        "close_tickets",
+        "reopen_tickets",
+        *(_priority_action(priority) for priority in Ticket.Priority),
+    ]
 
     def has_add_permission(self, request):
         return False
+
+    def has_change_permission(self, request, obj=None):
+        # The list (obj None) keeps the permission, for the actions; a ticket's page is
+        # read-only, so nothing saves a ticket without its service.
+        return obj is None and super().has_change_permission(request)
+
+    @admin.action(description="Assign to me", permissions=["change"])
+    def assign_to_me(self, request, queryset):
+        """As the ticket page's "Assign to me": the ticket keeps its team when I am a member
+        of it, else it loses it."""
+        my_teams = set(request.user.memberships.values_list("team_id", flat=True))
+        changed = 0
+        for ticket in queryset.select_related("team").order_by("pk"):
+            team = ticket.team if ticket.team_id in my_teams else None
+            try:
+                event = services.assign(
+                    ticket=ticket,
+                    owner=request.user,
+                    team=team,
+                    actor=request.user,
+                    cause=AssignmentEvent.Cause.MANUAL,
+                )
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+                return
+            changed += event is not None
+        self.message_user(request, f"Assigned to you: {changed} ticket(s).", messages.SUCCESS)
+
+    @admin.action(description="Close", permissions=["change"])
+    def close_tickets(self, request, queryset):
+        closed = 0
+        for ticket in queryset.exclude(status=Ticket.Status.CLOSED).order_by("pk"):
+            services.close(ticket=ticket, actor=request.user)
+            closed += ticket.status == Ticket.Status.CLOSED
+        self.message_user(request, f"Closed: {closed} ticket(s).", messages.SUCCESS)
+
+    @admin.action(description="Reopen", permissions=["change"])
+    def reopen_tickets(self, request, queryset):
+        reopened = 0
+        for ticket in queryset.filter(status=Ticket.Status.CLOSED).order_by("pk"):
+            services.reopen(ticket=ticket, actor=request.user)
+            reopened += ticket.status != Ticket.Status.CLOSED
+        self.message_user(request, f"Reopened: {reopened} ticket(s).", messages.SUCCESS)
 
 
 @admin.register(AssignmentEvent)
@@ -322,7 +380,8 @@ class AssignmentEventAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    """A new token's raw value is shown once, in the confirmation message."""
+    """Tokens are created by the token service; the raw value is shown once, in the
+    confirmation message. A token is then read or deleted, never edited."""
 
     list_display = ["name", "user", "prefix", "created_at", "last_used_at"]
     list_select_related = ["user"]
@@ -330,13 +389,13 @@ class ApiTokenAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user"]
     fields = ["user", "name"]
 
+    def has_change_permission(self, request, obj=None):
+        return False
+
     def save_model(self, request, obj, form, change):
-        if change:
-            super().save_model(request, obj, form, change)
-            return
-        raw = ApiToken.generate_key()
-        obj.set_key(raw)
-        super().save_model(request, obj, form, change)
+        raw = services.create_api_token(user=obj.user, name=obj.name)
+        obj.pk = ApiToken.objects.values_list("pk", flat=True).get(key_hash=hash_token(raw))
+        obj.refresh_from_db()
         self.message_user(
             request,
             f"Copy this token now, it will not be shown again: {raw}",
@@ -374,4 +433,102 @@ class JobAdmin(admin.ModelAdmin):
         count = jobs.retry_failed(ids=queryset.values_list("pk", flat=True))
         self.message_user(
             request, f"{count} failed jobs will run again with the next sweep.", messages.SUCCESS
+        )
+
+
+@admin.register(InboundEvent)
+class InboundEventAdmin(admin.ModelAdmin):
+    """Every input a channel delivered, stored raw before it was processed
+    (helpdesk/services/intake.py). Failed and quarantined events keep their error and raw
+    bytes; **Retry** sets them back to received and hands them to a worker again."""
+
+    list_display = ["received_at", "kind", "channel", "short_source", "status", "attempts"]
+    list_filter = ["status", "kind", "channel"]
+    list_select_related = ["channel"]
+    search_fields = ["source_id", "error"]
+    date_hierarchy = "received_at"
+    actions = ["retry"]
+    exclude = ["raw"]
+    readonly_fields = [
+        "channel",
+        "kind",
+        "source_id",
+        "received_at",
+        "processed_at",
+        "status",
+        "attempts",
+        "error",
+        "ticket",
+        "message",
+        "headers",
+        "payload",
+        "raw_size",
+        "raw_preview",
+        "raw_download",
+    ]
+
+    def get_queryset(self, request):
+        # The list never loads the raw bytes (megabytes per mail); one page loads them once.
+        return super().get_queryset(request).defer("raw")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="source id")
+    def short_source(self, obj):
+        return obj.source_id[:60]
+
+    @admin.display(description="raw size (bytes)")
+    def raw_size(self, obj):
+        return len(obj.raw or b"")
+
+    @admin.display(description="raw (first 8 KiB, as text)")
+    def raw_preview(self, obj):
+        # Escaped by the admin like every readonly value: shown as text, never as HTML.
+        return bytes(obj.raw or b"")[:8192].decode("utf-8", "replace")
+
+    @admin.display(description="download")
+    def raw_download(self, obj):
+        from django.urls import reverse
+        from django.utils.html import format_html
+
+        url = reverse("admin:helpdesk_inboundevent_raw", args=[obj.pk])
+        return format_html('<a href="{}">raw bytes</a>', url)
+
+    def get_urls(self):
+        from django.urls import path
+
+        return [
+            path(
+                "<int:event_id>/raw/",
+                self.admin_site.admin_view(self.raw_view),
+                name="helpdesk_inboundevent_raw",
+            ),
+            *super().get_urls(),
+        ]
+
+    def raw_view(self, request, event_id):
+        from django.core.exceptions import PermissionDenied
+        from django.http import HttpResponse
+        from django.shortcuts import get_object_or_404
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        event = get_object_or_404(InboundEvent, pk=event_id)
+        suffix = ".eml" if event.kind == "email" else ".bin"
+        response = HttpResponse(bytes(event.raw or b""), content_type="application/octet-stream")
+        response["Content-Disposition"] = f'attachment; filename="inbound-{event.pk}{suffix}"'
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    @admin.action(description="Retry the selected failed or quarantined events")
+    def retry(self, request, queryset):
+        from helpdesk.services.intake import retry_failed_inbound
+
+        retried = retry_failed_inbound(queryset.values_list("pk", flat=True))
+        self.message_user(
+            request, f"{len(retried)} events will be processed again.", messages.SUCCESS
         )

@@ -1,46 +1,23 @@
-"""The JSON API (v1): create a ticket, read a ticket. Token authentication:
-`Authorization: Bearer <token>` (or `Token <token>`)."""
+"""The JSON API (v1): create a ticket, read a ticket. Token authentication
+(`Authorization: Bearer <token>` or `Token <token>`) is `helpdesk.access.token_required`;
+a ticket is read from the same "tickets visible to this user" query as the pages."""
 
 import json
-from functools import wraps
 
 from django import forms
 from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.db.models import Prefetch
 from django.http import JsonResponse
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from helpdesk.access import api_error, tickets_visible_to, token_required
 from helpdesk.models import AssignmentEvent, Channel, Contact, Ticket, User
-from helpdesk.services import create_ticket_for_email, normalize_email, user_for_token
+from helpdesk.services import create_ticket_for_email, normalize_email
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_MESSAGE_CHARS = 100_000
 MAX_ID = 2**63 - 1  # bigint
 EMAIL_MAX = Contact._meta.get_field("email").max_length
-
-
-def _error(status: int, message: str, **extra) -> JsonResponse:
-    return JsonResponse({"error": message, **extra}, status=status)
-
-
-def token_required(view):
-    """401 without a valid token, 403 without ticket access; sets request.api_user."""
-
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
-        user = user_for_token(raw.strip()) if scheme in {"Bearer", "Token"} and raw else None
-        if user is None:
-            response = _error(401, "Authentication required: send 'Authorization: Bearer <token>'.")
-            response["WWW-Authenticate"] = 'Bearer realm="api"'
-            return response
-        if not user.has_ticket_access:
-            return _error(403, "This token's user has no ticket access.")
-        request.api_user = user
-        return view(request, *args, **kwargs)
-
-    return csrf_exempt(wrapped)
 
 
 # --- Fields typed as JSON: a value of the wrong JSON type is refused, never coerced ------
@@ -144,21 +121,21 @@ def _json_object(request) -> dict | JsonResponse:
     """The request's JSON object, or the 4xx answer that says what is wrong with it."""
     charset = request.content_params.get("charset", "utf-8").lower()
     if request.content_type != "application/json" or charset not in {"utf-8", "utf8"}:
-        return _error(415, "Send the ticket as JSON: 'Content-Type: application/json' (UTF-8).")
+        return api_error(415, "Send the ticket as JSON: 'Content-Type: application/json' (UTF-8).")
     try:
         raw = request.body
     except RequestDataTooBig:
         raw = None
     if raw is None or len(raw) > MAX_BODY_BYTES:
-        return _error(413, "The request body is larger than 1 MiB.")
+        return api_error(413, "The request body is larger than 1 MiB.")
     try:
         payload = json.loads(raw.decode() or "null")
     except RecursionError:
-        return _error(400, "The request body is nested too deeply.")
+        return api_error(400, "The request body is nested too deeply.")
     except ValueError:  # also an integer of over 4,300 digits, and bytes that are not UTF-8
-        return _error(400, "The request body is not valid JSON in UTF-8.")
+        return api_error(400, "The request body is not valid JSON in UTF-8.")
     if not isinstance(payload, dict):
-        return _error(400, "The request body must be a JSON object.")
+        return api_error(400, "The request body must be a JSON object.")
     return payload
 
 
@@ -170,7 +147,7 @@ def tickets_collection(request):
         return payload
     form = TicketCreateForm(data={k: v for k, v in payload.items() if v is not None})
     if errors := form.errors_by_field():
-        return _error(400, "Some fields are invalid.", errors=errors)
+        return api_error(400, "Some fields are invalid.", errors=errors)
     data = form.cleaned_data
     try:
         ticket, created = create_ticket_for_email(
@@ -185,26 +162,29 @@ def tickets_collection(request):
         )
     except ValidationError as exc:
         errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
-        return _error(400, "Some fields are invalid.", errors=errors)
-    ticket = _ticket_queryset().get(pk=ticket.pk)
+        return api_error(400, "Some fields are invalid.", errors=errors)
+    ticket = _ticket_queryset(request.api_user).get(pk=ticket.pk)
     return JsonResponse(serialize_ticket(ticket), status=201 if created else 200)
 
 
 @require_http_methods(["GET"])
 @token_required
 def ticket_detail(request, ticket_id: int):
-    ticket = _ticket_queryset().filter(pk=ticket_id).first()
+    ticket = _ticket_queryset(request.api_user).filter(pk=ticket_id).first()
     if ticket is None:
-        return _error(404, f"No ticket has id {ticket_id}.")
+        return api_error(404, f"No ticket has id {ticket_id}.")
     return JsonResponse(serialize_ticket(ticket))
 
 
-def _ticket_queryset():
+def _ticket_queryset(user: User):
+    """The tickets `user` may see, with what `serialize_ticket` reads."""
     history = AssignmentEvent.objects.select_related(
         "from_owner", "to_owner", "from_team", "to_team", "actor"
     )
-    return Ticket.objects.select_related("owner", "team", "contact", "channel").prefetch_related(
-        Prefetch("assignments", queryset=history)
+    return (
+        tickets_visible_to(user)
+        .select_related("owner", "team", "contact", "channel")
+        .prefetch_related(Prefetch("assignments", queryset=history))
     )
 
 

@@ -14,8 +14,9 @@ One policy for every app:
 Publishing never waits for a broker that is down: one attempt, the failure logged, the rest
 left to the sweeps, so intake keeps its normal speed during an outage. Every handler is
 idempotent, so a second copy of a message (the sweep's, or a redelivery after a worker died)
-changes nothing. The core names tasks, never imports them: callers pass their task objects
-and the sweep publishes by name.
+changes nothing. The core names tasks, never imports them: callers pass their task objects —
+or, to keep their own imports one way, the names the tasks are registered under — and the
+sweep publishes by name.
 """
 
 import logging
@@ -71,17 +72,30 @@ def ring_on_commit(task: Task, **kwargs) -> None:
     transaction.on_commit(lambda: _send(task.name, kwargs), robust=True)
 
 
-def enqueue(task: Task, *, key: str, **kwargs) -> None:
+def registered_name(task: Task | str) -> str:
+    """The name of `task`, given as a task or as the name it is registered under
+    (`@shared_task(name=...)`). A name is looked up in the app's registry, so a misspelt or
+    unregistered one raises `celery.exceptions.NotRegistered` here, in the caller's
+    transaction, instead of leaving a job no worker can run."""
+    if isinstance(task, str):
+        return current_app.tasks[task].name
+    return task.name
+
+
+def enqueue(task: Task | str, *, key: str, **kwargs) -> None:
     """Record `task(**kwargs)` as a job in the current transaction (one statement) and
-    publish it after commit. `key` names the occurrence: a second call with the same key
-    records nothing new (its message is harmless: the work is idempotent)."""
+    publish it after commit. `task` is the task or its registered name (`registered_name`):
+    a module that its own app's tasks module imports names the task instead of importing it
+    back. `key` names the occurrence: a second call with the same key records nothing new
+    (its message is harmless: the work is idempotent)."""
+    task_name = registered_name(task)
     (job,) = Job.objects.bulk_create(
-        [Job(key=key[:200], task=task.name, kwargs=kwargs, due_at=_next_due(0))],
+        [Job(key=key[:200], task=task_name, kwargs=kwargs, due_at=_next_due(0))],
         update_conflicts=True,
         unique_fields=["key"],
         update_fields=["key"],
     )
-    job_id, task_name = job.pk, task.name
+    job_id = job.pk
     transaction.on_commit(lambda: _publish(job_id, task_name, kwargs), robust=True)
 
 
@@ -111,6 +125,12 @@ def _next_due(attempts: int, now=None):
     every attempt (at most an hour), so a backlog in the broker is not flooded with copies."""
     grace = settings.JOBS_GRACE_SECONDS * 2 ** min(attempts, 10)
     return (now or timezone.now()) + timedelta(seconds=min(grace, 3600))
+
+
+def backoff_seconds(failures: int, *, base: int, cap: int = 3600) -> int:
+    """The wait before the next try after `failures` temporary failures: `base`, doubled
+    with every further failure (base, 2·base, 4·base …), at most `cap` seconds."""
+    return min(base * 2 ** min(max(failures - 1, 0), 20), cap)
 
 
 def mark_done(*, task_id: str | None) -> bool:

@@ -82,7 +82,7 @@ QUEUES: dict[str, Queue] = {
             "unassigned",
             "Unassigned",
             unassigned_tickets,
-            help="Open tickets with neither an owner nor a team (R21). Open one and take it, "
+            help="Open tickets with neither an owner nor a team. Open one and take it, "
             "or give it to a team with the Ticket owner control.",
             empty="No unassigned tickets. New tickets from channels with routing set to None "
             "land here, and so do tickets the router could not place.",
@@ -92,7 +92,7 @@ QUEUES: dict[str, Queue] = {
             "My team's unassigned",
             team_unassigned_tickets,
             help="Open tickets of your teams — main or additional membership — that nobody "
-            "owns yet (R22).",
+            "owns yet.",
             empty="Nothing waits for your teams. Tickets routed to a team only (no owner) "
             "show here; if you are in no team, ask an admin to add you to one.",
         ),
@@ -101,7 +101,7 @@ QUEUES: dict[str, Queue] = {
             "My team's open",
             team_open_tickets,
             help="Every open ticket of your teams — main or additional membership — whoever "
-            "owns it (R23).",
+            "owns it.",
             empty="Your teams have no open tickets. If you are in no team, ask an admin to add "
             "you to one.",
         ),
@@ -109,7 +109,7 @@ QUEUES: dict[str, Queue] = {
             "mine",
             "Assigned to me",
             assigned_to_me_tickets,
-            help="Open tickets you own. Replying to an unassigned ticket makes it yours (R4).",
+            help="Open tickets you own. Replying to an unassigned ticket makes it yours.",
             empty="Nothing is assigned to you. Pick a ticket from Unassigned or My team's "
             "unassigned and reply or take it.",
         ),

@@ -1,15 +1,15 @@
 """Reads shared across apps, returning querysets with what their callers need."""
 
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from helpdesk.access import TICKET_ACCESS, permission_parts
 from helpdesk.models import Seat, User
-
-ACCESS_APP, ACCESS_CODENAME = "helpdesk", "access_tickets"
 
 
 def _access_permission() -> Q:
-    return Q(permission__content_type__app_label=ACCESS_APP, permission__codename=ACCESS_CODENAME)
+    app_label, codename = permission_parts(TICKET_ACCESS)
+    return Q(permission__content_type__app_label=app_label, permission__codename=codename)
 
 
 def annotate_helpdesk_roles(users: QuerySet[User]) -> QuerySet[User]:
@@ -29,7 +29,3 @@ def annotate_helpdesk_roles(users: QuerySet[User]) -> QuerySet[User]:
 
 def users_with_ticket_access() -> QuerySet[User]:
     return annotate_helpdesk_roles(User.objects.all()).filter(has_ticket_access_db=True)
-
-
-def access_permission() -> Permission:
-    return Permission.objects.get(content_type__app_label=ACCESS_APP, codename=ACCESS_CODENAME)

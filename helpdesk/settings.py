@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "channels_cfg.apps.ChannelsCfgConfig",
     "routing.apps.RoutingConfig",
     "notifications.apps.NotificationsConfig",
+    "mailroom.apps.MailroomConfig",
+    "demo.apps.DemoConfig",  # manage.py seed_demo; imports every app, none imports it
 ]
 
 MIDDLEWARE = [
@@ -242,6 +244,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.send_digests_task",
         "schedule": SWEEP_SECONDS,
     },
+    "intake-sweep": {"task": "helpdesk.tasks.sweep_inbound_task", "schedule": SWEEP_SECONDS},
+    "mail-poll": {"task": "mailroom.tasks.poll_mailboxes_task", "schedule": 60.0},
+    "mail-outbound-sweep": {
+        "task": "mailroom.tasks.sweep_outbound_task",
+        "schedule": SWEEP_SECONDS,
+    },
 }
 
 # How long background work may wait for a worker before its sweep publishes it again:
@@ -255,6 +263,19 @@ NOTIFICATIONS_PENDING_GRACE_SECONDS = env.int("NOTIFICATIONS_PENDING_GRACE_SECON
 EMAIL_SENDING_LEASE_SECONDS = env.int("EMAIL_SENDING_LEASE_SECONDS", default=120)
 # First retry of a temporary SMTP failure; doubled after every further failure.
 NOTIFICATIONS_RETRY_BASE_SECONDS = env.int("NOTIFICATIONS_RETRY_BASE_SECONDS", default=30)
+
+# Intake (helpdesk/services/intake.py): an inbound event still RECEIVED this long after it
+# was stored is processed again by the sweep; the task that processes each kind of event,
+# named by string so the core imports no adapter.
+INTAKE_GRACE_SECONDS = env.int("INTAKE_GRACE_SECONDS", default=120)
+INTAKE_TASKS = {"email": "mailroom.tasks.process_email_task"}
+# Inbound email (mailroom): attachments larger than these are not kept (listed in the
+# message instead); the HTTP endpoint refuses bodies larger than MAIL_MAX_RAW_BYTES.
+MAIL_MAX_ATTACHMENT_BYTES = env.int("MAIL_MAX_ATTACHMENT_BYTES", default=10 * 1024 * 1024)
+MAIL_MAX_MESSAGE_BYTES = env.int("MAIL_MAX_MESSAGE_BYTES", default=25 * 1024 * 1024)
+MAIL_MAX_RAW_BYTES = env.int("MAIL_MAX_RAW_BYTES", default=40 * 1024 * 1024)
+MAIL_IMAP_TIMEOUT_SECONDS = env.float("MAIL_IMAP_TIMEOUT_SECONDS", default=30.0)
+MAIL_IMAP_BATCH = env.int("MAIL_IMAP_BATCH", default=25)
 
 # Demo data (manage.py seed_demo).
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="demo")

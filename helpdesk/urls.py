@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from helpdesk import api
-from helpdesk.views import home, queues, tickets
+from helpdesk.views import attachments, home, queues, tickets
 
 api_urls = [
     path("tickets/", api.tickets_collection, name="api-tickets"),
@@ -19,6 +19,11 @@ urlpatterns = [
     path("tickets/<int:ticket_id>/reply/", tickets.ticket_reply, name="ticket-reply"),
     path("tickets/<int:ticket_id>/status/", tickets.ticket_status, name="ticket-status"),
     path("tickets/<int:ticket_id>/priority/", tickets.ticket_priority, name="ticket-priority"),
+    path(
+        "tickets/<int:ticket_id>/attachments/<int:attachment_id>/",
+        attachments.attachment_download,
+        name="attachment-download",
+    ),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
@@ -27,6 +32,8 @@ urlpatterns = [
     path("settings/channels/", include("channels_cfg.urls")),
     path("routing/", include("routing.urls")),
     path("notifications/", include("notifications.urls")),
+    path("mail/", include("mailroom.urls")),
+    path("tickets/", include("mailroom.urls_outbound")),
 ]
 
 if settings.DEBUG:

@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 
 from notifications.delivery import retry_failed
 from notifications.models import DefaultPreference, Delivery, Notification, Preference, QuietHours
-from notifications.services import enqueue_deliveries
+from notifications.services import publish_deliveries
 
 
 @admin.register(Delivery)
@@ -39,7 +39,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     @admin.action(description="Retry the selected failed deliveries")
     def retry(self, request, queryset):
         ids = retry_failed(ids=queryset.values_list("pk", flat=True))
-        enqueue_deliveries(ids)
+        publish_deliveries(ids)
         self.message_user(
             request, f"{len(ids)} failed deliveries enqueued again.", messages.SUCCESS
         )

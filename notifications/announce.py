@@ -6,9 +6,11 @@ Celery task scheduled by `notifications.receivers`), each in its own transaction
 idempotent: event keys name one occurrence (`<event>:<assignment id>`,
 `customer_reply:<message id>`, `ticket_unassigned:<ticket id>`) and a Delivery is unique
 per key, recipient and medium, so a repeated announcement creates nothing new.
+
+What they say comes from the core alone: its rows (tickets, messages, assignment events —
+the router's explanation is the event's `reason`) and the events' arguments.
 """
 
-from django.apps import apps
 from django.db import transaction
 from django.db.models import QuerySet
 
@@ -18,7 +20,6 @@ from notifications.catalog import Event
 from notifications.services import notify
 
 EXCERPT_CHARS = 300
-ROUTED = ("assigned", "team")  # routing outcomes that give the ticket an owner or a team
 
 
 def label(ticket: Ticket) -> str:
@@ -40,19 +41,10 @@ def _who(actor: User | None, cause: str) -> str:
     return "Automatic routing" if cause == AssignmentEvent.Cause.ROUTING else "The helpdesk"
 
 
-def routing_explanation(ticket_id: int) -> str:
-    """Why routing gave this ticket to its owner or team: the routing app's own summary of
-    its decision, read (never imported) so the notification can explain it."""
-    if not apps.is_installed("routing"):
-        return ""
-    decision = apps.get_model("routing", "RoutingDecision")
-    summary = (
-        decision.objects.filter(ticket_id=ticket_id, outcome__in=ROUTED)
-        .order_by("-created_at", "-id")
-        .values_list("summary", flat=True)
-        .first()
-    )
-    return f"Why: {summary}" if summary else ""
+def _why(assignment: AssignmentEvent) -> str:
+    """Why the ticket went where it did, when the assignment says (the router's summary of
+    its decision); a person's choice needs no explanation."""
+    return f"Why: {assignment.reason}" if assignment.reason else ""
 
 
 def announce_unassigned(*, ticket_id: int, actor_id: int | None = None, detail: str = "") -> None:
@@ -85,7 +77,7 @@ def announce_assignment(*, assignment_id: int) -> None:
     if a is None:
         return
     ticket, who = a.ticket, _who(a.actor, a.cause)
-    detail = routing_explanation(ticket.pk) if a.cause == AssignmentEvent.Cause.ROUTING else ""
+    detail = _why(a)
     with transaction.atomic():
         if a.to_owner_id and a.to_owner_id != a.from_owner_id:
             notify(

@@ -56,10 +56,6 @@ BUILT_IN: dict[tuple[str, str], bool] = {
 CELLS: list[tuple[str, str]] = [(e, m) for e in Event.values for m in Medium.values]
 
 
-def built_in(event: str, medium: str) -> bool:
-    return BUILT_IN[(event, medium)]
-
-
 def field_name(event: str, medium: str) -> str:
     """The form field of one cell of the grid."""
     return f"{event}__{medium}"

@@ -15,7 +15,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from helpdesk.availability import availability_of
+from helpdesk.availability import availability_of, is_available
 from helpdesk.models import User
 from notifications import emails
 from notifications.catalog import Medium
@@ -29,7 +29,7 @@ def quiet_hours_enabled(user: User) -> bool:
     return QuietHours.objects.filter(user=user, enabled=True).exists()
 
 
-def quiet_hours_set(*, user: User, enabled: bool) -> None:
+def set_quiet_hours(*, user: User, enabled: bool) -> None:
     QuietHours.objects.update_or_create(user=user, defaults={"enabled": enabled})
 
 
@@ -37,7 +37,7 @@ def should_hold(user: User, at=None) -> bool:
     """Hold this user's email now? Only with quiet hours on and while unavailable."""
     if not quiet_hours_enabled(user):
         return False
-    return not availability_of([user], at or timezone.now())[user.pk].available
+    return not is_available(user, at or timezone.now())
 
 
 def users_ready_for_digest(at=None) -> list[int]:
@@ -59,7 +59,7 @@ def send_digest(*, user_id: int, at=None) -> int:
     digest skips, so each is sent once."""
     at = at or timezone.now()
     user = User.objects.filter(pk=user_id, is_active=True).first()
-    if user is None or not availability_of([user], at)[user.pk].available:
+    if user is None or not is_available(user, at):
         return 0
     with transaction.atomic():
         ids = list(

@@ -1,5 +1,5 @@
 """Notifications' reads and writes: effective preferences (R27), the choices of users (R25)
-and superadmins (R26), `notify` (one Delivery per recipient and medium, enqueued on
+and superadmins (R26), `notify` (one Delivery per recipient and medium, published on
 commit), and reading notifications.
 
 Precedence (R27): the user's own choice where set, else the superadmin default, else the
@@ -11,6 +11,7 @@ number of queries, whatever their number (the sender).
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from celery import current_app
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
@@ -20,7 +21,11 @@ from helpdesk.jobs import ring_on_commit
 from helpdesk.models import Ticket, User
 from notifications.catalog import BUILT_IN, CELLS, Event, Medium
 from notifications.models import DefaultPreference, Delivery, Notification, Preference
-from notifications.tasks import deliver_task
+
+# The task that sends one delivery, named rather than imported: `notifications.tasks`
+# imports the announcements, which call `notify` here, so importing it would close a circle.
+# Imports go one way: receivers → tasks → announce → services.
+DELIVER_TASK = "notifications.tasks.deliver_task"
 
 
 class Source:
@@ -91,7 +96,7 @@ def recipients_by_medium(event: str, users: QuerySet[User] | Iterable[User]) -> 
 # ---------------------------------------------------------------------------------------
 
 
-def preferences_update(*, user: User, changes: dict[Cell, bool]) -> None:
+def update_preferences(*, user: User, changes: dict[Cell, bool]) -> None:
     """Record the user's own choice for each changed cell; untouched cells keep following
     the defaults."""
     with transaction.atomic():
@@ -101,7 +106,7 @@ def preferences_update(*, user: User, changes: dict[Cell, bool]) -> None:
             )
 
 
-def preferences_reset(*, user: User, event: str | None = None) -> int:
+def reset_preferences(*, user: User, event: str | None = None) -> int:
     """Forget the user's own choices (of one event, or all): the defaults apply again."""
     rows = Preference.objects.filter(user=user)
     if event is not None:
@@ -110,7 +115,7 @@ def preferences_reset(*, user: User, event: str | None = None) -> int:
     return deleted
 
 
-def default_preferences_update(*, actor: User, changes: dict[Cell, bool]) -> None:
+def update_default_preferences(*, actor: User, changes: dict[Cell, bool]) -> None:
     """A superadmin sets the account defaults of the changed cells (R26)."""
     if not actor.is_superuser:
         raise PermissionDenied("Only superadmins set default notification preferences.")
@@ -121,7 +126,7 @@ def default_preferences_update(*, actor: User, changes: dict[Cell, bool]) -> Non
             )
 
 
-def default_preferences_reset(*, actor: User, event: str | None = None) -> int:
+def reset_default_preferences(*, actor: User, event: str | None = None) -> int:
     """Back to the built-in defaults (of one event, or all)."""
     if not actor.is_superuser:
         raise PermissionDenied("Only superadmins set default notification preferences.")
@@ -148,10 +153,10 @@ def notify(
     actor_id: int | None = None,
 ) -> list[int]:
     """Create one Delivery per recipient and medium they want for this occurrence (`key`),
-    and enqueue each after commit. The actor never hears of their own action; a recipient
+    and publish each after commit. The actor never hears of their own action; a recipient
     without an email address gets no email. A second call with the same key creates
-    nothing new (unique constraint) and re-enqueues only what is still pending, which the
-    task's claim makes harmless. Returns the ids of the pending deliveries.
+    nothing new (unique constraint) and publishes again only what is still pending, which
+    the task's claim makes harmless. Returns the ids of the pending deliveries.
 
     A fixed number of queries whatever the number of recipients.
     """
@@ -182,13 +187,16 @@ def notify(
             recipient_id__in={r.recipient_id for r in rows},
         ).values_list("pk", flat=True)
     )
-    enqueue_deliveries(ids)
+    publish_deliveries(ids)
     return ids
 
 
-def enqueue_deliveries(ids: list[int]) -> None:
+def publish_deliveries(ids: list[int]) -> None:
     """Publish `deliver_task` for each id once the transaction commits. A broker that is
     down loses nothing: the rows stay pending and the deliveries sweep publishes them."""
+    if not ids:
+        return
+    deliver_task = current_app.tasks[DELIVER_TASK]
     for delivery_id in ids:
         ring_on_commit(deliver_task, delivery_id=delivery_id)
 
@@ -202,7 +210,7 @@ def unread_count(user: User) -> int:
     return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
 
 
-def notification_open(*, user: User, notification_id: int) -> Notification:
+def open_notification(*, user: User, notification_id: int) -> Notification:
     """The user opens one of their notifications: it is read from now on. Raises
     Notification.DoesNotExist for another user's notification."""
     notification = Notification.objects.get(pk=notification_id, recipient=user)
@@ -213,7 +221,7 @@ def notification_open(*, user: User, notification_id: int) -> Notification:
     return notification
 
 
-def notifications_mark_read(*, user: User, ids: Iterable[int] | None = None) -> int:
+def mark_notifications_read(*, user: User, ids: Iterable[int] | None = None) -> int:
     """Mark the user's unread notifications read — these ids, or all of them."""
     rows = Notification.objects.filter(recipient=user, read_at__isnull=True)
     if ids is not None:

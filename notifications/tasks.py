@@ -7,12 +7,17 @@ and medium). `deliver_task` is idempotent too (the delivery is claimed before an
 sent), so a duplicate or redelivered message sends nothing twice. Temporary SMTP errors are
 retried with the backoff of `notifications.delivery`; after the last try the delivery stays
 FAILED.
+
+Imports go one way: receivers → tasks → announce → services (which publishes `deliver_task`
+by its name, `services.DELIVER_TASK`) and tasks → delivery, quiet_hours.
 """
 
 from celery import shared_task
 from django.db import DatabaseError
 
 from helpdesk.jobs import JobTask, ring
+from notifications import announce, delivery, quiet_hours
+from notifications.services import DELIVER_TASK
 
 EMAIL_MAX_RETRIES = 5
 
@@ -26,44 +31,34 @@ RETRY = {
 }
 
 
-@shared_task(**RETRY)
+@shared_task(name=DELIVER_TASK, **RETRY)
 def deliver_task(self, delivery_id: int) -> str:
-    from notifications.delivery import TemporaryFailure, deliver
-
     final = self.request.retries >= EMAIL_MAX_RETRIES
     try:
-        return deliver(delivery_id=delivery_id, final_attempt=final)
-    except TemporaryFailure as exc:
+        return delivery.deliver(delivery_id=delivery_id, final_attempt=final)
+    except delivery.TemporaryFailure as exc:
         raise self.retry(exc=exc, countdown=exc.retry_in) from exc
 
 
 @shared_task(base=JobTask, **RETRY)
 def announce_unassigned_task(self, ticket_id: int, actor_id: int | None = None, detail: str = ""):
-    from notifications.announce import announce_unassigned
-
-    announce_unassigned(ticket_id=ticket_id, actor_id=actor_id, detail=detail)
+    announce.announce_unassigned(ticket_id=ticket_id, actor_id=actor_id, detail=detail)
 
 
 @shared_task(base=JobTask, **RETRY)
 def announce_assignment_task(self, assignment_id: int) -> None:
-    from notifications.announce import announce_assignment
-
-    announce_assignment(assignment_id=assignment_id)
+    announce.announce_assignment(assignment_id=assignment_id)
 
 
 @shared_task(base=JobTask, **RETRY)
 def announce_customer_reply_task(self, message_id: int, owner_id: int) -> None:
-    from notifications.announce import announce_customer_reply
-
-    announce_customer_reply(message_id=message_id, owner_id=owner_id)
+    announce.announce_customer_reply(message_id=message_id, owner_id=owner_id)
 
 
 @shared_task(bind=True, acks_late=True, autoretry_for=(DatabaseError,), max_retries=3)
 def sweep_deliveries_task(self) -> int:
     """Publish again the deliveries nobody took (broker down, worker killed, lost retry)."""
-    from notifications.delivery import stale_delivery_ids
-
-    ids = stale_delivery_ids()
+    ids = delivery.stale_delivery_ids()
     for delivery_id in ids:
         ring(deliver_task, delivery_id=delivery_id)
     return len(ids)
@@ -72,9 +67,7 @@ def sweep_deliveries_task(self) -> int:
 @shared_task(bind=True, acks_late=True, autoretry_for=(DatabaseError,), max_retries=3)
 def send_digests_task(self) -> int:
     """Quiet hours: one digest task per user whose held emails can go out now."""
-    from notifications.quiet_hours import users_ready_for_digest
-
-    user_ids = users_ready_for_digest()
+    user_ids = quiet_hours.users_ready_for_digest()
     for user_id in user_ids:
         ring(send_digest_task, user_id=user_id)
     return len(user_ids)
@@ -82,6 +75,4 @@ def send_digests_task(self) -> int:
 
 @shared_task(bind=True, acks_late=True, autoretry_for=(DatabaseError,), max_retries=3)
 def send_digest_task(self, user_id: int) -> int:
-    from notifications.quiet_hours import send_digest
-
-    return send_digest(user_id=user_id)
+    return quiet_hours.send_digest(user_id=user_id)

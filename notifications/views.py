@@ -1,11 +1,7 @@
 """The notification pages: the in-app list with the bell, personal settings (R25) and the
 superadmin defaults (R26). Every change is a POST through `notifications.services`."""
 
-from functools import wraps
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -13,41 +9,16 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from helpdesk.access import agent_required, has_ticket_access, superadmin_required
 from helpdesk.availability import availability_of
 from notifications import services
 from notifications.catalog import Event
 from notifications.forms import PreferenceGridForm, QuietHoursForm
 from notifications.models import Notification
-from notifications.quiet_hours import quiet_hours_enabled, quiet_hours_set
+from notifications.quiet_hours import quiet_hours_enabled, set_quiet_hours
 from notifications.services import Source
 
 PER_PAGE = 30
-
-
-def agent_only(view):
-    """Signed in (else the login page) and with ticket access (else 403): notifications
-    are about tickets, so only people who work tickets have them."""
-
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not request.user.has_ticket_access:
-            raise PermissionDenied("Notifications are for people with ticket access.")
-        return view(request, *args, **kwargs)
-
-    return login_required(wrapped)
-
-
-def superadmin_only(view):
-    """R26: default preferences are for superadmins only — 403 for everyone else,
-    account admins included."""
-
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not request.user.is_superuser:
-            raise PermissionDenied("Only superadmins set default notification preferences.")
-        return view(request, *args, **kwargs)
-
-    return login_required(wrapped)
 
 
 # ---------------------------------------------------------------------------------------
@@ -55,7 +26,7 @@ def superadmin_only(view):
 # ---------------------------------------------------------------------------------------
 
 
-@agent_only
+@agent_required
 @require_GET
 def notification_list(request):
     unread_only = request.GET.get("show") == "unread"
@@ -73,12 +44,12 @@ def notification_list(request):
     return render(request, "notifications/list.html", context)
 
 
-@agent_only
+@agent_required
 @require_POST
 def notification_open(request, notification_id: int):
     """Opening a notification marks it read and goes to its ticket."""
     try:
-        notification = services.notification_open(
+        notification = services.open_notification(
             user=request.user, notification_id=notification_id
         )
     except Notification.DoesNotExist:
@@ -86,17 +57,17 @@ def notification_open(request, notification_id: int):
     return redirect(reverse("ticket", args=[notification.ticket_id]))
 
 
-@agent_only
+@agent_required
 @require_POST
 def notification_read(request, notification_id: int):
-    services.notifications_mark_read(user=request.user, ids=[notification_id])
+    services.mark_notifications_read(user=request.user, ids=[notification_id])
     return redirect(_back_to_list(request))
 
 
-@agent_only
+@agent_required
 @require_POST
 def notification_read_all(request):
-    count = services.notifications_mark_read(user=request.user)
+    count = services.mark_notifications_read(user=request.user)
     messages.success(request, f"Marked {count} notification{'s' if count != 1 else ''} read.")
     return redirect(_back_to_list(request))
 
@@ -118,7 +89,7 @@ def bell(request):
     """The bell alone, for the top bar's periodic refresh (htmx). A signed-out visitor gets
     204 (htmx swaps nothing) rather than the login page inside the top bar."""
     user = request.user
-    if not user.is_authenticated or not user.has_ticket_access:
+    if not has_ticket_access(user):
         return HttpResponse(status=204)
     context = {"show": True, "unread": services.unread_count(user)}
     return render(request, "notifications/_bell.html", context)
@@ -129,7 +100,7 @@ def bell(request):
 # ---------------------------------------------------------------------------------------
 
 
-@agent_only
+@agent_required
 def preference_settings(request):
     """Personal settings › Notifications (R25): the grid of the user's effective choices,
     each row marked as their own or inherited (R27)."""
@@ -137,19 +108,19 @@ def preference_settings(request):
     current = services.effective_preferences(user)
     if request.method == "POST":
         if request.POST.get("reset") == "all":
-            services.preferences_reset(user=user)
+            services.reset_preferences(user=user)
             messages.success(request, "Your notifications follow the defaults again.")
             return redirect("notifications:settings")
         if request.POST.get("reset") in Event.values:
             event = request.POST["reset"]
-            services.preferences_reset(user=user, event=event)
+            services.reset_preferences(user=user, event=event)
             messages.success(request, f"“{Event(event).label}” follows the default again.")
             return redirect("notifications:settings")
         form = PreferenceGridForm(request.POST, current=current, own_source=Source.OWN)
         quiet = QuietHoursForm(request.POST)
         if form.is_valid() and quiet.is_valid():
-            services.preferences_update(user=user, changes=form.changes())
-            quiet_hours_set(user=user, enabled=quiet.cleaned_data["quiet_hours"])
+            services.update_preferences(user=user, changes=form.changes())
+            set_quiet_hours(user=user, enabled=quiet.cleaned_data["quiet_hours"])
             messages.success(request, "Notification settings saved.")
             return redirect("notifications:settings")
     else:
@@ -168,24 +139,24 @@ def preference_settings(request):
     return render(request, "notifications/settings.html", context)
 
 
-@superadmin_only
+@superadmin_required
 def default_settings(request):
     """Default notification preferences for every user (R26): what applies wherever a user
     has not chosen (R27)."""
     current = services.default_preferences()
     if request.method == "POST":
         if request.POST.get("reset") == "all":
-            services.default_preferences_reset(actor=request.user)
+            services.reset_default_preferences(actor=request.user)
             messages.success(request, "The account defaults are the built-in ones again.")
             return redirect("notifications:defaults")
         if request.POST.get("reset") in Event.values:
             event = request.POST["reset"]
-            services.default_preferences_reset(actor=request.user, event=event)
+            services.reset_default_preferences(actor=request.user, event=event)
             messages.success(request, f"“{Event(event).label}” uses the built-in default again.")
             return redirect("notifications:defaults")
         form = PreferenceGridForm(request.POST, current=current, own_source=Source.DEFAULT)
         if form.is_valid():
-            services.default_preferences_update(actor=request.user, changes=form.changes())
+            services.update_default_preferences(actor=request.user, changes=form.changes())
             messages.success(request, "Default notification preferences saved.")
             return redirect("notifications:defaults")
     else:

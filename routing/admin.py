@@ -40,14 +40,24 @@ class CapacityLimitAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user"]
 
 
+class EngineStateAdmin(admin.ModelAdmin):
+    """Rows the routing engine writes as it decides; read-only here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(RoundRobinTurn)
-class RoundRobinTurnAdmin(admin.ModelAdmin):
+class RoundRobinTurnAdmin(EngineStateAdmin):
     list_display = ["channel", "user", "last_assigned_at"]
     list_filter = ["channel"]
     list_select_related = ["channel", "user"]
 
 
 @admin.register(WaitingTicket)
-class WaitingTicketAdmin(admin.ModelAdmin):
+class WaitingTicketAdmin(EngineStateAdmin):
     list_display = ["ticket", "since"]
     list_select_related = ["ticket"]

@@ -2,16 +2,26 @@
 
 The engine reads a `RoutingConfig`, never the forms or the model directly, so the same code
 decides for a saved `ChannelAutomation` and for settings still being edited (the preview).
+One builder, `RoutingConfig.from_settings`, makes it from the settings dict — the saved one
+(`channels_cfg.services.SavedSettings`) or the one an Automation form is about to save
+(`AutomationForm.automation_data()`) — so the preview and the engine cannot differ.
 """
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from channels_cfg.models import AiFallback, AssignMode, ChannelAutomation, Distribution
+from channels_cfg.models import (
+    AiFallback,
+    AssignMode,
+    ChannelAutomation,
+    Distribution,
+    SkillFallback,
+)
+from channels_cfg.services import SavedSettings
+from helpdesk.channel_kinds import policy_for
 from helpdesk.models import Channel
-
-CHAT_KINDS = (Channel.Kind.CHATFLOW, Channel.Kind.CUSTOM_CHAT)
 
 
 @dataclass(frozen=True)
@@ -49,49 +59,56 @@ class RoutingConfig:
     opening_hours_time_zone: str = "UTC"
 
     @classmethod
-    def from_automation(cls, automation: ChannelAutomation) -> "RoutingConfig":
-        """Build from a saved automation, reading only what its mode and kind use."""
+    def from_settings(cls, *, kind: str, settings: Mapping) -> "RoutingConfig":
+        """The one builder: from the settings of a channel of this kind, as saved or as
+        entered, reading only what its mode and kind use (the saved ones are read lazily,
+        so a decision queries only those)."""
+        policy, mode = policy_for(kind), settings["assign_mode"]
 
         def ids(name: str) -> tuple[int, ...]:
-            return tuple(sorted(getattr(automation, name).values_list("pk", flat=True)))
+            return tuple(sorted(obj.pk for obj in settings[name]))
 
-        uses_fallback = automation.assign_mode == AssignMode.CUSTOMER_AGENT
+        uses_fallback = mode == AssignMode.CUSTOMER_AGENT
+        uses_pool = mode in (AssignMode.SPECIFIC, AssignMode.TEAM_ONLY) or policy.chat_toggle
         rules = ()
-        if automation.skill_routing:
+        if settings["skill_routing"]:
             rules = tuple(
-                SkillCondition(r.condition, r.value, r.skill_id, r.skill.name)
-                for r in automation.skill_rules.select_related("skill")
+                SkillCondition(r["condition"], r["value"], r["skill"].pk, r["skill"].name)
+                for r in settings["skill_rules"]
             )
         hours = ()
-        if automation.channel.kind == Channel.Kind.CALLING:
-            hours = tuple(
-                HoursRange(h.weekday, h.start, h.end) for h in automation.opening_hours.all()
-            )
-        uses_pool = automation.assign_mode in (AssignMode.SPECIFIC, AssignMode.TEAM_ONLY) or (
-            automation.channel.kind in CHAT_KINDS
-        )
+        if policy.opening_hours:
+            rows = sorted(settings["opening_hours"], key=lambda h: (h["weekday"], h["start"]))
+            hours = tuple(HoursRange(h["weekday"], h["start"], h["end"]) for h in rows)
         return cls(
-            channel_kind=automation.channel.kind,
-            mode=automation.assign_mode,
+            channel_kind=kind,
+            mode=mode,
             user_ids=ids("users") if uses_pool else (),
             team_ids=ids("teams") if uses_pool else (),
-            distribution=automation.distribution,
-            available_only=automation.available_only,
-            ai_fallback=automation.ai_fallback,
+            distribution=settings["distribution"],
+            available_only=settings["available_only"],
+            ai_fallback=settings["ai_fallback"],
             fallback_user_ids=ids("fallback_users") if uses_fallback else (),
             fallback_team_ids=ids("fallback_teams") if uses_fallback else (),
-            skill_routing=automation.skill_routing,
+            skill_routing=settings["skill_routing"],
             skill_rules=rules,
-            skill_fallback_unskilled=automation.skill_fallback == "unskilled",
-            chat_assignment_enabled=automation.chat_assignment_enabled,
-            reroute_when_available=automation.reroute_when_available,
+            skill_fallback_unskilled=settings["skill_fallback"] == SkillFallback.UNSKILLED,
+            chat_assignment_enabled=settings["chat_assignment_enabled"],
+            reroute_when_available=settings["reroute_when_available"],
             opening_hours=hours,
-            opening_hours_time_zone=automation.opening_hours_time_zone,
+            opening_hours_time_zone=settings["opening_hours_time_zone"],
         )
 
     @classmethod
+    def from_automation(cls, automation: ChannelAutomation) -> "RoutingConfig":
+        """From a saved automation (its channel loaded with it)."""
+        settings = SavedSettings(automation, pks_only=True)
+        return cls.from_settings(kind=automation.channel.kind, settings=settings)
+
+    @classmethod
     def unconfigured(cls, channel: Channel) -> "RoutingConfig":
-        return cls(channel_kind=channel.kind)
+        """A channel whose automation was never saved: the defaults of its kind."""
+        return cls.from_automation(ChannelAutomation.default_for(channel))
 
     def snapshot(self) -> dict:
         """JSON-ready copy kept with each decision."""

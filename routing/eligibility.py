@@ -1,28 +1,34 @@
-"""Who may receive a ticket, and why each other user may not (R7–R11, R16, R17).
+"""Who may receive a ticket, and why each other user may not (R7–R11, R13, R16, R17).
 
-`screen()` narrows a pool of users to those who pass the static checks — ticket access (R8),
-a seat (R7), availability when the channel asks for it (R16, R11), the skills the ticket
-needs (R17) — and lists everyone left out with the reason. `rank()` then adds what must be
-read under the routing locks (loads, capacity, round-robin turns) and returns the
-candidates the distribution chooses from. Both cost a fixed number of queries whatever the
-number of users. The preview of the settings page calls the same two functions, unlocked.
+Pure rules over plain data — the users a rule names as `PoolUser` rows, their team
+`Membership` rows, their availability, the skills they hold, their `Load` — with no database:
+
+1. `split_pool`: the chosen users plus the main members of the chosen teams (R9); additional
+   members are left out;
+2. `screen`: ticket access (R8), a seat (R7), availability when the channel asks for it
+   (R16, R11), the skills the ticket needs (R17);
+3. `rank`: the candidates the distribution chooses from, with their loads and round-robin
+   turns; users at capacity (`routing.capacity.at_capacity`) are left out.
+
+Everyone left out is listed as an `Exclusion` with the reason (`routing.explanations`). The
+engine's reader (`routing.engine.read_snapshot`) asks the first steps what to read next —
+whose availability, whose skills, whom to lock before loads are counted — and the decision
+(`routing.decision.decide`) runs them all again over what was read: one set of rules for both.
 """
 
-from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Max, Q
-
 from channels_cfg.models import SkillRule
-from helpdesk.availability import availability_of
-from helpdesk.models import AgentSkill, Team, TeamMembership, Ticket, TicketType, User
-from helpdesk.selectors import annotate_helpdesk_roles
+from helpdesk.availability import Availability
+from helpdesk.models import TeamMembership, Ticket
+from routing import explanations
+from routing.capacity import at_capacity
 from routing.config import RoutingConfig
-from routing.models import CapacityLimit, RoundRobinTurn
 from routing.strategies import Candidate
 
-LOAD_WINDOW = timedelta(days=30)  # R13
+LOAD_WINDOW = timedelta(days=30)  # R13: loads count open tickets assigned this recently
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,32 @@ class TicketFacts:
     body: str = ""
     language: str = ""
     priority: int = Ticket.Priority.NORMAL
+
+
+@dataclass(frozen=True)
+class PoolUser:
+    """A user a rule names (chosen, or a member of a chosen team), as the checks see them."""
+
+    user_id: int
+    name: str
+    has_ticket_access: bool
+    has_seat: bool
+
+
+@dataclass(frozen=True)
+class Membership:
+    """One membership of a team the rule names."""
+
+    user_id: int
+    role: str  # TeamMembership.Role
+    team_name: str
+
+
+@dataclass(frozen=True)
+class Load:
+    window: int = 0  # open tickets of the type assigned within LOAD_WINDOW (R13)
+    open_total: int = 0  # all open tickets of the type (capacity)
+    last_assigned_at: datetime | None = None  # the newest of those within the window
 
 
 @dataclass(frozen=True)
@@ -54,55 +86,71 @@ class Exclusion:
 
 @dataclass
 class Screening:
-    users: list[User] = field(default_factory=list)  # passed every static check
+    users: list[PoolUser] = field(default_factory=list)  # passed every check of `screen`
     excluded: list[Exclusion] = field(default_factory=list)
     required_skills: list[str] = field(default_factory=list)
     skill_fallback_used: bool = False
     pool_size: int = 0
 
 
-USER_FIELDS = (
-    "id",
-    "username",
-    "first_name",
-    "last_name",
-    "is_active",
-    "is_superuser",
-    "status",
-    "availability_mode",
-    "time_zone",
-)
+# ---------------------------------------------------------------------------------------
+# 1. The pool (R9)
+# ---------------------------------------------------------------------------------------
 
 
-def pool_for(user_ids, team_ids) -> tuple[list[User], list[Exclusion]]:
-    """The chosen users plus the main members of the chosen teams (R9), annotated with seat
-    and ticket access; additional members of those teams are listed as excluded. 2 queries,
-    and no model instance per membership (this runs for every ticket)."""
-    memberships = list(
-        TeamMembership.objects.filter(team_id__in=team_ids).values_list(
-            "user_id", "role", "team__name"
-        )
-    )
-    ids = set(user_ids) | {uid for uid, role, _ in memberships if role == TeamMembership.Role.MAIN}
-    extra = {uid: team for uid, role, team in memberships if uid not in ids}
-    users = annotate_helpdesk_roles(
-        User.objects.filter(pk__in=ids | extra.keys()).only(*USER_FIELDS)
-    ).order_by("pk")
+def pool_ids(
+    user_ids: Iterable[int], memberships: Iterable[Membership]
+) -> tuple[set[int], dict[int, str]]:
+    """The ids of the pool (chosen users + main members of the chosen teams), and the
+    additional members who are only that: id → the name of their team."""
+    memberships = list(memberships)
+    ids = set(user_ids) | {m.user_id for m in memberships if m.role == TeamMembership.Role.MAIN}
+    extra = {m.user_id: m.team_name for m in memberships if m.user_id not in ids}
+    return ids, extra
+
+
+def split_pool(
+    users: Iterable[PoolUser], user_ids: Iterable[int], memberships: Iterable[Membership]
+) -> tuple[list[PoolUser], list[Exclusion]]:
+    """The pool among `users` (in their order), and the additional members left out."""
+    ids, extra = pool_ids(user_ids, memberships)
     pool, excluded = [], []
     for user in users:
-        if user.pk in ids:
+        if user.user_id in ids:
             pool.append(user)
-        else:
-            excluded.append(
-                Exclusion(
-                    user.pk,
-                    str(user),
-                    "not_main_member",
-                    f"only an additional member of {extra[user.pk]}; team rules route to main "
-                    "members",
-                )
-            )
+        elif user.user_id in extra:
+            reason = explanations.not_main_member(extra[user.user_id])
+            excluded.append(Exclusion(user.user_id, user.name, "not_main_member", reason))
     return pool, excluded
+
+
+# ---------------------------------------------------------------------------------------
+# 2. The checks of each user (R7, R8, R11, R16, R17)
+# ---------------------------------------------------------------------------------------
+
+
+def with_access_and_seat(users: Iterable[PoolUser]) -> tuple[list[PoolUser], list[Exclusion]]:
+    passed, excluded = [], []
+    for user in users:
+        if not user.has_ticket_access:
+            excluded.append(Exclusion(user.user_id, user.name, "no_access", explanations.NO_ACCESS))
+        elif not user.has_seat:
+            excluded.append(Exclusion(user.user_id, user.name, "no_seat", explanations.NO_SEAT))
+        else:
+            passed.append(user)
+    return passed, excluded
+
+
+def available(
+    users: Sequence[PoolUser], availability: Mapping[int, Availability]
+) -> tuple[list[PoolUser], list[Exclusion]]:
+    """`availability` must hold every one of `users` (R11, `helpdesk.availability`)."""
+    excluded = [
+        Exclusion(u.user_id, u.name, "unavailable", availability[u.user_id].reason)
+        for u in users
+        if not availability[u.user_id]
+    ]
+    return [u for u in users if availability[u.user_id]], excluded
 
 
 def required_skills(config: RoutingConfig, facts: TicketFacts) -> dict[int, str]:
@@ -124,125 +172,86 @@ def required_skills(config: RoutingConfig, facts: TicketFacts) -> dict[int, str]
     return needed
 
 
+def skilled(
+    users: Sequence[PoolUser],
+    needed: Mapping[int, str],
+    held: Mapping[int, frozenset[int]],
+    *,
+    fallback_unskilled: bool,
+) -> tuple[list[PoolUser], list[Exclusion], bool]:
+    """Those holding every needed skill; when nobody does and the channel falls back to the
+    unskilled, everyone (the last value says the fallback was used)."""
+    has_all = [u for u in users if held.get(u.user_id, frozenset()) >= needed.keys()]
+    if not has_all and fallback_unskilled:
+        return list(users), [], True
+    excluded = []
+    for user in users:
+        missing = needed.keys() - held.get(user.user_id, frozenset())
+        if missing:
+            reason = explanations.missing_skills(sorted(needed[s] for s in missing))
+            excluded.append(Exclusion(user.user_id, user.name, "missing_skill", reason))
+    return has_all, excluded, False
+
+
 def screen(
-    users: list[User],
+    pool: Sequence[PoolUser],
+    *,
     config: RoutingConfig,
     facts: TicketFacts,
-    at: datetime,
-    excluded: list[Exclusion] | None = None,
+    availability: Mapping[int, Availability],
+    skills: Mapping[int, frozenset[int]],
+    excluded: Iterable[Exclusion] = (),
 ) -> Screening:
-    result = Screening(excluded=list(excluded or []), pool_size=len(users))
-    passed = []
-    for user in users:
-        if not user.has_ticket_access_db:
-            result.excluded.append(Exclusion(user.pk, str(user), "no_access", "no ticket access"))
-        elif not user.has_seat:
-            result.excluded.append(Exclusion(user.pk, str(user), "no_seat", "no helpdesk seat"))
-        else:
-            passed.append(user)
+    """The checks in their order; `excluded` (the additional members) comes first in the
+    list of those left out. `availability` is needed for the users with access and a seat
+    when the channel routes to available users only; `skills`, the needed skills each of
+    the users still in holds."""
+    result = Screening(excluded=list(excluded), pool_size=len(pool))
+    passed, out = with_access_and_seat(pool)
+    result.excluded += out
     if config.available_only and passed:
-        availability = availability_of(passed, at)
-        for user in [u for u in passed if not availability[u.pk]]:
-            result.excluded.append(
-                Exclusion(user.pk, str(user), "unavailable", availability[user.pk].reason)
-            )
-        passed = [u for u in passed if availability[u.pk]]
+        passed, out = available(passed, availability)
+        result.excluded += out
     needed = required_skills(config, facts)
     result.required_skills = sorted(needed.values())
     if needed and passed:
-        held = defaultdict(set)
-        for user_id, skill_id in AgentSkill.objects.filter(
-            user_id__in=[u.pk for u in passed], skill_id__in=needed
-        ).values_list("user_id", "skill_id"):
-            held[user_id].add(skill_id)
-        skilled = [u for u in passed if held[u.pk] >= needed.keys()]
-        if skilled or not config.skill_fallback_unskilled:
-            for user in [u for u in passed if not held[u.pk] >= needed.keys()]:
-                missing = sorted(needed[s] for s in needed.keys() - held[user.pk])
-                result.excluded.append(
-                    Exclusion(
-                        user.pk, str(user), "missing_skill", "missing skill " + ", ".join(missing)
-                    )
-                )
-            passed = skilled
-        else:
-            result.skill_fallback_used = True
+        passed, out, result.skill_fallback_used = skilled(
+            passed, needed, skills, fallback_unskilled=config.skill_fallback_unskilled
+        )
+        result.excluded += out
     result.users = passed
     return result
 
 
-@dataclass(frozen=True)
-class Load:
-    window: int = 0  # open tickets of the type assigned within the window (R13)
-    open_total: int = 0  # all open tickets of the type (capacity)
-    last_assigned_at: datetime | None = None
-
-
-def loads_of(user_ids, ticket_type: str, at: datetime) -> dict[int, Load]:
-    """One grouped query over the (owner, ticket_type, assigned_at) index of open tickets."""
-    since = at - LOAD_WINDOW
-    in_window = Q(assigned_at__gte=since)
-    rows = (
-        Ticket.objects.filter(Ticket.OPEN, owner_id__in=user_ids, ticket_type=ticket_type)
-        .values("owner_id")
-        .annotate(
-            window=Count("pk", filter=in_window),
-            total=Count("pk"),
-            last=Max("assigned_at", filter=in_window),
-        )
-        .order_by()
-    )
-    return {r["owner_id"]: Load(r["window"], r["total"], r["last"]) for r in rows}
-
-
-def capacity_limits(user_ids, ticket_type: str) -> dict[int | None, int]:
-    """user id → limit, and None → the account default. One query."""
-    rows = CapacityLimit.objects.filter(
-        Q(user_id__in=user_ids) | Q(user__isnull=True), ticket_type=ticket_type
-    ).values_list("user_id", "max_open")
-    return dict(rows)
+# ---------------------------------------------------------------------------------------
+# 3. Candidates (R10, R13, R15) and capacity
+# ---------------------------------------------------------------------------------------
 
 
 def rank(
-    users: list[User],
-    config: RoutingConfig,
+    users: Sequence[PoolUser],
+    *,
     ticket_type: str,
-    channel_id: int | None,
-    at: datetime,
+    loads: Mapping[int, Load],
+    limits: Mapping[int | None, int],
+    turns: Mapping[int, datetime],
 ) -> tuple[list[Candidate], list[Exclusion]]:
-    """Candidates with their loads and turns; users at capacity are excluded."""
-    if not users:
-        return [], []
-    ids = [u.pk for u in users]
-    loads = loads_of(ids, ticket_type, at)
-    limits = capacity_limits(ids, ticket_type)
-    turns = {}
-    if config.distribution == "round_robin" and channel_id is not None:
-        turns = dict(
-            RoundRobinTurn.objects.filter(channel_id=channel_id, user_id__in=ids).values_list(
-                "user_id", "last_assigned_at"
-            )
-        )
+    """Candidates with their loads and round-robin turns; users at capacity are left out."""
     candidates, excluded = [], []
-    type_label = TicketType(ticket_type).label
     for user in users:
-        load = loads.get(user.pk, Load())
-        limit = limits.get(user.pk, limits.get(None))
-        if limit is not None and load.open_total >= limit:
-            excluded.append(
-                Exclusion(
-                    user.pk,
-                    str(user),
-                    "at_capacity",
-                    f"at capacity ({load.open_total} of {limit} open {type_label} tickets)",
-                )
-            )
+        load = loads.get(user.user_id, Load())
+        limit = at_capacity(user_id=user.user_id, open_count=load.open_total, limits=limits)
+        if limit is not None:
+            reason = explanations.at_capacity(load.open_total, limit, ticket_type)
+            excluded.append(Exclusion(user.user_id, user.name, "at_capacity", reason))
             continue
         candidates.append(
-            Candidate(user.pk, str(user), load.window, load.last_assigned_at, turns.get(user.pk))
+            Candidate(
+                user.user_id,
+                user.name,
+                load.window,
+                load.last_assigned_at,
+                turns.get(user.user_id),
+            )
         )
     return candidates, excluded
-
-
-def team_has_seated_member(team_id: int) -> bool:
-    return Team.objects.filter(pk=team_id, memberships__user__seat__isnull=False).exists()

@@ -1,14 +1,33 @@
 """The routing engine: decide who gets a ticket, apply it safely, keep the explanation.
 
+`route_ticket` runs one decision in one transaction, in three phases:
+
+1. **Lock and read** (`read_snapshot`): lock the ticket; read the channel's settings
+   (`load_config`), what the rules look at in the ticket (`facts_of`), then the users the
+   rule names with their seat and ticket access, the availability and skills of those still
+   in, lock the eligible ones, and only then count their loads and read their capacity limits
+   and round-robin turns — all into a plain `routing.decision.Snapshot`.
+2. **Decide** (`routing.decision.decide`): a pure function of the snapshot, without the
+   database — eligibility, the distribution, and the explanation's words
+   (`routing.explanations`), to which the decision passes facts.
+3. **Apply** (`_apply`): the conditional claim (or the routing marked done), the round-robin
+   turn, the ticket kept waiting for an agent, the `RoutingDecision` with its explanation, the
+   `ticket_routed` event and the job that emails an offline contact owner.
+
+`dry_run` reads the same snapshot without locks and runs the same `decide`, writing nothing:
+the settings page's preview (`routing.preview`) and the sweep of waiting tickets
+(`routing.sweeps`) use it, so what they show is what a decision would do.
+
 Concurrency. A decision runs in one transaction that takes its locks in a fixed order:
 1. the ticket row (`SELECT … FOR NO KEY UPDATE`) — the same lock every helpdesk service
    takes before changing a ticket, so the router and a person serialise and the router,
    finding the ticket assigned, does nothing;
-2. the rows of the eligible users, in id order (`FOR NO KEY UPDATE` too) — so two
-   decisions that could pick the same agent (also from two channels sharing agents) run
-   one after the other, and the second counts loads after the first has committed (read
-   committed: every statement sees what was committed before it started). Decisions with
-   disjoint pools run in parallel.
+2. the rows of the eligible users, in id order (`FOR NO KEY UPDATE` too), before their loads
+   are counted — so two decisions that could pick the same agent (also from two channels
+   sharing agents) run one after the other, and the second counts loads after the first has
+   committed (read committed: every statement sees what was committed before it started).
+   Decisions with disjoint pools run in parallel. (Contact-owner routing reads its one user
+   without this lock.)
 Why NO KEY: every insert of a row with a foreign key to a user or a ticket (a
 notification, an assignment event, a message, a routing decision) checks it with
 `FOR KEY SHARE` on the referenced row — at commit, in insertion order, since Django's
@@ -18,48 +37,72 @@ load); `FOR NO KEY UPDATE` does not conflict with KEY SHARE, and still conflicts
 decisions and services keep serialising among themselves (`tests/routing/test_deadlock.py`).
 The claim itself is a conditional update (only while the ticket is open, without owner
 and team, and pending), so even a path that skipped the lock could not overwrite anyone.
+Round-robin turn times are taken in phase 3, under the locks, so they order as the decisions
+commit.
 """
 
 import random
 import time
-from dataclasses import dataclass, field
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import assert_never
 
 from django.db import transaction
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
-from channels_cfg.models import AiFallback, AssignMode, ChannelAutomation
+from channels_cfg.models import ChannelAutomation
 from helpdesk import events, jobs, services
-from helpdesk.models import AssignmentEvent, Channel, Message, Team, Ticket, TicketType, User
-from routing import eligibility
-from routing.config import CHAT_KINDS, RoutingConfig
-from routing.eligibility import Exclusion, TicketFacts
+from helpdesk.availability import availability_of
+from helpdesk.models import (
+    AgentSkill,
+    AssignmentEvent,
+    Channel,
+    Message,
+    Team,
+    TeamMembership,
+    Ticket,
+    User,
+)
+from helpdesk.selectors import annotate_helpdesk_roles
+from routing import eligibility, explanations
+from routing.capacity import capacity_limits
+from routing.config import RoutingConfig
+from routing.decision import (
+    Decision,
+    LeaveUnassigned,
+    Snapshot,
+    TeamFacts,
+    ToContactOwner,
+    ToPool,
+    ToTeam,
+    decide,
+    route_of,
+)
+from routing.eligibility import LOAD_WINDOW, Load, Membership, PoolUser, TicketFacts
 from routing.models import RoundRobinTurn, RoutingDecision, WaitingTicket
-from routing.strategies import Candidate, pick
-from routing.tasks import email_submission_to_owner_task
 
-Outcome = RoutingDecision.Outcome
-STRATEGY_WORDS = {
-    "load_balanced": "load balancing",
-    "round_robin": "round robin",
-    "random": "random choice",
-}
+# The owner-email job names its task (registered under this name in `routing.tasks`), so the
+# engine does not import the tasks module that imports it.
+EMAIL_OWNER_TASK = "routing.tasks.email_submission_to_owner_task"
+
+USER_FIELDS = (
+    "id",
+    "username",
+    "first_name",
+    "last_name",
+    "is_active",
+    "is_superuser",
+    "status",
+    "availability_mode",
+    "time_zone",
+)
 
 
-@dataclass
-class Decision:
-    outcome: str
-    summary: str
-    mode: str = ""
-    strategy: str = ""
-    owner_id: int | None = None
-    team_id: int | None = None
-    candidates: list[Candidate] = field(default_factory=list)
-    excluded: list[Exclusion] = field(default_factory=list)
-    required_skills: list[str] = field(default_factory=list)
-    email_owner_id: int | None = None  # form + contact owner offline (R14)
-    owner: User | None = None
-    waiting_for_agent: bool = False  # nobody available; may be routed again later
+# ---------------------------------------------------------------------------------------
+# The inputs
+# ---------------------------------------------------------------------------------------
 
 
 def load_config(channel: Channel | None) -> RoutingConfig | None:
@@ -71,204 +114,6 @@ def load_config(channel: Channel | None) -> RoutingConfig | None:
     return RoutingConfig.from_automation(automation)
 
 
-def decide(
-    *,
-    config: RoutingConfig,
-    facts: TicketFacts,
-    at: datetime,
-    channel_id: int | None,
-    contact_owner_id: int | None = None,
-    rng: random.Random | None = None,
-    lock: bool = False,
-) -> Decision:
-    """Pure in effect: reads, never writes. With `lock`, the candidates' rows are locked
-    (inside the caller's transaction) before their loads are counted."""
-    mode = config.mode
-    kind = config.channel_kind
-    if kind in CHAT_KINDS:
-        if not config.chat_assignment_enabled:
-            return Decision(
-                Outcome.UNASSIGNED,
-                "Left unassigned: automatic assignment is off "
-                "in this chat's settings, so conversations wait in Unassigned.",
-                mode=mode,
-            )
-        mode = AssignMode.SPECIFIC
-    if kind == Channel.Kind.CALLING and mode == AssignMode.SPECIFIC and not config.is_open_at(at):
-        return Decision(
-            Outcome.UNASSIGNED,
-            "Left unassigned: the call came after hours, so it went to voicemail.",
-            mode=mode,
-        )
-
-    if mode == AssignMode.NONE:
-        return Decision(
-            Outcome.UNASSIGNED,
-            "Left unassigned: this channel assigns nobody "
-            "(Assign incoming tickets to: None), so the ticket waits in Unassigned "
-            "for triage.",
-            mode=mode,
-        )
-    if mode == AssignMode.TEAM_ONLY:
-        return _decide_team_only(config)
-    if mode == AssignMode.CONTACT_OWNER:
-        return _decide_contact_owner(config, facts, at, contact_owner_id)
-    user_ids, team_ids, prefix = config.user_ids, config.team_ids, ""
-    if mode == AssignMode.CUSTOMER_AGENT:
-        if config.ai_fallback == AiFallback.NONE:
-            return Decision(
-                Outcome.UNASSIGNED,
-                "Left unassigned: the customer agent handles "
-                "this channel, and its fallback is None, so tickets it cannot "
-                "answer wait in Unassigned.",
-                mode=mode,
-            )
-        user_ids, team_ids = config.fallback_user_ids, config.fallback_team_ids
-        prefix = "Customer agent fallback. "
-    return _decide_specific(
-        config, facts, at, channel_id, user_ids, team_ids, prefix, rng, lock, mode
-    )
-
-
-def _decide_specific(config, facts, at, channel_id, user_ids, team_ids, prefix, rng, lock, mode):
-    users, excluded = eligibility.pool_for(user_ids, team_ids)
-    screening = eligibility.screen(users, config, facts, at, excluded)
-    pool = screening.users
-    if lock and pool:
-        list(
-            User.objects.select_for_update(no_key=True)
-            .filter(pk__in=[u.pk for u in pool])
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-    candidates, at_capacity = eligibility.rank(pool, config, facts.ticket_type, channel_id, at)
-    excluded = screening.excluded + at_capacity
-    chosen = pick(config.distribution, candidates, rng)
-    decision = Decision(
-        Outcome.ASSIGNED if chosen else Outcome.UNASSIGNED,
-        "",
-        mode=mode,
-        strategy=config.distribution,
-        owner_id=chosen.user_id if chosen else None,
-        candidates=candidates,
-        excluded=excluded,
-        required_skills=screening.required_skills,
-    )
-    if chosen is not None:
-        decision.owner = next(u for u in pool if u.pk == chosen.user_id)
-    decision.summary = prefix + _explain(config, facts, chosen, candidates, screening, excluded)
-    decision.waiting_for_agent = chosen is None and any(
-        e.code in ("unavailable", "at_capacity") for e in excluded
-    )
-    return decision
-
-
-def _explain(config, facts, chosen, candidates, screening, excluded) -> str:
-    type_label = TicketType(facts.ticket_type).label
-    skills = ""
-    if screening.required_skills:
-        skills = f" The ticket needs the skill(s) {', '.join(screening.required_skills)}"
-        skills += (
-            ": nobody eligible has them, so it went to the others."
-            if screening.skill_fallback_used
-            else "."
-        )
-    if chosen is None:
-        if screening.pool_size == 0:
-            return "Left unassigned: the rule names no user and its teams have no main members."
-        reasons = _count_reasons(excluded)
-        return (
-            f"Left unassigned: none of the {screening.pool_size} users of this rule could "
-            f"take it ({reasons}).{skills}"
-        )
-    n = len(candidates)
-    if config.distribution == "load_balanced":
-        why = (
-            f"{chosen.name} had the fewest open {type_label} tickets assigned in the last "
-            f"30 days ({chosen.load})"
-        )
-        ties = [c for c in candidates if c.load == chosen.load]
-        if len(ties) > 1:
-            why += (
-                f", tied with {len(ties) - 1} other(s); ties go to whoever has waited "
-                "longest since their last one"
-            )
-    elif config.distribution == "round_robin":
-        why = f"it was {chosen.name}'s turn (their last round-robin ticket was the oldest)"
-    else:
-        why = f"{chosen.name} was picked at random"
-    return (
-        f"Assigned to {chosen.name} by {STRATEGY_WORDS[config.distribution]} among {n} "
-        f"eligible user{'s' if n != 1 else ''}: {why}.{skills}"
-    )
-
-
-def _count_reasons(excluded: list[Exclusion]) -> str:
-    counts: dict[str, int] = {}
-    for e in excluded:
-        counts[e.reason] = counts.get(e.reason, 0) + 1
-    return "; ".join(f"{n} {reason}" for reason, n in counts.items()) or "nobody eligible"
-
-
-def _decide_team_only(config: RoutingConfig) -> Decision:
-    if not config.team_ids:
-        return Decision(
-            Outcome.UNASSIGNED,
-            "Left unassigned: Team only is set but no team is chosen.",
-            mode=AssignMode.TEAM_ONLY,
-        )
-    team = Team.objects.filter(pk=config.team_ids[0]).first()
-    if team is None or not eligibility.team_has_seated_member(team.pk):
-        return Decision(
-            Outcome.UNASSIGNED,
-            "Left unassigned: the chosen team has no member with a seat.",
-            mode=AssignMode.TEAM_ONLY,
-        )
-    return Decision(
-        Outcome.TEAM,
-        f"Assigned to the team {team} without an owner (Team only): "
-        "it shows in the team's My team's unassigned view.",
-        mode=AssignMode.TEAM_ONLY,
-        team_id=team.pk,
-    )
-
-
-def _decide_contact_owner(config, facts, at, owner_id) -> Decision:
-    mode = AssignMode.CONTACT_OWNER
-    if owner_id is None:
-        return Decision(
-            Outcome.UNASSIGNED,
-            "Left unassigned: the contact has no owner (or is not identified).",
-            mode=mode,
-        )
-    users, _ = eligibility.pool_for([owner_id], [])
-    screening = eligibility.screen(users, config, facts, at)
-    candidates, at_capacity = eligibility.rank(screening.users, config, facts.ticket_type, None, at)
-    excluded = screening.excluded + at_capacity
-    owner = users[0] if users else None
-    if candidates:
-        return Decision(
-            Outcome.ASSIGNED,
-            f"Assigned to {owner}, the contact's owner.",
-            mode=mode,
-            owner_id=owner_id,
-            owner=owner,
-            candidates=candidates,
-            excluded=excluded,
-        )
-    reason = excluded[0].reason if excluded else "not eligible"
-    decision = Decision(
-        Outcome.UNASSIGNED,
-        f"Left unassigned: the contact's owner {owner} cannot take it ({reason}).",
-        mode=mode,
-        excluded=excluded,
-    )
-    if config.channel_kind == Channel.Kind.FORM and excluded and excluded[0].code == "unavailable":
-        decision.email_owner_id = owner_id
-        decision.summary += " The form submission was emailed to them."
-    return decision
-
-
 def facts_of(ticket: Ticket) -> TicketFacts:
     first = (
         Message.objects.filter(ticket=ticket, direction=Message.Direction.INBOUND)
@@ -278,6 +123,159 @@ def facts_of(ticket: Ticket) -> TicketFacts:
     return TicketFacts(
         ticket.ticket_type, ticket.subject, first or "", ticket.language, ticket.priority
     )
+
+
+def contact_owner_of(ticket: Ticket) -> int | None:
+    """The owner of the ticket's contact, when the contact is identified (its contact loaded)."""
+    contact = ticket.contact
+    return contact.owner_id if contact is not None and contact.is_identified else None
+
+
+# ---------------------------------------------------------------------------------------
+# Phase 1: lock and read
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The model rows behind a snapshot, which phase 3 writes through."""
+
+    users: dict[int, User] = field(default_factory=dict)
+    team: Team | None = None
+
+
+def read_snapshot(
+    *,
+    config: RoutingConfig,
+    facts: TicketFacts,
+    at: datetime,
+    channel_id: int | None,
+    contact_owner_id: int | None = None,
+    lock: bool,
+) -> tuple[Snapshot, Rows]:
+    """What the decision will look at, and nothing more: only what the route of the settings
+    needs (`routing.decision.route_of`). With `lock`, inside the caller's transaction, the
+    eligible users' rows are locked before their loads are counted. A fixed number of queries
+    whatever the number of users."""
+    snapshot = Snapshot(
+        config=config,
+        facts=facts,
+        at=at,
+        channel_id=channel_id,
+        contact_owner_id=contact_owner_id,
+    )
+    match route_of(config, at, contact_owner_id):
+        case ToTeam(team_id=team_id):
+            team = Team.objects.filter(pk=team_id).first()
+            if team is None:
+                return snapshot, Rows()
+            seated = Team.objects.filter(pk=team.pk, memberships__user__seat__isnull=False)
+            facts_of_team = TeamFacts(team.pk, str(team), seated.exists())
+            return replace(snapshot, team=facts_of_team), Rows(team=team)
+        case ToContactOwner(owner_id=owner_id):
+            return _read_users(snapshot, (owner_id,), (), lock=False, turns_channel_id=None)
+        case ToPool(user_ids=user_ids, team_ids=team_ids):
+            return _read_users(snapshot, user_ids, team_ids, lock=lock, turns_channel_id=channel_id)
+        case LeaveUnassigned():
+            return snapshot, Rows()  # nobody to look at
+        case route:
+            assert_never(route)
+
+
+def _read_users(
+    snapshot: Snapshot, user_ids, team_ids, *, lock: bool, turns_channel_id: int | None
+) -> tuple[Snapshot, Rows]:
+    """The pool and, step by step, what the checks of `eligibility.screen` need for those
+    still in; then the lock and the loads of the eligible. At most 9 queries."""
+    config, facts, at = snapshot.config, snapshot.facts, snapshot.at
+    memberships = tuple(
+        Membership(*row)
+        for row in TeamMembership.objects.filter(team_id__in=team_ids).values_list(
+            "user_id", "role", "team__name"
+        )
+    )
+    ids, extra = eligibility.pool_ids(user_ids, memberships)
+    rows = {
+        user.pk: user
+        for user in annotate_helpdesk_roles(
+            User.objects.filter(pk__in=ids | extra.keys()).only(*USER_FIELDS)
+        ).order_by("pk")
+    }
+    users = tuple(PoolUser(u.pk, str(u), u.has_ticket_access_db, u.has_seat) for u in rows.values())
+    pool, not_main = eligibility.split_pool(users, user_ids, memberships)
+    still_in, _ = eligibility.with_access_and_seat(pool)
+    availability = {}
+    if config.available_only and still_in:
+        availability = availability_of([rows[u.user_id] for u in still_in], at)
+        still_in, _ = eligibility.available(still_in, availability)
+    needed = eligibility.required_skills(config, facts)
+    skills = {}
+    if needed and still_in:
+        skills = _held_skills([u.user_id for u in still_in], needed)
+    snapshot = replace(
+        snapshot, memberships=memberships, users=users, availability=availability, skills=skills
+    )
+    eligible = [
+        u.user_id
+        for u in eligibility.screen(
+            pool,
+            config=config,
+            facts=facts,
+            availability=availability,
+            skills=skills,
+            excluded=not_main,
+        ).users
+    ]
+    if not eligible:
+        return snapshot, Rows(users=rows)
+    if lock:
+        list(
+            User.objects.select_for_update(no_key=True)
+            .filter(pk__in=eligible)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    loads = loads_of(eligible, facts.ticket_type, at)
+    limits = capacity_limits(ticket_type=facts.ticket_type, user_ids=eligible)
+    turns = {}
+    if config.distribution == "round_robin" and turns_channel_id is not None:
+        turns = dict(
+            RoundRobinTurn.objects.filter(
+                channel_id=turns_channel_id, user_id__in=eligible
+            ).values_list("user_id", "last_assigned_at")
+        )
+    snapshot = replace(snapshot, loads=loads, limits=limits, turns=turns)
+    return snapshot, Rows(users=rows)
+
+
+def _held_skills(user_ids: list[int], needed) -> dict[int, frozenset[int]]:
+    held = defaultdict(set)
+    for user_id, skill_id in AgentSkill.objects.filter(
+        user_id__in=user_ids, skill_id__in=needed
+    ).values_list("user_id", "skill_id"):
+        held[user_id].add(skill_id)
+    return {user_id: frozenset(skill_ids) for user_id, skill_ids in held.items()}
+
+
+def loads_of(user_ids, ticket_type: str, at: datetime) -> dict[int, Load]:
+    """One grouped query over the (owner, ticket_type, assigned_at) index of open tickets."""
+    in_window = Q(assigned_at__gte=at - LOAD_WINDOW)
+    rows = (
+        Ticket.objects.filter(Ticket.OPEN, owner_id__in=user_ids, ticket_type=ticket_type)
+        .values("owner_id")
+        .annotate(
+            window=Count("pk", filter=in_window),
+            total=Count("pk"),
+            last=Max("assigned_at", filter=in_window),
+        )
+        .order_by()
+    )
+    return {r["owner_id"]: Load(r["window"], r["total"], r["last"]) for r in rows}
+
+
+# ---------------------------------------------------------------------------------------
+# A decision, and a dry run
+# ---------------------------------------------------------------------------------------
 
 
 def route_ticket(
@@ -307,60 +305,52 @@ def route_ticket(
             return _record_nothing_to_do(ticket, started)
         at = at or timezone.now()
         config = load_config(ticket.channel)
-        contact = ticket.contact
-        owner_id = contact.owner_id if contact is not None and contact.is_identified else None
-        decision = decide(
+        snapshot, rows = read_snapshot(
             config=config,
             facts=facts_of(ticket),
             at=at,
             channel_id=ticket.channel_id,
-            contact_owner_id=owner_id,
-            rng=rng,
+            contact_owner_id=contact_owner_of(ticket),
             lock=True,
         )
-        return _apply(ticket, config, decision, at, started)
+        decision = decide(snapshot, rng=rng)
+        return _apply(ticket, config, decision, rows, at, started)
 
 
-def _record_nothing_to_do(ticket: Ticket, started: float) -> RoutingDecision:
-    return RoutingDecision.objects.create(
-        ticket=ticket,
-        channel_id=ticket.channel_id,
-        outcome=Outcome.SKIPPED,
-        summary=_nothing_to_do(ticket),
-        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+def dry_run(
+    *,
+    config: RoutingConfig,
+    facts: TicketFacts,
+    at: datetime,
+    channel_id: int | None = None,
+    contact_owner_id: int | None = None,
+    rng: random.Random | None = None,
+) -> Decision:
+    """The decision that would be taken now, read without locks; writes nothing."""
+    snapshot, _ = read_snapshot(
+        config=config,
+        facts=facts,
+        at=at,
+        channel_id=channel_id,
+        contact_owner_id=contact_owner_id,
+        lock=False,
     )
+    return decide(snapshot, rng=rng)
 
 
-def _nothing_to_do(ticket: Ticket) -> str:
-    """Why the router left a pending ticket alone: someone was faster, or it has no channel."""
-    if ticket.channel_id is None:
-        return "Not routed: the ticket has no channel, so no routing rule applies."
-    if not ticket.is_open:
-        return f"Nothing to do: the ticket was already {ticket.get_status_display().lower()}."
-    last = (
-        AssignmentEvent.objects.filter(ticket=ticket)
-        .select_related("actor", "to_owner", "to_team")
-        .order_by("-created_at", "-id")
-        .first()
-    )
-    holder = ticket.owner or ticket.team
-    if last is None:
-        return f"Nothing to do: the ticket already belonged to {holder}."
-    to = last.to_owner or (f"the team {last.to_team}" if last.to_team else holder)
-    if last.cause == AssignmentEvent.Cause.MANUAL:
-        how = "by hand"
-    else:
-        how = f"({last.get_cause_display().lower()})"
-    by = f" by {last.actor}" if last.actor else ""
-    at = timezone.localtime(last.created_at).strftime("%Y-%m-%d %H:%M %Z")
-    return f"Nothing to do: already assigned to {to}{by} {how} at {at}."
+# ---------------------------------------------------------------------------------------
+# Phase 3: apply
+# ---------------------------------------------------------------------------------------
 
 
-def _apply(ticket, config, decision: Decision, at, started) -> RoutingDecision:
-    owner = decision.owner
-    team = Team.objects.get(pk=decision.team_id) if decision.team_id else None
+def _apply(
+    ticket: Ticket, config: RoutingConfig, decision: Decision, rows: Rows, at, started
+) -> RoutingDecision:
+    owner = rows.users[decision.owner_id] if decision.owner_id else None
+    team = rows.team if decision.team_id else None
+    summary = decision.summary
     if owner or team:
-        services.claim_for_routing(ticket=ticket, owner=owner, team=team)
+        services.claim_for_routing(ticket=ticket, owner=owner, team=team, reason=summary)
         if owner and decision.strategy == "round_robin":
             # Taken now, under the locks, so turns are ordered as the decisions commit.
             turn_at = timezone.now()
@@ -376,10 +366,9 @@ def _apply(ticket, config, decision: Decision, at, started) -> RoutingDecision:
             )
     else:
         services.mark_routed(ticket=ticket, state=Ticket.RoutingState.DONE)
-    waiting = decision.waiting_for_agent and config.reroute_when_available
-    if waiting:
+    if decision.waiting_for_agent and config.reroute_when_available:
         WaitingTicket.objects.update_or_create(ticket=ticket, defaults={"since": at})
-        decision.summary += " It will be routed again when an agent becomes available."
+        summary = explanations.routed_again_when_available(summary)
     record = RoutingDecision.objects.create(
         ticket=ticket,
         channel_id=ticket.channel_id,
@@ -388,23 +377,63 @@ def _apply(ticket, config, decision: Decision, at, started) -> RoutingDecision:
         team=team,
         mode=decision.mode,
         strategy=decision.strategy,
-        summary=decision.summary,
+        summary=summary,
         settings_snapshot=config.snapshot(),
         candidates=[
             {"user_id": c.user_id, "name": c.name, "load": c.load} for c in decision.candidates
         ],
         excluded=[e.as_json() for e in decision.excluded],
         required_skills=decision.required_skills,
-        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+        duration_ms=_ms_since(started),
         created_at=at,
     )
     events.ticket_routed.send(
-        sender=Ticket, ticket=ticket, outcome=decision.outcome, summary=decision.summary
+        sender=Ticket, ticket=ticket, outcome=decision.outcome, summary=summary
     )
     if decision.email_owner_id:
         jobs.enqueue(
-            email_submission_to_owner_task,
+            EMAIL_OWNER_TASK,
             key=f"email_submission_to_owner:{record.pk}",
             decision_id=record.pk,
         )
     return record
+
+
+def _record_nothing_to_do(ticket: Ticket, started: float) -> RoutingDecision:
+    return RoutingDecision.objects.create(
+        ticket=ticket,
+        channel_id=ticket.channel_id,
+        outcome=RoutingDecision.Outcome.SKIPPED,
+        summary=_nothing_to_do(ticket),
+        duration_ms=_ms_since(started),
+    )
+
+
+def _nothing_to_do(ticket: Ticket) -> str:
+    """Why the router left a pending ticket alone: someone was faster, or it has no channel."""
+    if ticket.channel_id is None:
+        return explanations.NO_CHANNEL
+    if not ticket.is_open:
+        return explanations.already_in_status(ticket.get_status_display())
+    last = (
+        AssignmentEvent.objects.filter(ticket=ticket)
+        .select_related("actor", "to_owner", "to_team")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    holder = ticket.owner or ticket.team
+    if last is None:
+        return explanations.already_belonged_to(holder)
+    return explanations.already_assigned(
+        to_owner=last.to_owner,
+        to_team=last.to_team,
+        holder=holder,
+        by=last.actor,
+        by_hand=last.cause == AssignmentEvent.Cause.MANUAL,
+        cause=last.get_cause_display(),
+        at=last.created_at,
+    )
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)

@@ -1,9 +1,10 @@
 """Dry run for the settings page: who would receive the next tickets of a channel now, with
 the settings as entered (before Save), and who is left out and why.
 
-It runs the engine's own `decide()` once — the same eligibility and the same distribution,
-without locks or writes — then plays the distribution forward in memory for the following
-tickets (each pick adds one to that user's load and moves them to the back of the turn).
+It runs the engine's dry run once (`routing.engine.dry_run`: the snapshot read without locks,
+the same pure `decide()` as a real decision, nothing written), then plays the distribution
+forward in memory for the following tickets (each pick adds one to that user's load and moves
+them to the back of the turn).
 """
 
 import random
@@ -12,10 +13,12 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from helpdesk.channel_kinds import policy_for
 from helpdesk.models import Channel
+from routing import engine
 from routing.config import RoutingConfig
+from routing.decision import Decision
 from routing.eligibility import Exclusion, TicketFacts
-from routing.engine import Decision, decide
 from routing.strategies import pick
 
 
@@ -39,9 +42,9 @@ def preview_next(
 ) -> Preview:
     at = at or timezone.now()
     kind = config.channel_kind
-    facts = facts or TicketFacts(ticket_type=Channel.TICKET_TYPE_BY_KIND[kind])
+    facts = facts or TicketFacts(ticket_type=policy_for(kind).ticket_type)
     rng = rng or random.Random(0)
-    decision: Decision = decide(
+    decision: Decision = engine.dry_run(
         config=config, facts=facts, at=at, channel_id=channel.pk if channel else None, rng=rng
     )
     result = Preview(

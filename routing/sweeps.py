@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from helpdesk import services
 from helpdesk.models import Ticket
-from routing.engine import decide, facts_of, load_config
+from routing import engine
 from routing.models import WaitingTicket
 
 SWEEP_BATCH = 500
@@ -27,8 +27,8 @@ def stale_pending_ticket_ids(now=None) -> list[int]:
 
 
 def release_waiting_tickets(now=None) -> list[int]:
-    """Waiting tickets that a dry-run decision would now assign are made pending again and
-    returned; tickets assigned or closed meanwhile stop waiting."""
+    """Waiting tickets that the engine's dry run would now assign are made pending again
+    and returned; tickets assigned or closed meanwhile stop waiting."""
     now = now or timezone.now()
     released = []
     for waiting in WaitingTicket.objects.select_related("ticket__channel", "ticket__contact")[
@@ -38,17 +38,16 @@ def release_waiting_tickets(now=None) -> list[int]:
         if not (ticket.is_open and ticket.is_unassigned):
             waiting.delete()
             continue
-        config = load_config(ticket.channel)
+        config = engine.load_config(ticket.channel)
         if config is None or not config.reroute_when_available:
             waiting.delete()
             continue
-        contact = ticket.contact
-        decision = decide(
+        decision = engine.dry_run(
             config=config,
-            facts=facts_of(ticket),
+            facts=engine.facts_of(ticket),
             at=now,
             channel_id=ticket.channel_id,
-            contact_owner_id=contact.owner_id if contact and contact.is_identified else None,
+            contact_owner_id=engine.contact_owner_of(ticket),
         )
         if decision.owner_id or decision.team_id:
             with transaction.atomic():

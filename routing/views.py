@@ -11,21 +11,21 @@ from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from channels_cfg.forms import AutomationForm, PreviewSampleForm
-from channels_cfg.views import (
+from channels_cfg.pages import (
     AUTOMATION_TEMPLATE,
     automation_of,
     automation_page_context,
     channel_with_automation,
-    settings_admin_required,
 )
-from routing.config_forms import config_from_form_data
+from helpdesk.access import account_admin_required
+from routing.config import RoutingConfig
 from routing.eligibility import TicketFacts
 from routing.preview import preview_next
 
 PREVIEW_COUNT = 5
 
 
-@settings_admin_required
+@account_admin_required
 @require_POST
 def preview(request, channel_id: int):
     channel = channel_with_automation(channel_id)
@@ -35,7 +35,7 @@ def preview(request, channel_id: int):
     context = {"channel": channel, "previewed": True, "preview": None, "preview_errors": []}
     if form.is_valid() and sample.is_valid():
         data = form.automation_data()
-        config = config_from_form_data(channel=channel, data=data)
+        config = RoutingConfig.from_settings(kind=channel.kind, settings=data)
         facts = TicketFacts(
             ticket_type=channel.ticket_type,
             subject=sample.cleaned_data["text"],

@@ -2,7 +2,23 @@
 
 Named users make tests read like stories: `agent` and `other_agent` work tickets (Agents
 group, a seat), `admin_user` manages channels (Account admins, staff), `superadmin` can do
-anything, `outsider` has an account but no ticket access.
+anything, `outsider` has an account but no ticket access. pytest-django's `admin_client` is
+signed in as `admin_user` — the account admin, not a superuser (`admin_user` is overridden
+below); define no other.
+
+Celery is not eager in tests (`tests/support/services.py`): every test starts with an empty
+in-memory broker (`memory://`, whatever CELERY_BROKER_URL says), so what the code publishes
+waits there and nothing reaches a real broker. A test that needs the work done calls the task
+(`task.apply(...)`, or the service it wraps) or uses `published_tasks`: after the code
+committed (`django_capture_on_commit_callbacks(execute=True)`, or a transactional test),
+`published_tasks.names` shows what was published and `published_tasks.run()` runs it as a
+worker would, with whatever that publishes in turn; `published_tasks.after_commit()` does
+both around a block. Integration tests use a real worker (`celery_worker`: this process and
+the worker on the configured Redis; `wait_idle()` says when nothing more will arrive). A few
+smoke tests opt into eager mode, as `make run` runs — `@pytest.mark.usefixtures("eager_celery")`
+on the test or as a module's `pytestmark` — where the work must happen in-process at commit:
+browser tests whose live server must route or announce, the deadlock tests (after-commit work
+in the committing threads), and mailroom's outbound tests.
 
 Service markers (declared in pyproject.toml) say what a test needs besides Python:
 `postgres`, `redis`, `celery_worker` (both), `smtp` (aiosmtpd) and `browser` (Chromium and
@@ -110,12 +126,22 @@ def browser_missing() -> str | None:
     return probe_browser(chromium_path())
 
 
+@cache
+def imap_missing() -> str | None:
+    from tests.mailroom.dovecot import dovecot_binary
+
+    if dovecot_binary() is None:
+        return "needs dovecot: apt-get install dovecot-imapd"
+    return None
+
+
 SERVICE_PROBES: dict[str, Callable[[], str | None]] = {
     "postgres": postgres_missing,
     "redis": redis_missing,
     "celery_worker": celery_worker_missing,
     "smtp": smtp_missing,
     "browser": browser_missing,
+    "imap": imap_missing,
 }
 
 

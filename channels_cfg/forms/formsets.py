@@ -134,3 +134,13 @@ class BaseSkillRuleFormSet(RowsFormSet):
 SkillRuleFormSet = forms.formset_factory(
     SkillRuleForm, formset=BaseSkillRuleFormSet, extra=1, can_delete=True
 )
+
+
+def report_formset_errors(form: forms.Form, name: str, formset: RowsFormSet) -> None:
+    """A formset's errors as one error of `form` under `name` (the rows show their own)."""
+    if not formset.is_valid():
+        form._errors.setdefault(name, form.error_class()).append(
+            "Check the highlighted rows below."
+            if any(formset.errors)
+            else formset.non_form_errors()[0]
+        )

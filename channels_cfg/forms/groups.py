@@ -1,39 +1,28 @@
 """Which groups of fields the Automation form shows, per channel kind (R14–R19).
 
-`_rules_for(kind)` says when each group of fields applies; `static/js/channel_settings.js` reads
-the very same rules (rendered with `json_script`), so the page works the same with JavaScript off.
+`_rules_for(kind)` says when each group of fields applies, from the kind's policy
+(`helpdesk.channel_kinds`); `static/js/channel_settings.js` reads the very same rules
+(rendered with `json_script`), so the page works the same with JavaScript off.
 """
 
-from channels_cfg.models import AiFallback, AssignMode
-from helpdesk.models import Channel
+from channels_cfg.models import AUTOMATION_SETTINGS, AiFallback, AssignMode
+from helpdesk.channel_kinds import Assignment, policy_for
 
-Kind = Channel.Kind
-ASSIGN_KINDS = (Kind.TEAM_EMAIL, Kind.WHATSAPP, Kind.FORM)  # "Assign incoming tickets to" (R14)
-CHAT_KINDS = (Kind.CHATFLOW, Kind.CUSTOM_CHAT)  # an assignment toggle (R18)
-# Skill rules look at the ticket's language, text and priority; calls carry none of them when
-# they are routed, and R19 lists calling's options without skills.
-SKILL_KINDS = (*ASSIGN_KINDS, *CHAT_KINDS)
-
-FIELD_GROUPS = {
-    "users": "pool",
-    "teams": "pool",
-    "team": "team",
-    "ai_fallback": "ai",
-    "fallback_users": "fallback",
-    "fallback_teams": "fallback",
-    "distribution": "distribution",
-    "available_only": "available",
-    "reroute_when_available": "reroute",
-    "skill_routing": "skills",
-    "skill_fallback": "skill_rules",
+# The form field each on/off assignment is edited with (R18, R19); its state is ON or "".
+TOGGLE_FIELD = {
+    Assignment.CHAT_TOGGLE: "chat_assignment_enabled",
+    Assignment.CALLING_HOURS: "call_routing",
 }
+# Form field → its group: the settings' own, and the form's "team" (Team only's one team).
+FIELD_GROUPS = {s.name: s.group for s in AUTOMATION_SETTINGS if s.group} | {"team": "team"}
 ON = "on"  # what a ticked checkbox contributes to the state the rules read
 
 
 def _rules_for(kind: str) -> dict[str, list[dict[str, list[str]]]]:
     """Group → alternatives (any may hold) → {state variable: accepted values} (all must)."""
+    policy = policy_for(kind)
     skills_on = {"skill_routing": [ON]}
-    if kind in ASSIGN_KINDS:
+    if policy.assign_rule:
         specific = {"assign_mode": [AssignMode.SPECIFIC]}
         fallback = {
             "assign_mode": [AssignMode.CUSTOMER_AGENT],
@@ -41,7 +30,7 @@ def _rules_for(kind: str) -> dict[str, list[dict[str, list[str]]]]:
         }
         owner = {"assign_mode": [AssignMode.CONTACT_OWNER]}
         routes_to_users = [specific, fallback, owner]
-        return {
+        rules = {
             "pool": [specific],
             "team": [{"assign_mode": [AssignMode.TEAM_ONLY]}],
             "ai": [{"assign_mode": [AssignMode.CUSTOMER_AGENT]}],
@@ -50,13 +39,15 @@ def _rules_for(kind: str) -> dict[str, list[dict[str, list[str]]]]:
             "distribution": [specific, fallback],
             "reroute": [specific, fallback],
             "available": routes_to_users,
+        }
+    else:
+        routes_to_users = [{TOGGLE_FIELD[policy.assignment]: [ON]}]
+        rules = {g: list(routes_to_users) for g in ("pool", "distribution", "available", "reroute")}
+    if policy.skill_routing:
+        rules |= {
             "skills": routes_to_users,
             "skill_rules": [{**alt, **skills_on} for alt in routes_to_users],
         }
-    toggle = {"chat_assignment_enabled" if kind in CHAT_KINDS else "call_routing": [ON]}
-    rules = {g: [toggle] for g in ("pool", "distribution", "available", "reroute")}
-    if kind in SKILL_KINDS:
-        rules |= {"skills": [toggle], "skill_rules": [{**toggle, **skills_on}]}
     return rules
 
 

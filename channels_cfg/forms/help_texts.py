@@ -43,5 +43,5 @@ REROUTE_HELP = (
     "A ticket left unassigned because nobody was available (or everyone was at capacity) is "
     "routed again as soon as one of these agents becomes available."
 )
-POOL_HELP = "Teams route only to their main members (R9); additional members are skipped."
+POOL_HELP = "Teams route only to their main members; additional members are skipped."
 USERS_HELP = "Only users with a helpdesk seat and ticket access can receive tickets."

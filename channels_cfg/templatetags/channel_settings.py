@@ -8,12 +8,11 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 from channels_cfg.models import AiFallback, AssignMode, ChannelAutomation, Distribution
+from helpdesk.channel_kinds import policy_for
 from helpdesk.models import Channel
 
 register = template.Library()
 
-Kind = Channel.Kind
-CHAT_KINDS = (Kind.CHATFLOW, Kind.CUSTOM_CHAT)
 NAMES_SHOWN = 3
 UNASSIGNED = "None: tickets wait in Unassigned"
 
@@ -57,12 +56,12 @@ def routing_summary(channel: Channel) -> str:
     if automation is None:
         return UNASSIGNED
     users, teams = automation.users.all(), automation.teams.all()
-    mode = automation.assign_mode
-    if channel.kind in CHAT_KINDS:
+    mode, policy = automation.assign_mode, policy_for(channel.kind)
+    if policy.chat_toggle:
         if not automation.chat_assignment_enabled:
             return "Assignment off: conversations wait in Unassigned"
         return _routed(automation, users, teams)
-    if channel.kind == Kind.CALLING:
+    if policy.calling_hours:
         during = (
             _routed(automation, users, teams)
             if mode == AssignMode.SPECIFIC
@@ -76,7 +75,7 @@ def routing_summary(channel: Channel) -> str:
         return f"Team only: {team or 'no team chosen'}, no owner"
     if mode == AssignMode.CONTACT_OWNER:
         text = f"Contact owner, {_availability(automation)}"
-        if channel.kind == Kind.FORM and automation.available_only:
+        if policy.emails_offline_contact_owner and automation.available_only:
             text += "; emailed to an offline owner"
         return text
     if mode == AssignMode.CUSTOMER_AGENT:

@@ -4,6 +4,7 @@ from helpdesk.models.account import AccountSettings, ApiToken, Seat
 from helpdesk.models.availability import OutOfOffice, WorkingHours
 from helpdesk.models.channels import Channel, TicketType
 from helpdesk.models.contacts import Contact
+from helpdesk.models.intake import Attachment, InboundEvent, OutboundMessage
 from helpdesk.models.jobs import Job
 from helpdesk.models.teams import AgentSkill, Skill, Team, TeamMembership
 from helpdesk.models.tickets import AssignmentEvent, Message, Ticket
@@ -14,11 +15,14 @@ __all__ = [
     "AgentSkill",
     "ApiToken",
     "AssignmentEvent",
+    "Attachment",
     "Channel",
     "Contact",
+    "InboundEvent",
     "Job",
     "Message",
     "OutOfOffice",
+    "OutboundMessage",
     "Seat",
     "Skill",
     "Team",

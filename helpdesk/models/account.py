@@ -4,6 +4,8 @@ import secrets
 from django.conf import settings
 from django.db import models
 
+from helpdesk.models.permissions import MANAGE_HELPDESK, codename
+
 
 class AccountSettings(models.Model):
     """The account's own settings: one row (pk=1), read with `AccountSettings.load()`."""
@@ -15,7 +17,7 @@ class AccountSettings(models.Model):
     class Meta:
         verbose_name = "account settings"
         verbose_name_plural = "account settings"
-        permissions = [("manage_helpdesk", "Can manage helpdesk channels and routing")]
+        permissions = [(codename(MANAGE_HELPDESK), "Can manage helpdesk channels and routing")]
 
     def __str__(self) -> str:
         return "Account settings"

@@ -1,33 +1,15 @@
 from django.db import models
 
+from helpdesk.channel_kinds import ChannelKind, KindPolicy, TicketType, policy_for, ticket_type_for
 
-class TicketType(models.TextChoices):
-    """R12: the type follows from where the ticket came from."""
-
-    CALLS = "calls", "Calls"
-    MESSAGES = "messages", "Messages"
-    EMAIL = "email", "Email/other"
+__all__ = ["Channel", "TicketType"]
 
 
 class Channel(models.Model):
-    """A source of tickets connected to the helpdesk."""
+    """A source of tickets connected to the helpdesk. What its kind means (ticket type,
+    routing options) is `helpdesk.channel_kinds`."""
 
-    class Kind(models.TextChoices):
-        TEAM_EMAIL = "team_email", "Team email"
-        FORM = "form", "Form"
-        CHATFLOW = "chatflow", "Chatflow"
-        WHATSAPP = "whatsapp", "WhatsApp"
-        CALLING = "calling", "Calling"
-        CUSTOM_CHAT = "custom_chat", "Custom chat"
-
-    TICKET_TYPE_BY_KIND = {
-        Kind.TEAM_EMAIL: TicketType.EMAIL,
-        Kind.FORM: TicketType.EMAIL,
-        Kind.CHATFLOW: TicketType.MESSAGES,
-        Kind.WHATSAPP: TicketType.MESSAGES,
-        Kind.CUSTOM_CHAT: TicketType.MESSAGES,
-        Kind.CALLING: TicketType.CALLS,
-    }
+    Kind = ChannelKind
 
     kind = models.CharField(max_length=16, choices=Kind)
     name = models.CharField(max_length=120)
@@ -44,10 +26,14 @@ class Channel(models.Model):
         return f"{self.name} ({self.get_kind_display()})"
 
     @property
+    def policy(self) -> KindPolicy:
+        return policy_for(self.kind)
+
+    @property
     def ticket_type(self) -> str:
-        return self.TICKET_TYPE_BY_KIND[self.kind]
+        return self.policy.ticket_type
 
     @staticmethod
     def ticket_type_for(channel: "Channel | None") -> str:
         """Tickets created manually or through the API (no channel) are Email/other (R12)."""
-        return channel.ticket_type if channel is not None else TicketType.EMAIL
+        return ticket_type_for(channel.kind if channel is not None else None)

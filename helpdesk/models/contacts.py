@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 
 
 class Contact(models.Model):
@@ -24,6 +25,8 @@ class Contact(models.Model):
         ordering = ["name", "email"]
         indexes = [
             models.Index(fields=["email"], name="contact_email_idx"),
+            # Addresses are matched case-insensitively (`email__iexact` is UPPER(email) = …).
+            models.Index(Upper("email"), name="contact_email_upper_idx"),
             models.Index(fields=["name"], name="contact_name_idx"),
         ]
         constraints = [

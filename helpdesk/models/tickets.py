@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from helpdesk.models.channels import Channel, TicketType
 from helpdesk.models.contacts import Contact
+from helpdesk.models.permissions import TICKET_ACCESS, codename
 from helpdesk.models.teams import Team
 
 # "Open" means not closed; the partial indexes below use this very predicate.
@@ -76,7 +77,7 @@ class Ticket(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        permissions = [("access_tickets", "Can see and work tickets in the helpdesk")]
+        permissions = [(codename(TICKET_ACCESS), "Can see and work tickets in the helpdesk")]
         # Each queue of `helpdesk.queues` filters on one of these partial predicates and sorts
         # by the indexed columns (newest first, the id breaking ties), so PostgreSQL reads a
         # page straight from the index and counts a queue with an index-only scan.
@@ -163,7 +164,14 @@ class Message(models.Model):
         on_delete=models.SET_NULL,
         related_name="messages",
     )
-    body = models.TextField()
+    body = models.TextField(help_text="The text; for mail, the new text without quoted history.")
+    quoted = models.TextField(blank=True, help_text="Quoted history, folded away in the thread.")
+    html = models.TextField(blank=True, help_text="Sanitised HTML, when the channel sent some.")
+    sender_address = models.CharField(max_length=320, blank=True)
+    sender_name = models.CharField(max_length=200, blank=True)
+    is_automatic = models.BooleanField(
+        default=False, help_text="An auto-reply or bounce: never answered automatically."
+    )
     external_id = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -209,6 +217,9 @@ class AssignmentEvent(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     cause = models.CharField(max_length=8, choices=Cause)
+    # Why, in plain words, where the cause alone does not say: the routing engine's summary
+    # of its decision ("Assigned to Ada by load balancing …"); empty for a person's choice.
+    reason = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -4,7 +4,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
 
-TICKET_ACCESS_PERMISSION = "helpdesk.access_tickets"
+from helpdesk.models.permissions import TICKET_ACCESS
 
 
 def validate_time_zone(value: str) -> None:
@@ -45,4 +45,4 @@ class User(AbstractUser):
 
     @property
     def has_ticket_access(self) -> bool:
-        return self.is_active and self.has_perm(TICKET_ACCESS_PERMISSION)
+        return self.is_active and self.has_perm(TICKET_ACCESS)

@@ -18,6 +18,13 @@ from helpdesk.services.contacts import (
     normalize_email,
 )
 from helpdesk.services.errors import TicketChanged
+from helpdesk.services.intake import (
+    Outcome,
+    Quarantine,
+    process_inbound,
+    retry_failed_inbound,
+    store_inbound,
+)
 from helpdesk.services.tickets import (
     add_inbound_message,
     add_note,
@@ -34,6 +41,8 @@ from helpdesk.services.tickets import (
 )
 
 __all__ = [
+    "Outcome",
+    "Quarantine",
     "TicketChanged",
     "add_inbound_message",
     "add_note",
@@ -49,11 +58,14 @@ __all__ = [
     "mark_routed",
     "mark_routing_pending",
     "normalize_email",
+    "process_inbound",
     "remove_seat",
     "reopen",
     "reply",
+    "retry_failed_inbound",
     "set_priority",
     "set_status",
     "set_ticket_status",
+    "store_inbound",
     "user_for_token",
 ]

@@ -3,12 +3,14 @@ channels and routing (R6). Created after every migrate, idempotently."""
 
 from django.contrib.auth.models import Group, Permission
 
+from helpdesk.access import MANAGE_HELPDESK, TICKET_ACCESS, permission_parts
+
 AGENTS = "Agents"
 ACCOUNT_ADMINS = "Account admins"
 
 GROUP_PERMISSIONS = {
-    AGENTS: [("helpdesk", "access_tickets")],
-    ACCOUNT_ADMINS: [("helpdesk", "access_tickets"), ("helpdesk", "manage_helpdesk")],
+    AGENTS: [permission_parts(TICKET_ACCESS)],
+    ACCOUNT_ADMINS: [permission_parts(TICKET_ACCESS), permission_parts(MANAGE_HELPDESK)],
 }
 
 

@@ -10,13 +10,26 @@ among themselves. A caller that showed the user a version of the ticket passes
 `expected_version`; if the ticket changed meanwhile the verb raises `TicketChanged`.
 """
 
+from collections.abc import Iterable
+from typing import Protocol
+
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from helpdesk import events
-from helpdesk.models import AssignmentEvent, Channel, Contact, Message, Team, Ticket, User
+from helpdesk.models import (
+    AssignmentEvent,
+    Attachment,
+    Channel,
+    Contact,
+    Message,
+    Team,
+    Ticket,
+    User,
+)
 from helpdesk.models.tickets import OPEN_SQL
 from helpdesk.services.errors import TicketChanged
 
@@ -38,6 +51,50 @@ def _save(locked: Ticket, original: Ticket, fields: list[str]) -> None:
         setattr(original, field, getattr(locked, field))
 
 
+class AttachmentFile(Protocol):
+    """A file to keep with a message (e.g. `mailroom.parts.Attachment`)."""
+
+    filename: str
+    content_type: str
+    content: bytes
+    content_id: str | None
+    inline: bool
+
+
+def _message_details(
+    *, html="", quoted="", sender_address="", sender_name="", is_automatic=False
+) -> dict:
+    return {
+        "html": html,
+        "quoted": quoted,
+        "sender_address": sender_address[:320],
+        "sender_name": sender_name[:200],
+        "is_automatic": is_automatic,
+    }
+
+
+def _store_attachments(message: Message, files: Iterable[AttachmentFile]) -> None:
+    """One row per file, in one statement. The files are written to storage first; should
+    the transaction roll back afterwards they stay behind unreferenced (harmless)."""
+    rows = []
+    for item in files:
+        row = Attachment(
+            message=message,
+            filename=item.filename[:255],
+            content_type=item.content_type[:255],
+            size=len(item.content),
+            content_id=(item.content_id or "")[:255],
+            inline=bool(item.inline),
+        )
+        name = item.filename[:100].strip()
+        row.file.save(
+            name if name.strip(".") else "attachment", ContentFile(item.content), save=False
+        )
+        rows.append(row)
+    if rows:
+        Attachment.objects.bulk_create(rows)
+
+
 def create_ticket(
     *,
     subject: str,
@@ -49,11 +106,18 @@ def create_ticket(
     language: str = "",
     external_id: str = "",
     actor: User | None = None,
+    html: str = "",
+    quoted: str = "",
+    sender_address: str = "",
+    sender_name: str = "",
+    attachments: Iterable[AttachmentFile] = (),
+    created_at=None,
 ) -> tuple[Ticket, bool]:
     """Open a ticket with its first inbound message. Returns (ticket, created).
 
     A redelivered input (same channel and external id) returns the ticket it created the
-    first time and creates nothing.
+    first time and creates nothing. `html`, `quoted`, `sender_*` and `attachments` describe
+    the first message (an email's sanitised HTML, folded history, From, files).
     """
     subject = subject.strip()
     if not subject:
@@ -77,15 +141,22 @@ def create_ticket(
                 routing_state=(
                     Ticket.RoutingState.PENDING if channel else Ticket.RoutingState.SKIPPED
                 ),
+                **(
+                    {"created_at": created_at, "last_activity_at": created_at} if created_at else {}
+                ),
             )
-            Message.objects.create(
+            message = Message.objects.create(
                 ticket=ticket,
                 channel=channel,
                 direction=Message.Direction.INBOUND,
                 body=body,
                 external_id=external_id,
                 created_at=ticket.created_at,
+                **_message_details(
+                    html=html, quoted=quoted, sender_address=sender_address, sender_name=sender_name
+                ),
             )
+            _store_attachments(message, attachments)
             events.ticket_created.send(sender=Ticket, ticket=ticket, actor=actor)
     except IntegrityError:
         existing = _ticket_for_external_id(channel, external_id) if external_id else None
@@ -155,10 +226,12 @@ def _assign_locked(
     return event
 
 
-def claim_for_routing(*, ticket: Ticket, owner: User | None, team: Team | None):
+def claim_for_routing(*, ticket: Ticket, owner: User | None, team: Team | None, reason: str = ""):
     """The router's assignment: a conditional update that only takes a ticket still open,
-    without owner or team, and pending — so the router never overwrites a person.
-    Returns the AssignmentEvent, or None when the ticket was no longer free."""
+    without owner or team, and pending — so the router never overwrites a person. `reason`
+    (the router's summary of its decision) is kept on the AssignmentEvent, so whoever hears
+    of the assignment can say why. Returns the AssignmentEvent, or None when the ticket was
+    no longer free."""
     now = timezone.now()
     with transaction.atomic(savepoint=False):
         claimed = Ticket.objects.filter(
@@ -183,6 +256,7 @@ def claim_for_routing(*, ticket: Ticket, owner: User | None, team: Team | None):
             to_team=team,
             actor=None,
             cause=Cause.ROUTING,
+            reason=reason,
             created_at=now,
         )
         ticket.owner, ticket.team, ticket.assigned_at = owner, team, now if owner else None
@@ -260,26 +334,53 @@ def add_note(*, ticket: Ticket, author: User, body: str) -> Message:
 
 
 def add_inbound_message(
-    *, ticket: Ticket, body: str, external_id: str = ""
+    *,
+    ticket: Ticket,
+    body: str,
+    external_id: str = "",
+    html: str = "",
+    quoted: str = "",
+    sender_address: str = "",
+    sender_name: str = "",
+    is_automatic: bool = False,
+    attachments: Iterable[AttachmentFile] = (),
 ) -> tuple[Message, bool]:
     """The contact wrote again on this ticket. Returns (message, created); a redelivered
-    input (same channel and external id) creates nothing. Reopens a closed ticket."""
+    input (same channel and external id) creates nothing.
+
+    A person's message sets the ticket to *waiting on us* whatever its status — a closed
+    ticket reopens, one waiting on the contact comes back to the agents. An automatic one
+    (`is_automatic`: an out-of-office, a bounce) is kept in the thread but changes neither
+    status nor last activity: a robot never reopens a ticket."""
     with transaction.atomic():
         locked = _lock(ticket, None)
         try:
             with transaction.atomic():
                 message = Message.objects.create(
                     ticket=locked,
-                    channel=locked.channel,
+                    channel_id=locked.channel_id,
                     direction=Message.Direction.INBOUND,
                     body=body,
                     external_id=external_id,
+                    **_message_details(
+                        html=html,
+                        quoted=quoted,
+                        sender_address=sender_address,
+                        sender_name=sender_name,
+                        is_automatic=is_automatic,
+                    ),
                 )
         except IntegrityError:
-            return Message.objects.get(channel=locked.channel, external_id=external_id), False
-        _change_status(
-            locked, ticket, Ticket.Status.WAITING_ON_US, actor=None, activity_at=message.created_at
-        )
+            return Message.objects.get(channel_id=locked.channel_id, external_id=external_id), False
+        _store_attachments(message, attachments)
+        if not is_automatic:
+            _change_status(
+                locked,
+                ticket,
+                Ticket.Status.WAITING_ON_US,
+                actor=None,
+                activity_at=message.created_at,
+            )
         events.message_added.send(sender=Message, ticket=locked, message=message)
     return message, True
 
@@ -316,14 +417,10 @@ def set_priority(
         raise ValidationError({"priority": f"Unknown priority {priority!r}."})
     with transaction.atomic():
         locked = _lock(ticket, expected_version)
-        old = locked.priority
-        if old == priority:
+        if locked.priority == priority:
             return
         locked.priority = priority
         _save(locked, ticket, ["priority"])
-        events.ticket_priority_changed.send(
-            sender=Ticket, ticket=ticket, old_priority=old, actor=actor
-        )
 
 
 def _change_status(locked: Ticket, original: Ticket, status: str, *, actor, activity_at=None):
@@ -339,10 +436,6 @@ def _change_status(locked: Ticket, original: Ticket, status: str, *, actor, acti
     if not fields:
         return
     _save(locked, original, fields)
-    if old != status:
-        events.ticket_status_changed.send(
-            sender=Ticket, ticket=original, old_status=old, actor=actor
-        )
 
 
 def _require_body(body: str) -> str:

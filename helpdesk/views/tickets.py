@@ -174,7 +174,7 @@ def ticket_reply(request, ticket_id: int):
                 body=body,
                 expected_version=form.cleaned_data["version"],
             )
-            notice = "Reply sent." if had_owner else "Reply sent. The ticket is now yours (R4)."
+            notice = "Reply sent." if had_owner else "Reply sent. The ticket is now yours."
         else:
             add_note(ticket=ticket, author=request.user, body=body)
             notice = "Internal note added."

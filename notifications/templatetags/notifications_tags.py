@@ -8,6 +8,7 @@ from django import template
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from helpdesk.access import has_ticket_access
 from notifications.services import unread_count
 
 register = template.Library()
@@ -17,7 +18,7 @@ register = template.Library()
 def notification_bell(context) -> dict:
     request = context.get("request")
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated or not user.has_ticket_access:
+    if user is None or not has_ticket_access(user):
         return {"show": False}
     return {"show": True, "unread": unread_count(user)}
 

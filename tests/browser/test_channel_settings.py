@@ -46,6 +46,8 @@ def form_channel():
     ).channel
 
 
+# Smoke test: the live server routes as `make run` does, in-process at commit.
+@pytest.mark.usefixtures("eager_celery")
 def test_r14_r22_team_only_set_in_the_browser_routes_the_next_ticket_to_the_team(
     login_page, screenshot, admin_user, agent, support, form_channel
 ):

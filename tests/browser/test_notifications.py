@@ -43,6 +43,8 @@ def assign_in_own_browser(browser, live_server, actor, ticket, owner) -> None:
         context.close()
 
 
+# Smoke test: the live server announces as `make run` does, in-process at commit.
+@pytest.mark.usefixtures("eager_celery")
 def test_r24_agent_sees_the_bell_rise_and_clears_it_by_opening_the_notification(
     page, browser, live_server, agent, other_agent, screenshot
 ):

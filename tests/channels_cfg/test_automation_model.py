@@ -5,13 +5,15 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from channels_cfg.models import (
-    MODES_BY_KIND,
+    AUTOMATION_SETTINGS,
+    ROWS,
     AiFallback,
     AssignMode,
     ChannelAutomation,
     Distribution,
     validate_selection,
 )
+from helpdesk.channel_kinds import policy_for
 from helpdesk.models import Channel, TeamMembership
 from tests.factories import (
     AgentFactory,
@@ -28,6 +30,16 @@ pytestmark = pytest.mark.django_db
 
 def errors_of(exc: pytest.ExceptionInfo) -> dict[str, list[str]]:
     return exc.value.message_dict
+
+
+def refusals(check, **kwargs) -> dict[str, list[str]]:
+    """What `check(**kwargs)` (a `clean` or `validate_selection`) refuses, per field: {} when
+    it accepts, so a test of an accepted selection says so and shows the messages if not."""
+    try:
+        check(**kwargs)
+    except ValidationError as exc:
+        return exc.message_dict
+    return {}
 
 
 def automation(kind=Channel.Kind.TEAM_EMAIL, **fields) -> ChannelAutomation:
@@ -64,8 +76,10 @@ def test_r14_customer_agent_is_refused_on_a_form_channel():
 
 @pytest.mark.parametrize("kind", [Channel.Kind.TEAM_EMAIL, Channel.Kind.WHATSAPP])
 def test_r14_customer_agent_is_offered_on_email_and_whatsapp(kind):
+    assert policy_for(kind).offers(AssignMode.CUSTOMER_AGENT)
     config = automation(kind, assign_mode=AssignMode.CUSTOMER_AGENT)
-    config.clean()  # with the default "If AI can't answer: None"
+    assert config.ai_fallback == AiFallback.NONE  # the default "If AI can't answer: None"
+    assert refusals(config.clean) == {}
 
 
 @pytest.mark.parametrize(
@@ -75,7 +89,7 @@ def test_r14_customer_agent_is_offered_on_email_and_whatsapp(kind):
     "mode", [AssignMode.SPECIFIC, AssignMode.TEAM_ONLY, AssignMode.CONTACT_OWNER, AssignMode.NONE]
 )
 def test_r14_email_form_whatsapp_offer_the_four_common_modes(kind, mode):
-    assert mode in MODES_BY_KIND[kind]
+    assert policy_for(kind).offers(mode)
 
 
 @pytest.mark.parametrize(
@@ -93,7 +107,7 @@ def test_r18_r19_chat_and_calling_offer_only_users_and_teams_or_none(kind, mode)
 
 
 def test_every_channel_kind_has_its_modes():
-    assert set(MODES_BY_KIND) == set(Channel.Kind)
+    assert all(policy_for(kind).modes for kind in Channel.Kind)
 
 
 # --- specific users and teams (R7, R8) ----------------------------------------------------
@@ -132,8 +146,9 @@ def test_r14_specific_needs_at_least_one_user_or_team():
 
 
 def test_r14_specific_with_seated_agents_and_a_team_passes(agent, other_agent):
-    validate_selection(mode=AssignMode.SPECIFIC, users=[agent, other_agent], teams=[])
-    validate_selection(mode=AssignMode.SPECIFIC, users=[], teams=[TeamFactory()])
+    specific = {"check": validate_selection, "mode": AssignMode.SPECIFIC}
+    assert refusals(**specific, users=[agent, other_agent], teams=[]) == {}
+    assert refusals(**specific, users=[], teams=[TeamFactory()]) == {}
 
 
 def test_r14_clean_checks_the_saved_selection(agent):
@@ -144,7 +159,7 @@ def test_r14_clean_checks_the_saved_selection(agent):
     assert "Una" in errors_of(exc)["users"][0]
 
     config.users.remove(unseated)
-    config.clean()
+    assert refusals(config.clean) == {}
 
 
 def test_r14_clean_checks_the_selection_a_form_is_about_to_save(agent):
@@ -161,7 +176,7 @@ def test_r14_clean_on_a_new_automation_with_pending_selection(agent):
     with pytest.raises(ValidationError):
         config.clean()
     config.pending_selection = {"users": [agent]}
-    config.clean()
+    assert refusals(config.clean) == {}
 
 
 # --- team only (R14) ----------------------------------------------------------------------
@@ -177,7 +192,8 @@ def test_r14_team_only_needs_exactly_one_team():
     with pytest.raises(ValidationError) as exc:
         validate_selection(mode=AssignMode.TEAM_ONLY, users=[], teams=[seated_team, other])
     assert "Choose exactly one team." in errors_of(exc)["teams"]
-    validate_selection(mode=AssignMode.TEAM_ONLY, users=[], teams=[seated_team])
+    team_only = {"check": validate_selection, "mode": AssignMode.TEAM_ONLY, "users": []}
+    assert refusals(**team_only, teams=[seated_team]) == {}
 
 
 def test_r14_team_only_refuses_a_team_without_a_seated_member():
@@ -199,7 +215,7 @@ def test_r14_team_only_through_clean():
     team = TeamFactory()
     TeamMembershipFactory(team=team, role=TeamMembership.Role.MAIN)
     config = automation(Channel.Kind.FORM, assign_mode=AssignMode.TEAM_ONLY, teams=[team])
-    config.clean()
+    assert refusals(config.clean) == {}
 
 
 # --- customer agent fallback, other modes -------------------------------------------------
@@ -222,14 +238,46 @@ def test_r14_customer_agent_fallback_to_specific_needs_valid_users(agent):
     assert "Fallback" in errors_of(exc)["fallback_users"][0]
 
     config.fallback_users.set([agent])
-    config.clean()
+    assert refusals(config.clean) == {}
 
 
 @pytest.mark.parametrize("mode", [AssignMode.NONE, AssignMode.CONTACT_OWNER])
 def test_r14_none_and_contact_owner_need_no_selection(mode):
-    automation(Channel.Kind.TEAM_EMAIL, assign_mode=mode).clean()
-    validate_selection(mode=mode, users=[], teams=[])
+    assert refusals(automation(Channel.Kind.TEAM_EMAIL, assign_mode=mode).clean) == {}
+    assert refusals(validate_selection, mode=mode, users=[], teams=[]) == {}
 
 
 def test_r19_calling_channel_routes_to_specific_users(agent):
-    automation(Channel.Kind.CALLING, assign_mode=AssignMode.SPECIFIC, users=[agent]).clean()
+    assert policy_for(Channel.Kind.CALLING).offers(AssignMode.SPECIFIC)
+    config = automation(Channel.Kind.CALLING, assign_mode=AssignMode.SPECIFIC, users=[agent])
+    assert refusals(config.clean) == {}
+
+
+# --- the settings, declared once ----------------------------------------------------------
+
+NOT_SETTINGS = {"id", "channel", "version", "updated_at", "updated_by"}
+
+
+def test_every_automation_setting_is_declared_once_in_page_order():
+    columns = {
+        f.name
+        for f in ChannelAutomation._meta.get_fields()
+        if f.concrete or f.many_to_many  # own columns and chosen users/teams
+    } - NOT_SETTINGS
+    rows = {f.name for f in ChannelAutomation._meta.related_objects} & {
+        "opening_hours",
+        "skill_rules",
+    }
+    names = [s.name for s in AUTOMATION_SETTINGS]
+    assert len(names) == len(set(names))
+    assert set(names) == columns | rows
+    assert [s.name for s in AUTOMATION_SETTINGS if s.store == ROWS] == [
+        "skill_rules",
+        "opening_hours",
+    ]
+    assert set(ChannelAutomation.SELECTION_FIELDS) == {
+        "users",
+        "teams",
+        "fallback_users",
+        "fallback_teams",
+    }

@@ -21,7 +21,6 @@ from channels_cfg.forms import (
     looks_like_audio,
 )
 from channels_cfg.models import (
-    MODES_BY_KIND,
     AiFallback,
     AssignMode,
     ChannelAutomation,
@@ -29,6 +28,7 @@ from channels_cfg.models import (
     SkillFallback,
     SkillRule,
 )
+from helpdesk.channel_kinds import policy_for
 from helpdesk.models import Channel, TeamMembership
 from tests.factories import (
     AgentFactory,
@@ -143,7 +143,7 @@ def seated_team(name="Support", **kwargs):
 def test_r14_assign_to_offers_exactly_the_modes_of_the_kind(kind):
     form = AutomationForm(channel=ChannelFactory(kind=kind), automation=automation_for(kind))
     offered = [value for value, _ in form.fields["assign_mode"].choices]
-    assert offered == MODES_BY_KIND[kind]
+    assert offered == list(policy_for(kind).modes)
     assert ("ai_fallback" in form.fields) == (kind != Kind.FORM)
     assert "chat_assignment_enabled" not in form.fields
     assert form.hours is None
@@ -186,7 +186,7 @@ def test_every_option_has_its_help_text_under_it():
     automation = automation_for(Kind.FORM)
     form = AutomationForm(channel=automation.channel, automation=automation)
     descriptions = form.fields["assign_mode"].widget.descriptions
-    assert set(descriptions) >= set(MODES_BY_KIND[Kind.FORM])
+    assert set(descriptions) >= set(policy_for(Kind.FORM).modes)
     assert "by email" in descriptions[AssignMode.CONTACT_OWNER]  # forms: offline owner
     assert "Unassigned" in descriptions[AssignMode.NONE]
     assert "My team's unassigned" in descriptions[AssignMode.TEAM_ONLY]

@@ -35,6 +35,7 @@ from tests.factories import (
     TeamFactory,
     TeamMembershipFactory,
 )
+from tests.support.services import wait_until
 
 pytestmark = pytest.mark.django_db
 Section = ChannelSettingsChange.Section
@@ -317,21 +318,23 @@ def test_r19_the_service_checks_the_audio_file_too(admin_user, media, monkeypatc
 
 
 def test_r20_tickets_arriving_after_save_follow_the_new_settings(
-    admin_user, agent, django_capture_on_commit_callbacks
+    admin_user, agent, published_tasks
 ):
     team = TeamFactory(name="Support")
     TeamMembershipFactory(team=team, user=agent)
     automation = automation_of(Channel.Kind.FORM)
-    with django_capture_on_commit_callbacks(execute=True):
+    with published_tasks.after_commit() as ran:  # committed, and routed by a worker
         before, _ = create_ticket(subject="Before", body="x", channel=automation.channel)
+    assert ran[0] == "routing.tasks.route_ticket_task"
     save_automation(
         automation=automation,
         data={"assign_mode": AssignMode.TEAM_ONLY, "teams": [team]},
         actor=admin_user,
         expected_version=1,
     )
-    with django_capture_on_commit_callbacks(execute=True):
+    with published_tasks.after_commit() as ran:
         after, _ = create_ticket(subject="After", body="x", channel=automation.channel)
+    assert ran[0] == "routing.tasks.route_ticket_task"
     before.refresh_from_db()
     after.refresh_from_db()
     assert before.team is None  # routed with the old settings: None
@@ -401,15 +404,24 @@ def test_r20_two_admins_saving_at_once_one_wins_the_other_is_told(
     """Both forms showed version 1. The row lock serialises the saves; the second sees
     version 2 and is refused, so nothing is overwritten silently."""
     import threading
-    import time
 
     from django.db import connection
 
     automation = automation_of()
     real_diff = services._diff
 
+    def someone_waits_for_my_lock() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")  # a fresh view each time
+            cursor.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity"
+                " WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid)))"
+            )
+            return cursor.fetchone()[0]
+
     def slow_diff(*args, **kwargs):
-        time.sleep(0.3)  # hold the lock long enough for the other save to queue behind it
+        # The winner holds the row lock until the other save is queued behind it.
+        wait_until(someone_waits_for_my_lock, timeout=20, interval=0.02)
         return real_diff(*args, **kwargs)
 
     monkeypatch.setattr(services, "_diff", slow_diff)

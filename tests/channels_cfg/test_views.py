@@ -31,13 +31,6 @@ Kind = Channel.Kind
 
 
 @pytest.fixture
-def admin_client(admin_user):
-    client = Client()
-    client.force_login(admin_user)
-    return client
-
-
-@pytest.fixture
 def channel():
     return ChannelAutomationFactory(channel=ChannelFactory(name="Support inbox")).channel
 
@@ -196,11 +189,15 @@ def test_the_list_costs_a_fixed_number_of_queries(
         )
     admin_client.get(reverse("channels_cfg:list"))  # warm the permission cache of the session
     with django_assert_max_num_queries(12) as captured:
-        admin_client.get(reverse("channels_cfg:list"))
+        response = admin_client.get(reverse("channels_cfg:list"))
+    assert response.status_code == 200
+    assert len(response.context["channels"]) == 8
     few = len(captured)
     ChannelAutomationFactory(assign_mode=AssignMode.SPECIFIC, users=[AgentFactory()])
     with django_assert_max_num_queries(few):
-        admin_client.get(reverse("channels_cfg:list"))
+        response = admin_client.get(reverse("channels_cfg:list"))
+    assert response.status_code == 200
+    assert len(response.context["channels"]) == 9
 
 
 def test_the_empty_list_says_what_to_do(admin_client):
@@ -436,10 +433,20 @@ def test_the_automation_page_costs_the_same_with_more_users_and_teams(
 ):
     admin_client.get(automation_url(channel))
     with django_assert_max_num_queries(40) as captured:
-        admin_client.get(automation_url(channel))
+        response = admin_client.get(automation_url(channel))
+    assert response.status_code == 200
+    offered = offered_users_and_teams(response)
     few = len(captured)
     for _ in range(10):
         TeamMembershipFactory(team=TeamFactory(), user=AgentFactory())
         AgentFactory(seat=False)
     with django_assert_max_num_queries(few):
-        admin_client.get(automation_url(channel))
+        response = admin_client.get(automation_url(channel))
+    assert response.status_code == 200
+    users, teams = offered_users_and_teams(response)
+    assert (len(users), len(teams)) == (len(offered[0]) + 20, len(offered[1]) + 10)
+
+
+def offered_users_and_teams(response) -> tuple[dict, dict]:
+    fields = response.context["form"].fields
+    return fields["users"].objects, fields["teams"].objects

@@ -31,12 +31,15 @@ def test_a_rolled_back_change_leaves_no_job():
     assert not Job.objects.exists()
 
 
-def test_a_committed_job_runs_and_is_done(django_capture_on_commit_callbacks):
+def test_a_committed_job_runs_and_is_done(django_capture_on_commit_callbacks, published_tasks):
     ticket = TicketFactory()
     with django_capture_on_commit_callbacks(execute=True):
         enqueue_for(ticket)
     job = Job.objects.get()
     assert (job.task, job.kwargs) == (announce_unassigned_task.name, {"ticket_id": ticket.pk})
+    assert job.state == Job.State.PENDING  # published, not yet run
+    assert published_tasks.run()[0] == announce_unassigned_task.name  # a worker runs it
+    job.refresh_from_db()
     assert job.state == Job.State.DONE and job.done_at is not None
 
 
@@ -55,7 +58,6 @@ def test_the_sweep_publishes_overdue_jobs_with_a_growing_grace(monkeypatch, sett
         enqueue_for(ticket)  # its message is lost: on_commit never rings (test transaction)
     job = Job.objects.get()
     sent = []
-    monkeypatch.setitem(celery_app.conf, "task_always_eager", False)
     monkeypatch.setattr(celery_app, "send_task", lambda name, **kw: sent.append((name, kw)))
     now = job.created_at
     assert jobs.sweep_overdue(now=now + timedelta(seconds=30)) == 0  # within the grace
@@ -73,7 +75,7 @@ def test_the_sweep_publishes_overdue_jobs_with_a_growing_grace(monkeypatch, sett
     assert jobs.sweep_overdue(now=now + timedelta(seconds=61 + 121)) == 1
 
 
-def test_success_marks_done_and_a_final_failure_marks_failed_for_a_retry():
+def test_success_marks_done_and_a_final_failure_marks_failed_for_a_retry(published_tasks):
     ticket = TicketFactory()
     with transaction.atomic():
         enqueue_for(ticket)
@@ -84,7 +86,8 @@ def test_success_marks_done_and_a_final_failure_marks_failed_for_a_retry():
     assert (job.state, job.last_error) == (Job.State.FAILED, "ValueError: boom")
     assert jobs.sweep_overdue(now=timezone.now() + timedelta(days=1)) == 0  # failed: left alone
     assert jobs.retry_failed(ids=[job.pk]) == 1
-    assert jobs.sweep_overdue() == 1  # due now; eager: runs here
+    assert jobs.sweep_overdue() == 1  # due now: published again
+    assert published_tasks.run() == [announce_unassigned_task.name]  # …and a worker runs it
     job.refresh_from_db()
     assert job.state == Job.State.DONE
     # A message that is not a job's (no job- id) marks nothing.

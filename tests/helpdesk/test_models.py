@@ -121,11 +121,12 @@ def test_ticket_with_owner_needs_assigned_at():
 def test_ticket_owner_check_also_guards_updates():
     owner = AgentFactory()
     ticket = TicketFactory(owner=owner)
-    assert ticket.assigned_at is not None
+    assigned_at = ticket.assigned_at
+    assert assigned_at is not None
     with integrity_error():
         Ticket.objects.filter(pk=ticket.pk).update(assigned_at=None)
     ticket.refresh_from_db()
-    assert ticket.assigned_at is not None
+    assert (ticket.owner, ticket.assigned_at) == (owner, assigned_at)
 
 
 def test_ticket_without_owner_may_keep_no_assigned_at():

@@ -114,7 +114,9 @@ def test_ticket_page_costs_fixed_queries(
     ticket = TicketFactory(contact=ContactFactory(owner=other_agent))
     MessageFactory(ticket=ticket)
     with django_assert_max_num_queries(15) as few:
-        agent_client.get(url("ticket", ticket))
+        response = agent_client.get(url("ticket", ticket))
+    assert response.status_code == 200
+    assert (len(response.context["thread"]), len(response.context["history"])) == (1, 0)
     for i in range(20):
         MessageFactory(ticket=ticket, direction="note", author=AgentFactory())
         assign(
@@ -124,7 +126,9 @@ def test_ticket_page_costs_fixed_queries(
             cause=AssignmentEvent.Cause.MANUAL,
         )
     with django_assert_num_queries(len(few)):
-        agent_client.get(url("ticket", ticket))
+        response = agent_client.get(url("ticket", ticket))
+    assert response.status_code == 200
+    assert (len(response.context["thread"]), len(response.context["history"])) == (21, 20)
 
 
 def test_hostile_message_body_is_escaped(agent_client):

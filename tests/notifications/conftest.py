@@ -1,24 +1,25 @@
 """Helpers for the notification tests.
 
-Announcements and deliveries run after commit (Celery, eager in unit tests). A test's
-transaction never commits, so `committed()` runs what a block scheduled on commit, as a
-real commit would; without it, nothing is announced.
+Announcements and deliveries are Celery tasks published after commit. A test's transaction
+never commits and unit tests' Celery is not eager, so `committed()` runs what a block
+scheduled on commit, as a real commit would, and then does what that published, as a worker
+would (`tests.support.services.PublishedTasks`); without it, nothing is announced.
 """
-
-from django.test import TestCase
 
 from helpdesk import services
 from helpdesk.models import AssignmentEvent
 from notifications.announce import announce_assignment
 from notifications.models import Delivery
 from tests.factories import ChannelAutomationFactory, TicketFactory
+from tests.support.services import PublishedTasks
 
 Cause = AssignmentEvent.Cause
 
 
 def committed():
-    """`with committed():` — run the on-commit callbacks of the block (and theirs)."""
-    return TestCase.captureOnCommitCallbacks(execute=True)
+    """`with committed():` — run the on-commit callbacks of the block, then every task they
+    published (and what those published in turn); the names run are in the yielded list."""
+    return PublishedTasks().after_commit()
 
 
 def deliveries(**filters) -> set[tuple[str, str, str]]:
@@ -40,7 +41,7 @@ def open_ticket(**kwargs):
 
 
 def assign(ticket, *, owner=None, team=None, actor=None, cause=Cause.MANUAL):
-    """Assign through the service and commit: announced, and delivered (eager Celery)."""
+    """Assign through the service and commit: announced, and delivered (the tasks run)."""
     with committed():
         return services.assign(ticket=ticket, owner=owner, team=team, actor=actor, cause=cause)
 

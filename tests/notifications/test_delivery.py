@@ -38,8 +38,10 @@ def test_r24_in_app_delivery_creates_one_notification_even_when_the_task_runs_tw
     agent, other_agent
 ):
     delivery, ticket = assigned(agent, other_agent, Medium.IN_APP)
-    assert tasks.deliver_task.delay(delivery.pk).get() == "sent"
-    assert tasks.deliver_task.delay(delivery.pk).get() == "skipped"  # the duplicate sends nothing
+    assert tasks.deliver_task.apply(args=(delivery.pk,)).get() == "sent"
+    assert (
+        tasks.deliver_task.apply(args=(delivery.pk,)).get() == "skipped"
+    )  # the duplicate sends nothing
     notification = Notification.objects.get()
     assert (notification.recipient, notification.ticket, notification.event) == (
         agent,
@@ -60,8 +62,8 @@ def test_r24_email_is_sent_once_with_both_parts_a_link_and_auto_submitted(
 ):
     settings.SITE_URL = "https://help.example.com"
     delivery, ticket = assigned(agent, other_agent, Medium.EMAIL)
-    tasks.deliver_task.delay(delivery.pk)
-    tasks.deliver_task.delay(delivery.pk)
+    tasks.deliver_task.apply(args=(delivery.pk,))
+    tasks.deliver_task.apply(args=(delivery.pk,))
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     url = f"https://help.example.com/tickets/{ticket.pk}/"
@@ -127,9 +129,9 @@ def test_r24_the_task_retries_smtp_errors_with_backoff_then_keeps_the_failure_vi
 
     monkeypatch.setattr(tasks.deliver_task, "retry", record_retry)
     monkeypatch.setattr(EmailMultiAlternatives, "send", refuse)
-    # Eager mode runs each retry at once, in-process (a worker would wait `countdown`).
+    # `apply` runs each retry at once, in-process (a worker would wait `countdown`).
     monkeypatch.setitem(celery_app.conf, "task_eager_propagates", False)
-    assert tasks.deliver_task.delay(delivery.pk).get() == "failed"
+    assert tasks.deliver_task.apply(args=(delivery.pk,)).get() == "failed"
     delivery.refresh_from_db()
     assert countdowns == [30, 60, 120, 240, 480]  # exponential backoff
     assert delivery.status == Status.FAILED
@@ -145,7 +147,7 @@ def test_r24_a_permanent_refusal_fails_at_once_without_retries(agent, other_agen
         raise smtplib.SMTPRecipientsRefused({agent.email: (550, b"No such user")})
 
     monkeypatch.setattr(EmailMultiAlternatives, "send", refuse)
-    assert tasks.deliver_task.delay(delivery.pk).get() == "failed"
+    assert tasks.deliver_task.apply(args=(delivery.pk,)).get() == "failed"
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == (Status.FAILED, 1)
     assert "No such user" in delivery.last_error
@@ -170,14 +172,16 @@ def test_failed_deliveries_can_be_retried(agent, other_agent):
     delivery, _ = assigned(agent, other_agent, Medium.EMAIL)
     Delivery.objects.filter(pk=delivery.pk).update(status=Status.FAILED, last_error="x")
     with committed():
-        from notifications.services import enqueue_deliveries
+        from notifications.services import publish_deliveries
 
-        enqueue_deliveries(delivery_service.retry_failed(ids=[delivery.pk]))
+        publish_deliveries(delivery_service.retry_failed(ids=[delivery.pk]))
     delivery.refresh_from_db()
     assert delivery.status == Status.SENT and len(mail.outbox) == 1
 
 
-def test_the_sweep_sends_what_the_broker_lost_and_retries_interrupted_sends(agent, other_agent):
+def test_the_sweep_sends_what_the_broker_lost_and_retries_interrupted_sends(
+    agent, other_agent, published_tasks
+):
     """A lost message (broker down, Redis restarted) and an email whose worker died while
     sending both go out on the next sweep; the email keeps its Message-ID, so a copy that
     did leave the first time is recognisable as the same message."""
@@ -188,14 +192,16 @@ def test_the_sweep_sends_what_the_broker_lost_and_retries_interrupted_sends(agen
     Delivery.objects.filter(pk=delivery.pk).update(
         status=Status.SENDING, claimed_at=timezone.now() - timedelta(minutes=3)
     )
-    assert tasks.sweep_deliveries_task.delay().get() == 2
+    assert tasks.sweep_deliveries_task.apply().get() == 2
+    assert published_tasks.run() == [tasks.deliver_task.name] * 2
     in_app.refresh_from_db()
     delivery.refresh_from_db()
     assert in_app.status == Status.SENT
     assert delivery.status == Status.SENT and "Interrupted" in delivery.last_error
     assert len(mail.outbox) == 1
     assert mail.outbox[0].extra_headers["Message-ID"] == emails.message_id(delivery)
-    assert tasks.sweep_deliveries_task.delay().get() == 0  # nothing is sent twice
+    assert tasks.sweep_deliveries_task.apply().get() == 0  # nothing is sent twice
+    assert published_tasks.names == []
 
 
 def test_the_sweep_leaves_a_sending_email_alone_within_its_lease(agent, other_agent):
@@ -203,7 +209,7 @@ def test_the_sweep_leaves_a_sending_email_alone_within_its_lease(agent, other_ag
     Delivery.objects.filter(pk=delivery.pk).update(
         status=Status.SENDING, claimed_at=timezone.now() - timedelta(seconds=30)
     )
-    assert tasks.sweep_deliveries_task.delay().get() == 0
+    assert tasks.sweep_deliveries_task.apply().get() == 0
     delivery.refresh_from_db()
     assert delivery.status == Status.SENDING and not mail.outbox
 
@@ -227,17 +233,23 @@ def test_a_temporary_failure_is_due_again_after_its_backoff(agent, other_agent, 
     assert delivery.pk in delivery_service.stale_delivery_ids(now=before + timedelta(seconds=190))
 
 
-def test_the_sweep_leaves_young_pending_deliveries_to_their_task(agent, other_agent):
+def test_the_sweep_leaves_young_pending_deliveries_to_their_task(
+    agent, other_agent, published_tasks
+):
     assigned(agent, other_agent, Medium.EMAIL)
-    assert tasks.sweep_deliveries_task.delay().get() == 0
+    assert tasks.sweep_deliveries_task.apply().get() == 0
+    assert published_tasks.names == []
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_r24_concurrent_workers_send_each_delivery_once(agent, other_agent, monkeypatch):
-    monkeypatch.setattr("notifications.services.enqueue_deliveries", lambda ids: None)
+def test_r24_concurrent_workers_send_each_delivery_once(
+    agent, other_agent, monkeypatch, published_tasks
+):
+    monkeypatch.setattr("notifications.services.publish_deliveries", lambda ids: None)
     ticket = open_ticket()
     services.assign(ticket=ticket, owner=agent, actor=other_agent, cause="manual")
+    assert published_tasks.run() == ["notifications.tasks.announce_assignment_task"]
     # Committed and announced: two pending deliveries, not enqueued.
     ids = list(Delivery.objects.values_list("pk", flat=True))
     barrier = threading.Barrier(4)

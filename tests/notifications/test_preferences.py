@@ -28,15 +28,15 @@ def test_r27_built_in_defaults_apply_when_nobody_chose(agent):
 
 
 def test_r26_r27_superadmin_default_overrides_the_built_in_one(agent, superadmin):
-    services.default_preferences_update(actor=superadmin, changes={UNASSIGNED_EMAIL: True})
+    services.update_default_preferences(actor=superadmin, changes={UNASSIGNED_EMAIL: True})
     effective = services.effective_preferences(agent)
     assert effective[UNASSIGNED_EMAIL] == Effective(True, Source.DEFAULT)
     assert effective[ASSIGNED_EMAIL] == Effective(True, Source.BUILT_IN)
 
 
 def test_r27_own_choice_overrides_default_and_built_in(agent, superadmin):
-    services.default_preferences_update(actor=superadmin, changes={UNASSIGNED_EMAIL: True})
-    services.preferences_update(
+    services.update_default_preferences(actor=superadmin, changes={UNASSIGNED_EMAIL: True})
+    services.update_preferences(
         user=agent, changes={UNASSIGNED_EMAIL: False, ASSIGNED_EMAIL: False}
     )
     effective = services.effective_preferences(agent)
@@ -47,8 +47,8 @@ def test_r27_own_choice_overrides_default_and_built_in(agent, superadmin):
 def test_r27_own_choice_that_equals_the_default_still_wins_when_the_default_changes(
     agent, superadmin
 ):
-    services.preferences_update(user=agent, changes={ASSIGNED_EMAIL: True})
-    services.default_preferences_update(actor=superadmin, changes={ASSIGNED_EMAIL: False})
+    services.update_preferences(user=agent, changes={ASSIGNED_EMAIL: True})
+    services.update_default_preferences(actor=superadmin, changes={ASSIGNED_EMAIL: False})
     assert services.effective_preferences(agent)[ASSIGNED_EMAIL] == Effective(True, Source.OWN)
     assert services.effective_preferences(superadmin)[ASSIGNED_EMAIL] == Effective(
         False, Source.DEFAULT
@@ -56,44 +56,44 @@ def test_r27_own_choice_that_equals_the_default_still_wins_when_the_default_chan
 
 
 def test_r25_reset_brings_the_defaults_back(agent, superadmin):
-    services.default_preferences_update(actor=superadmin, changes={UNASSIGNED_EMAIL: True})
-    services.preferences_update(
+    services.update_default_preferences(actor=superadmin, changes={UNASSIGNED_EMAIL: True})
+    services.update_preferences(
         user=agent, changes={UNASSIGNED_EMAIL: False, ASSIGNED_EMAIL: False}
     )
-    services.preferences_reset(user=agent, event=Event.TICKET_UNASSIGNED)
+    services.reset_preferences(user=agent, event=Event.TICKET_UNASSIGNED)
     effective = services.effective_preferences(agent)
     assert effective[UNASSIGNED_EMAIL] == Effective(True, Source.DEFAULT)
     assert effective[ASSIGNED_EMAIL].source == Source.OWN
-    services.preferences_reset(user=agent)
+    services.reset_preferences(user=agent)
     assert not Preference.objects.filter(user=agent).exists()
 
 
 def test_r26_only_superadmins_set_defaults(agent, admin_user, superadmin):
     for user in (agent, admin_user):
         with pytest.raises(PermissionDenied):
-            services.default_preferences_update(actor=user, changes={UNASSIGNED_EMAIL: True})
+            services.update_default_preferences(actor=user, changes={UNASSIGNED_EMAIL: True})
         with pytest.raises(PermissionDenied):
-            services.default_preferences_reset(actor=user)
-    services.default_preferences_update(actor=superadmin, changes={UNASSIGNED_EMAIL: True})
+            services.reset_default_preferences(actor=user)
+    services.update_default_preferences(actor=superadmin, changes={UNASSIGNED_EMAIL: True})
     row = DefaultPreference.objects.get()
     assert (row.event, row.medium, row.enabled, row.updated_by) == (
         *UNASSIGNED_EMAIL,
         True,
         superadmin,
     )
-    services.default_preferences_reset(actor=superadmin)
+    services.reset_default_preferences(actor=superadmin)
     assert services.effective_preferences(agent)[UNASSIGNED_EMAIL].source == Source.BUILT_IN
 
 
 def test_r27_bulk_resolution_agrees_with_effective_preferences(superadmin):
     """The sender's bulk form and the page's one-user form are the same rule."""
     users = [AgentFactory() for _ in range(6)]
-    services.default_preferences_update(
+    services.update_default_preferences(
         actor=superadmin,
         changes={UNASSIGNED_EMAIL: True, (Event.TICKET_UNASSIGNED, "in_app"): False},
     )
-    services.preferences_update(user=users[0], changes={UNASSIGNED_EMAIL: False})
-    services.preferences_update(user=users[1], changes={(Event.TICKET_UNASSIGNED, "in_app"): True})
+    services.update_preferences(user=users[0], changes={UNASSIGNED_EMAIL: False})
+    services.update_preferences(user=users[1], changes={(Event.TICKET_UNASSIGNED, "in_app"): True})
     for event in Event.values:
         wanted = services.recipients_by_medium(
             event, User.objects.filter(pk__in=[u.pk for u in users])
@@ -114,9 +114,9 @@ def _queries(func) -> int:
 @pytest.mark.parametrize("n", [3, 30])
 def test_r27_recipient_resolution_costs_fixed_queries(n, superadmin, django_assert_max_num_queries):
     users = [AgentFactory() for _ in range(n)]
-    services.default_preferences_update(actor=superadmin, changes={UNASSIGNED_EMAIL: True})
+    services.update_default_preferences(actor=superadmin, changes={UNASSIGNED_EMAIL: True})
     for user in users[::2]:
-        services.preferences_update(user=user, changes={UNASSIGNED_EMAIL: False})
+        services.update_preferences(user=user, changes={UNASSIGNED_EMAIL: False})
     # The users, the defaults of the event, the own choices of these users: three queries.
     with django_assert_max_num_queries(3):
         wanted = services.recipients_by_medium(Event.TICKET_UNASSIGNED, users_with_ticket_access())
@@ -131,5 +131,5 @@ def test_r27_recipient_resolution_3_vs_30_users_same_query_count(superadmin):
         AgentFactory()
     few = _queries(resolve)
     for _ in range(27):
-        services.preferences_update(user=AgentFactory(), changes={UNASSIGNED_EMAIL: True})
+        services.update_preferences(user=AgentFactory(), changes={UNASSIGNED_EMAIL: True})
     assert _queries(resolve) == few <= 3

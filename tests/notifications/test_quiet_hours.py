@@ -12,7 +12,7 @@ from helpdesk.models import User
 from notifications import tasks
 from notifications.catalog import Medium
 from notifications.models import Delivery, Notification
-from notifications.quiet_hours import quiet_hours_set, send_digest, users_ready_for_digest
+from notifications.quiet_hours import send_digest, set_quiet_hours, users_ready_for_digest
 from tests.factories import AgentFactory, WorkingHoursFactory
 from tests.notifications.conftest import assign, open_ticket
 
@@ -32,12 +32,12 @@ def night_owl(db):
         availability_mode=User.AvailabilityMode.WORKING_HOURS,
     )
     WorkingHoursFactory(user=user, start=time(9), end=time(17))
-    quiet_hours_set(user=user, enabled=True)
+    set_quiet_hours(user=user, enabled=True)
     return user
 
 
 def assign_twice(owner, actor):
-    """Two tickets assigned to `owner`, announced and delivered (eager Celery)."""
+    """Two tickets assigned to `owner`, announced and delivered (the tasks run)."""
     for subject in ("First", "Second"):
         assign(open_ticket(subject=subject), owner=owner, actor=actor)
 
@@ -52,13 +52,15 @@ def test_emails_are_held_outside_working_hours_and_in_app_arrives(night_owl, oth
     }
 
 
-def test_one_digest_when_working_hours_begin_and_only_once(night_owl, other_agent):
+def test_one_digest_when_working_hours_begin_and_only_once(night_owl, other_agent, published_tasks):
     with time_machine.travel(MONDAY_0600_UTC, tick=False):
         assign_twice(night_owl, other_agent)
         assert users_ready_for_digest() == []
-        assert tasks.send_digests_task.delay().get() == 0
+        assert tasks.send_digests_task.apply().get() == 0
+        assert published_tasks.names == []
     with time_machine.travel(MONDAY_0830_UTC, tick=False):
-        assert tasks.send_digests_task.delay().get() == 1
+        assert tasks.send_digests_task.apply().get() == 1
+        assert published_tasks.run() == [tasks.send_digest_task.name]  # the owl's digest
         assert send_digest(user_id=night_owl.pk) == 0  # a second run finds nothing held
     assert len(mail.outbox) == 1
     digest = mail.outbox[0]
@@ -72,13 +74,13 @@ def test_one_digest_when_working_hours_begin_and_only_once(night_owl, other_agen
 
 
 def test_without_quiet_hours_emails_go_out_at_night(night_owl, other_agent):
-    quiet_hours_set(user=night_owl, enabled=False)
+    set_quiet_hours(user=night_owl, enabled=False)
     with time_machine.travel(MONDAY_0600_UTC, tick=False):
         assign_twice(night_owl, other_agent)
     assert len(mail.outbox) == 2
 
 
 def test_quiet_hours_do_not_hold_emails_of_an_available_user(agent, other_agent):
-    quiet_hours_set(user=agent, enabled=True)  # manual mode, available
+    set_quiet_hours(user=agent, enabled=True)  # manual mode, available
     assign_twice(agent, other_agent)
     assert len(mail.outbox) == 2

@@ -231,7 +231,7 @@ def test_r24_agent_messages_are_not_customer_replies(agent, other_agent):
 def test_r25_r24_the_recipients_own_choices_decide_the_media(agent, other_agent):
     from notifications import services as notif
 
-    notif.preferences_update(
+    notif.update_preferences(
         user=agent, changes={(ASSIGNED, Medium.IN_APP): False, (ASSIGNED, Medium.EMAIL): True}
     )
     assign(open_ticket(), owner=agent, actor=other_agent)
@@ -273,21 +273,32 @@ def test_receivers_do_no_database_work_inside_the_services_transaction(agent, ot
 
 
 def test_a_failing_announcement_never_undoes_the_ticket_change(
-    agent, other_agent, monkeypatch, caplog
+    agent, other_agent, monkeypatch, caplog, django_capture_on_commit_callbacks, published_tasks
 ):
+    from helpdesk.models import Job
+
     def broken(**kwargs):
         raise RuntimeError("boom")
 
     monkeypatch.setattr("notifications.announce.notify", broken)
     ticket = open_ticket()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.assign(ticket=ticket, owner=agent, team=None, actor=other_agent, cause="manual")
     with caplog.at_level(logging.ERROR):
-        assign(ticket, owner=agent, actor=other_agent)
+        # As a worker runs it: the error is logged and the job marked failed, not raised.
+        assert published_tasks.run(propagate=False) == [
+            "notifications.tasks.announce_assignment_task"
+        ]
     ticket.refresh_from_db()
     assert ticket.owner == agent
     assert "boom" in caplog.text
+    job = Job.objects.get()
+    assert (job.state, job.last_error) == (Job.State.FAILED, "RuntimeError: boom")
 
 
-def test_announcements_wait_as_jobs_when_the_broker_is_down(agent, other_agent, monkeypatch):
+def test_announcements_wait_as_jobs_when_the_broker_is_down(
+    agent, other_agent, monkeypatch, published_tasks
+):
     """The broker is a doorbell: the announcement is a job in PostgreSQL, committed with the
     assignment, and the jobs sweep publishes it once the broker is back."""
     from kombu.exceptions import OperationalError
@@ -299,10 +310,10 @@ def test_announcements_wait_as_jobs_when_the_broker_is_down(agent, other_agent, 
     def broker_down(*args, **kwargs):
         raise OperationalError("Error 111 connecting to redis")
 
-    monkeypatch.setitem(celery_app.conf, "task_always_eager", False)  # a broker is configured
-    monkeypatch.setattr(celery_app, "send_task", broker_down)
     ticket = open_ticket()
-    assign(ticket, owner=agent, actor=other_agent)
+    with monkeypatch.context() as broker:
+        broker.setattr(celery_app, "send_task", broker_down)
+        assign(ticket, owner=agent, actor=other_agent)
     ticket.refresh_from_db()
     assert ticket.owner == agent
     job = Job.objects.get()
@@ -310,8 +321,9 @@ def test_announcements_wait_as_jobs_when_the_broker_is_down(agent, other_agent, 
     assert job.state == Job.State.PENDING
     assert not Delivery.objects.exists()
 
-    monkeypatch.undo()  # the broker is back (eager here: the sweep runs the job in-process)
+    # The broker is back: the sweep publishes the job, and a worker runs it.
     assert jobs.sweep_overdue(now=job.due_at) == 1
+    assert published_tasks.run() == [job.task, *["notifications.tasks.deliver_task"] * 2]
     job.refresh_from_db()
     assert job.state == Job.State.DONE and job.attempts == 1
     assert deliveries() == {(ASSIGNED, "agent", "in_app"), (ASSIGNED, "agent", "email")}

@@ -134,14 +134,14 @@ def test_r25_toggling_a_row_makes_it_my_choice_and_leaves_the_others_inherited(a
 
 def test_r27_a_default_changed_meanwhile_is_not_taken_as_my_choice(agent, superadmin):
     shown = services.effective_preferences(agent)  # the page the agent has open
-    services.default_preferences_update(actor=superadmin, changes={(UNASSIGNED, "email"): True})
+    services.update_default_preferences(actor=superadmin, changes={(UNASSIGNED, "email"): True})
     signed_in(agent).post(SETTINGS, grid_post(shown, {(ASSIGNED, Medium.EMAIL): False}))
     assert not Preference.objects.filter(event=UNASSIGNED).exists()
     assert services.effective_preferences(agent)[(UNASSIGNED, "email")].enabled is True
 
 
 def test_r25_reset_to_defaults_one_row_or_all(agent):
-    services.preferences_update(
+    services.update_preferences(
         user=agent, changes={(ASSIGNED, "email"): False, (UNASSIGNED, "email"): True}
     )
     client = signed_in(agent)
@@ -153,7 +153,7 @@ def test_r25_reset_to_defaults_one_row_or_all(agent):
 
 
 def test_r26_r27_my_settings_show_the_superadmin_default_as_inherited(agent, superadmin):
-    services.default_preferences_update(actor=superadmin, changes={(UNASSIGNED, "email"): True})
+    services.update_default_preferences(actor=superadmin, changes={(UNASSIGNED, "email"): True})
     row = row_html(signed_in(agent).get(SETTINGS).content.decode(), UNASSIGNED)
     assert "Inherited · Account default" in row
     assert row.count("checked") == 2
@@ -241,7 +241,7 @@ def test_mark_read_and_mark_all_read(agent, other_agent):
 
 def test_unread_filter(agent):
     notification_for(agent, text="Still new")
-    services.notification_open(user=agent, notification_id=notification_for(agent, text="Old").pk)
+    services.open_notification(user=agent, notification_id=notification_for(agent, text="Old").pk)
     content = signed_in(agent).get(LIST + "?show=unread").content.decode()
     assert "Still new" in content and "Old" not in content
 

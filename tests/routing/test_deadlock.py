@@ -36,12 +36,19 @@ from helpdesk.models import AssignmentEvent, Channel, Message, Ticket, User
 from notifications.catalog import Event
 from notifications.models import Delivery
 from notifications.services import notify
-from routing import eligibility
+from routing import engine
 from routing.engine import route_ticket
 from routing.models import RoutingDecision
 from tests.factories import AgentFactory, ChannelAutomationFactory, ChannelFactory, TicketFactory
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+# Eager Celery on purpose: the after-commit work of every transaction (announcements,
+# deliveries) runs in the committing thread at its commit, concurrently with the routers —
+# part of the load these interleavings are about, and what `assert_delivered` checks.
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("eager_celery"),
+]
 
 SESSION = (
     "SET deadlock_timeout = '100ms'",  # detect a deadlock at once (superuser only)
@@ -122,14 +129,14 @@ def logged_errors(caplog) -> list[str]:
 
 def route_when_locked(monkeypatch, on_locked):
     """Call `on_locked()` inside every decision right after the candidates' rows are locked
-    (the engine ranks its candidates just after locking them)."""
-    real_rank = eligibility.rank
+    (the engine counts their loads just after locking them)."""
+    real_loads_of = engine.loads_of
 
-    def rank(*args, **kwargs):
+    def loads_of(*args, **kwargs):
         on_locked()
-        return real_rank(*args, **kwargs)
+        return real_loads_of(*args, **kwargs)
 
-    monkeypatch.setattr(eligibility, "rank", rank)
+    monkeypatch.setattr(engine, "loads_of", loads_of)
 
 
 def channel_routing_to(users, distribution=Distribution.LOAD_BALANCED, name="Support"):

@@ -1,14 +1,19 @@
 """The settings page's dry run: the engine's own decision, played forward, writing nothing."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from channels_cfg.models import AssignMode, Distribution
+from helpdesk import services
 from helpdesk.models import Channel, User
 from routing.config import RoutingConfig
+from routing.engine import route_ticket
 from routing.models import RoutingDecision
 from routing.preview import preview_next
 from tests.factories import (
     AgentFactory,
+    ChannelAutomationFactory,
     ChannelFactory,
     TeamFactory,
     TeamMembershipFactory,
@@ -66,3 +71,21 @@ def test_preview_of_none_and_team_only_says_so():
         config=config(mode=AssignMode.TEAM_ONLY, team_ids=(team.pk,)), channel=None
     )
     assert result.recipients == [] and "Billing" in result.team
+
+
+def test_the_preview_reads_without_locks_and_says_what_a_decision_then_does(agent, other_agent):
+    """The dry run and a real decision run the same `decide()`: the preview's first line is
+    the explanation the routed ticket gets."""
+    TicketFactory(owner=agent)  # Otto has the fewer open tickets
+    automation = ChannelAutomationFactory(
+        assign_mode=AssignMode.SPECIFIC, users=[agent, other_agent]
+    )
+    saved = RoutingConfig.from_automation(automation)
+    with CaptureQueriesContext(connection) as ctx:
+        result = preview_next(config=saved, channel=automation.channel)
+    assert not [q["sql"] for q in ctx.captured_queries if " FOR " in q["sql"]]
+    assert result.recipients[0] == "Otto Other"
+    ticket, _ = services.create_ticket(subject="Hi", body="Hello", channel=automation.channel)
+    decision = route_ticket(ticket_id=ticket.pk)
+    assert decision.summary == result.summary
+    assert decision.owner == other_agent

@@ -11,12 +11,11 @@ from django.utils import timezone
 
 from channels_cfg.models import AssignMode
 from helpdesk import services
-from helpdesk.celery import app as celery_app
 from helpdesk.models import Ticket
-from routing import tasks
+from routing import engine, tasks
 from routing.models import RoutingDecision
 from tests.factories import AgentFactory, ApiTokenFactory, ChannelAutomationFactory
-from tests.support.services import free_port, wait_until
+from tests.support.services import broker_at, free_port, wait_until
 
 
 def routed_channel(*agents):
@@ -24,44 +23,35 @@ def routed_channel(*agents):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_ticket_created_enqueues_routing_on_commit():
+def test_ticket_created_enqueues_routing_on_commit(published_tasks):
     agent = AgentFactory()
     channel = routed_channel(agent)
     ticket, _ = services.create_ticket(subject="Hello", body="Hi", channel=channel)
     ticket.refresh_from_db()
-    assert ticket.owner == agent  # eager in unit tests: routed as soon as the commit happened
+    assert ticket.routing_state == Ticket.RoutingState.PENDING and ticket.owner is None
+    assert published_tasks.names == [tasks.route_ticket_task.name]  # published on commit
+    assert published_tasks.run()[0] == tasks.route_ticket_task.name  # a worker runs it
+    ticket.refresh_from_db()
+    assert ticket.owner == agent
     assert ticket.routing_state == Ticket.RoutingState.DONE
 
 
-@pytest.fixture
-def broker_unreachable():
-    """Point the Celery app at a port where nothing listens, then restore it."""
-    old_url, old_eager = celery_app.conf.broker_url, celery_app.conf.task_always_eager
-
-    def switch(url, eager):
-        celery_app._pool = None
-        celery_app.amqp._producer_pool = None
-        celery_app.conf.broker_url = url
-        celery_app.conf.task_always_eager = eager
-
-    switch(f"redis://127.0.0.1:{free_port()}/0", False)
-    yield
-    switch(old_url, old_eager)
-
-
 @pytest.mark.django_db(transaction=True)
-def test_ticket_created_while_broker_is_down_is_routed_by_the_sweep(broker_unreachable):
+def test_ticket_created_while_broker_is_down_is_routed_by_the_sweep(published_tasks):
     agent = AgentFactory()
     channel = routed_channel(agent)
-    ticket, created = services.create_ticket(subject="Broker down", body="Hi", channel=channel)
+    with broker_at(f"redis://127.0.0.1:{free_port()}/0"):  # a port where nothing listens
+        ticket, created = services.create_ticket(subject="Broker down", body="Hi", channel=channel)
     assert created  # the ticket is kept even though routing could not be enqueued
     ticket.refresh_from_db()
     assert ticket.routing_state == Ticket.RoutingState.PENDING and ticket.owner is None
 
-    celery_app.conf.task_always_eager = True  # the broker is back (eager stands in for it)
-    assert tasks.sweep_pending_task.delay().get() == 0  # too young: still within the grace period
+    # The broker is back.
+    assert tasks.sweep_pending_task.apply().get() == 0  # too young: still within the grace period
+    assert published_tasks.names == []
     with time_machine.travel(timezone.now() + timedelta(minutes=5)):
-        assert tasks.sweep_pending_task.delay().get() == 1
+        assert tasks.sweep_pending_task.apply().get() == 1
+        assert published_tasks.run()[0] == tasks.route_ticket_task.name
     ticket.refresh_from_db()
     assert ticket.owner == agent
     assert RoutingDecision.objects.filter(ticket=ticket).count() == 1
@@ -71,9 +61,11 @@ def test_ticket_created_while_broker_is_down_is_routed_by_the_sweep(broker_unrea
 def test_route_ticket_task_is_idempotent():
     agent = AgentFactory()
     ticket, _ = services.create_ticket(subject="Twice", body="Hi", channel=routed_channel(agent))
-    tasks.route_ticket_task.delay(ticket.pk)
-    tasks.route_ticket_task.delay(ticket.pk)  # a redelivered message
+    tasks.route_ticket_task.apply(args=(ticket.pk,))
+    tasks.route_ticket_task.apply(args=(ticket.pk,))  # a redelivered message
     assert RoutingDecision.objects.filter(ticket=ticket).count() == 1
+    ticket.refresh_from_db()
+    assert ticket.owner == agent
 
 
 @pytest.mark.celery_worker
@@ -107,3 +99,17 @@ def test_tickets_created_through_the_api_are_routed_by_a_real_worker(celery_work
     owners = sorted(t.owner_id for t in tickets)
     assert owners == sorted([agents[0].pk, agents[0].pk, agents[1].pk, agents[1].pk])
     assert RoutingDecision.objects.filter(ticket_id__in=ids).count() == 4
+
+
+@pytest.mark.django_db
+def test_a_job_enqueued_by_name_records_that_name_and_an_unknown_name_records_nothing():
+    from celery.exceptions import NotRegistered
+
+    from helpdesk import jobs
+    from helpdesk.models import Job
+
+    jobs.enqueue(engine.EMAIL_OWNER_TASK, key="by-name", decision_id=1)
+    assert Job.objects.get(key="by-name").task == engine.EMAIL_OWNER_TASK
+    with pytest.raises(NotRegistered):
+        jobs.enqueue("routing.tasks.no_such_task", key="misspelt", decision_id=1)
+    assert not Job.objects.filter(key="misspelt").exists()

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message as EmailMessage
@@ -23,6 +24,7 @@ from helpdesk.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER_READY_TIMEOUT = 60
+INSPECT_TIMEOUT = 1.0
 
 
 def free_port() -> int:
@@ -42,14 +44,135 @@ def database_url_of_test_db() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+# ---------------------------------------------------------------------------------------
+# Celery in unit tests: an in-memory broker, not eager
+# ---------------------------------------------------------------------------------------
+
+UNIT_TEST_BROKER = "memory://"
+QUEUE = "celery"  # Celery's default queue: every task of the project goes there
+
+
+def use_broker(monkeypatch: pytest.MonkeyPatch, url: str, *, eager: bool = False) -> None:
+    """Point this process's Celery app at `url`, with eager mode on or off, until the test
+    ends. Celery reads CELERY_BROKER_URL from the environment before its own setting, so the
+    variable is set too (Django's `settings.CELERY_BROKER_URL` keeps the configured broker);
+    the app's cached connection pools are dropped so the next publish connects to `url`
+    (and again when the test ends, by `celery_unit_broker`)."""
+    monkeypatch.setenv("CELERY_BROKER_URL", url)
+    monkeypatch.setitem(celery_app.conf, "broker_url", url)
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", eager)
+    _drop_connection_pools()
+
+
+def _drop_connection_pools() -> None:
+    # The pools themselves stay in kombu's registry (one per broker URL), open for reuse.
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@contextmanager
+def broker_at(url: str, *, eager: bool = False):
+    """Inside the block this process publishes to `url` (e.g. a port where nothing listens:
+    a broker that is down); the broker before it afterwards."""
+    with pytest.MonkeyPatch.context() as patch:
+        use_broker(patch, url, eager=eager)
+        try:
+            yield
+        finally:
+            patch.undo()
+            _drop_connection_pools()
+
+
 @pytest.fixture(autouse=True)
-def celery_tasks_run_eagerly():
-    """Unit tests run Celery tasks in-process even when a broker is configured (CI); only the
-    `celery_worker` fixture sends them through the broker to a real worker."""
-    old = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = old
+def celery_unit_broker():
+    """Every test starts with eager mode off and an empty in-memory broker, whatever
+    CELERY_BROKER_URL says: what the code publishes waits there and runs only if the test
+    runs it (`published_tasks.run()`, or by calling the task). Nothing reaches CI's Redis
+    unless a test asks for it (`celery_worker`). `eager_celery` opts a smoke test into
+    running every task where it is published, as `make run` does."""
+    # A patch of its own, so that a test's `monkeypatch.undo()` leaves the broker alone.
+    with broker_at(UNIT_TEST_BROKER):
+        celery_app.control.purge()
+        yield
+
+
+@pytest.fixture
+def eager_celery(request):
+    """Opt-in for a few smoke tests (e.g. a browser test whose live server must route): every
+    task runs in the process at the moment it is published, as with `make run`. Never in a
+    test with a real worker (`celery_worker`), even when its module opts in."""
+    if "celery_worker" in request.fixturenames:
+        yield
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(celery_app.conf, "task_always_eager", True)
+        yield
+
+
+class PublishedTasks:
+    """The tasks this process published to the unit tests' in-memory broker, in order.
+
+    `names` shows what waits (taking nothing away); `run()` does it the way a worker would —
+    each message's task applied under the message's id (so a job's success marks the job
+    done), the on-commit callbacks of its own transactions executed — and then whatever
+    those tasks published, until nothing waits. Use it after the code under test committed,
+    e.g. after `django_capture_on_commit_callbacks(execute=True)`; `after_commit()` does both.
+    """
+
+    def __init__(self) -> None:
+        self._taken: list = []
+
+    def _take(self) -> None:
+        with celery_app.connection_for_read() as conn:
+            channel = conn.default_channel
+            while (message := channel.basic_get(queue=QUEUE, no_ack=True)) is not None:
+                self._taken.append(message)
+
+    @property
+    def names(self) -> list[str]:
+        self._take()
+        return [message.headers["task"] for message in self._taken]
+
+    def run(self, *, propagate: bool = True, limit: int = 500) -> list[str]:
+        """Run every waiting task, and what they publish in turn; return the names run.
+
+        A task's error is raised here; with `propagate=False` it is handled as a worker
+        handles it instead — logged, the task's `on_failure` run (a job marked failed) —
+        and the next task runs."""
+        from django.test import TestCase
+
+        ran: list[str] = []
+        self._take()
+        while self._taken:
+            if len(ran) >= limit:
+                raise AssertionError(f"more than {limit} tasks: {ran[-10:]} …")
+            message = self._taken.pop(0)
+            name, task_id = message.headers["task"], message.headers["id"]
+            args, kwargs, _embed = message.decode()
+            with TestCase.captureOnCommitCallbacks(execute=True):
+                celery_app.tasks[name].apply(
+                    args=args, kwargs=kwargs, task_id=task_id, throw=propagate
+                )
+            ran.append(name)
+            self._take()
+        return ran
+
+    @contextmanager
+    def after_commit(self):
+        """The block's transaction commits (its on-commit callbacks run, publishing), then a
+        worker does everything published. The names run are collected in the yielded list."""
+        from django.test import TestCase
+
+        ran: list[str] = []
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            yield ran
+        ran.extend(self.run())
+
+
+@pytest.fixture
+def published_tasks() -> PublishedTasks:
+    """What the code published to the unit tests' broker, and a worker to run it."""
+    return PublishedTasks()
 
 
 @dataclass
@@ -97,12 +220,63 @@ def smtp_server(settings):
         controller.stop()
 
 
+@dataclass
+class CeleryWorker:
+    """A running worker process (the `celery_worker` fixture) and its node name."""
+
+    process: subprocess.Popen
+    name: str
+
+    def _inspect(self):
+        return celery_app.control.inspect(destination=[self.name], timeout=INSPECT_TIMEOUT)
+
+    def _received(self) -> dict | None:
+        """How many tasks of each name the worker has taken from the broker (None: no reply)."""
+        stats = (self._inspect().stats() or {}).get(self.name)
+        return None if stats is None else stats.get("total", {})
+
+    def _busy(self) -> bool:
+        inspect = self._inspect()
+        for tasks in (inspect.active(), inspect.reserved(), inspect.scheduled()):
+            if tasks is None or self.name not in tasks or tasks[self.name]:
+                return True  # running, prefetched, waiting for a retry's countdown — or mute
+        return False
+
+    def is_idle(self) -> bool:
+        """Nothing waits in the broker's queue and the worker runs, holds and schedules
+        nothing — and took no task from the queue while this was being checked (a task that
+        finished while publishing another would otherwise look idle)."""
+        before = self._received()
+        if before is None or queued_messages():
+            return False
+        if self._busy() or queued_messages():
+            return False
+        return self._received() == before
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Wait until the worker has done everything it was given, and everything that work
+        published in turn: the positive signal that "nothing more will arrive"."""
+        wait_until(self.is_idle, timeout=timeout, interval=0.2)
+
+
+def queued_messages(queue: str = "celery") -> int:
+    """Messages waiting in the broker's queue (not yet taken by a worker)."""
+    from amqp.exceptions import ChannelError
+
+    with celery_app.connection_for_read() as conn:
+        try:
+            return conn.default_channel.queue_declare(queue=queue, passive=True).message_count
+        except ChannelError:  # Redis keeps no empty list: a queue never used, or emptied
+            return 0
+
+
 @pytest.fixture
 def celery_worker(transactional_db, request):
-    """A real `celery worker` process consuming from Redis and writing to the test database.
+    """A real `celery worker` process consuming from Redis and writing to the test database
+    (a `CeleryWorker`: `wait_idle()` waits until it has nothing left to do).
 
-    Tasks sent from the test process go through the broker (eager mode is off while this
-    fixture is active). Extra environment for the worker (e.g. EMAIL_URL) can be given with
+    Tasks sent from the test process go through the same broker (eager mode stays off).
+    Extra environment for the worker (e.g. EMAIL_URL) can be given with
     `@pytest.mark.worker_env(EMAIL_URL=...)`.
     """
     env = {
@@ -117,45 +291,44 @@ def celery_worker(transactional_db, request):
     name = f"test-{os.getpid()}-{time.monotonic_ns()}@{socket.gethostname()}"
     log = ROOT / "test-artifacts" / "celery-worker.log"
     log.parent.mkdir(exist_ok=True)
-    celery_app.control.purge()  # nothing left over from an earlier run reaches this worker
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "helpdesk",
-            "worker",
-            "-l",
-            "info",
-            "-P",
-            "prefork",
-            "-c",
-            "2",
-            "-n",
-            name,
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    old_eager = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = False
-    try:
-        _wait_until_ready(proc, name, log)
-        yield proc
-    finally:
-        celery_app.conf.task_always_eager = old_eager
-        proc.terminate()
+    with broker_at(settings.CELERY_BROKER_URL):  # this process publishes to Redis too
+        celery_app.control.purge()  # nothing left over from an earlier run reaches this worker
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "helpdesk",
+                "worker",
+                "-l",
+                "info",
+                "-P",
+                "prefork",
+                "-c",
+                "2",
+                "-n",
+                name,
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            _wait_until_ready(proc, name, log)
+            yield CeleryWorker(process=proc, name=name)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            celery_app.control.purge()  # what the test left unfinished does not outlive it
 
 
 def _wait_until_ready(proc: subprocess.Popen, name: str, log: Path) -> None:

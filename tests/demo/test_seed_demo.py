@@ -1,4 +1,4 @@
-"""`manage.py seed_demo`: the demo data `make run` starts with."""
+"""`manage.py seed_demo` (the demo app): the demo data `make run` starts with."""
 
 import io
 
@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 
-from channels_cfg.models import AssignMode, ChannelAutomation
+from channels_cfg.models import AssignMode, ChannelAutomation, ChannelSettingsChange
 from helpdesk.models import (
     AccountSettings,
     ApiToken,
@@ -137,6 +137,24 @@ def test_r14_every_channel_kind_has_a_valid_automation(seeded):
     assert form.assign_mode == AssignMode.TEAM_ONLY
     calling = ChannelAutomation.objects.get(channel__kind=Channel.Kind.CALLING)
     assert calling.opening_hours.count() == 5 and calling.after_hours_message
+
+
+def test_r6_channels_are_set_up_through_the_services_with_their_audit_entries(seeded):
+    """Connected and configured by the account admin as on the settings pages: each channel
+    has its "created" entry, and each automation that differs from the defaults its
+    "automation" entry with the version it saved."""
+    Section = ChannelSettingsChange.Section
+    admin = User.objects.get(username="admin")
+    for channel in Channel.objects.all():
+        changes = channel.settings_changes.all()
+        assert changes.filter(section=Section.CREATED, actor=admin).count() == 1, channel
+        automation = ChannelAutomation.objects.get(channel=channel)
+        saved = changes.filter(section=Section.AUTOMATION, actor=admin)
+        if channel.kind == Channel.Kind.CUSTOM_CHAT:  # None: the defaults, nothing to save
+            assert not saved.exists() and automation.version == 1
+        else:
+            assert list(saved.values_list("version", flat=True)) == [automation.version] == [2]
+            assert automation.updated_by == admin
 
 
 def test_r12_ticket_types_follow_channel_kinds(seeded):

@@ -1,5 +1,9 @@
 """Demo data for `make run`: users, teams, skills, one channel of every kind with its
-automation, contacts and tickets. Idempotent: a second run creates nothing new."""
+automation, contacts and tickets. Idempotent: a second run creates nothing new.
+
+Channels, their automation, seats, tokens and the first tickets are made by the apps'
+services (so the channels' settings history shows who set them up, and the tickets have
+real assignment histories); the bulk of the tickets is inserted in batches."""
 
 import random
 from datetime import time, timedelta
@@ -12,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from channels_cfg.models import AssignMode, ChannelAutomation, Distribution, SkillRule
+from channels_cfg.services import create_channel, save_automation
 from helpdesk import services
 from helpdesk.models import Channel, Contact, User
 from helpdesk.models.account import AccountSettings, ApiToken, Seat, hash_token
@@ -34,7 +39,7 @@ USERS = [
     ("carla", "Carla", "Mehta", "agent", "Asia/Kolkata"),
     ("dmitri", "Dmitri", "Volkov", "agent (away)", "UTC"),
     ("emma", "Emma", "Johnson", "agent", "America/New_York"),
-    ("farid", "Farid", "Rahman", "agent without a seat (R7)", "Asia/Kolkata"),
+    ("farid", "Farid", "Rahman", "agent without a seat", "Asia/Kolkata"),  # R7
 ]
 AGENT_NAMES = ["agent", "alice", "bob", "carla", "dmitri", "emma", "farid"]
 SEATED = ["admin", "agent", "alice", "bob", "carla", "dmitri", "emma"]
@@ -167,30 +172,35 @@ class Command(BaseCommand):
         return teams
 
     def _channels(self, users, teams) -> list[Channel]:
-        channels = []
+        """One channel of every kind, connected and set up by the account admin through the
+        channels_cfg services (each with its audit entries), as on the settings pages."""
+        admin, channels = users["admin"], []
         for kind, (name, address, config) in CHANNELS.items():
-            channel, _ = Channel.objects.get_or_create(
-                kind=kind, name=name, defaults={"address": address}
-            )
-            fields = {k: v for k, v in config.items() if k not in ("users", "teams")}
-            automation, created = ChannelAutomation.objects.get_or_create(
-                channel=channel, defaults=fields
-            )
-            if created:
-                automation.users.set([users[u] for u in config.get("users", [])])
-                automation.teams.set([teams[t] for t in config.get("teams", [])])
-                self._automation_extras(automation, kind)
+            channel = Channel.objects.filter(kind=kind, name=name).first()
+            if channel is None:
+                channel = create_channel(kind=kind, name=name, address=address, actor=admin)
+            if not ChannelAutomation.objects.filter(channel=channel, version__gt=1).exists():
+                data = {k: v for k, v in config.items() if k not in ("users", "teams")}
+                data["users"] = [users[u] for u in config.get("users", [])]
+                data["teams"] = [teams[t] for t in config.get("teams", [])]
+                save_automation(
+                    automation=ChannelAutomation(channel=channel),
+                    data=data | self._automation_extras(kind),
+                    actor=admin,
+                    expected_version=None,
+                )
             channels.append(channel)
         return channels
 
-    def _automation_extras(self, automation: ChannelAutomation, kind: str) -> None:
+    def _automation_extras(self, kind: str) -> dict:
         if kind == K.CALLING:
-            for weekday in range(5):
-                automation.opening_hours.create(weekday=weekday, start=time(8), end=time(18))
-        elif kind == K.TEAM_EMAIL:
+            hours = [{"weekday": day, "start": time(8), "end": time(18)} for day in range(5)]
+            return {"opening_hours": hours}
+        if kind == K.TEAM_EMAIL:
             norwegian = Skill.objects.get(name="Norwegian")
-            rule = SkillRule.Condition.LANGUAGE_IS
-            automation.skill_rules.create(condition=rule, value="no", skill=norwegian)
+            rule = {"condition": SkillRule.Condition.LANGUAGE_IS, "value": "no", "skill": norwegian}
+            return {"skill_rules": [rule]}
+        return {}
 
     def _contacts(self, users: dict[str, User]) -> list[Contact]:
         owners = [users[name] for name in SEATED[1:]]

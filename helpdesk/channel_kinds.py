@@ -1,0 +1,172 @@
+"""What each channel kind means, declared once: one `KindPolicy` per kind (R12, R14, R18, R19).
+
+Everything that depends on the kind asks `policy_for(kind)` — the ticket type given to new
+tickets (`helpdesk.services.create_ticket`), the Automation form and its groups of fields,
+the channel list's one-line summary, the routing config builder and the engine:
+
+    policy_for(channel.kind).chat_toggle      # assignment decided by the chat's toggle?
+    policy_for(kind).modes                    # the assign-to modes a kind offers
+
+The core holds it (not `channels_cfg`) because the core needs the ticket type, and the core
+imports no other app. A pure module: no models, no queries.
+"""
+
+from dataclasses import dataclass
+
+from django.db import models
+
+
+class ChannelKind(models.TextChoices):
+    """A source of tickets (`Channel.Kind`)."""
+
+    TEAM_EMAIL = "team_email", "Team email"
+    FORM = "form", "Form"
+    CHATFLOW = "chatflow", "Chatflow"
+    WHATSAPP = "whatsapp", "WhatsApp"
+    CALLING = "calling", "Calling"
+    CUSTOM_CHAT = "custom_chat", "Custom chat"
+
+
+class TicketType(models.TextChoices):
+    """R12: the type follows from where the ticket came from."""
+
+    CALLS = "calls", "Calls"
+    MESSAGES = "messages", "Messages"
+    EMAIL = "email", "Email/other"
+
+
+class AssignMode(models.TextChoices):
+    """“Assign incoming tickets to” (R14); chats and calls use Specific or None (R18, R19)."""
+
+    CUSTOMER_AGENT = "customer_agent", "Customer agent"
+    SPECIFIC = "specific", "Specific users and teams"
+    TEAM_ONLY = "team_only", "Team only"
+    CONTACT_OWNER = "contact_owner", "Contact owner"
+    NONE = "none", "None"
+
+
+class Assignment(models.TextChoices):
+    """How a kind decides whether its tickets are assigned; the label is the setting's name."""
+
+    # The admin picks one of the kind's assign-to modes (R14).
+    ASSIGN_RULE = "assign_rule", "Assign incoming tickets to"
+    # On: conversations go to the chosen users and teams; off: Unassigned (R18).
+    CHAT_TOGGLE = "chat_toggle", "Assign conversations automatically"
+    # Inside the opening hours: to the chosen users and teams; after hours: voicemail (R19).
+    CALLING_HOURS = "calling_hours", "Routing during business hours"
+
+
+# Tickets created by hand, by a workflow or through the API have no channel (R12).
+NO_CHANNEL_TICKET_TYPE = TicketType.EMAIL
+
+
+@dataclass(frozen=True)
+class KindPolicy:
+    """What one channel kind offers and how its tickets are routed."""
+
+    kind: ChannelKind
+    ticket_type: TicketType  # R12
+    assignment: Assignment  # how assignment is decided
+    modes: tuple[AssignMode, ...]  # the assign-to modes offered, in the order shown
+    default_mode: AssignMode = AssignMode.NONE  # a new channel's mode: tickets wait (R1)
+    opening_hours: bool = False  # opening hours per weekday, in a time zone (R19)
+    voicemail: bool = False  # unanswered-call audio, after-hours voicemail message (R19)
+    skill_routing: bool = False  # skill rules on the ticket's language, text, priority (R17)
+    # Contact owner offline: the submission is emailed to them (R14, forms).
+    emails_offline_contact_owner: bool = False
+    # How an agent's reply reaches the contact ("email": sent by `mailroom`); "" = it does not.
+    outbound: str = ""
+
+    def __post_init__(self) -> None:
+        if self.default_mode not in self.modes:
+            raise ValueError(f"{self.kind}: the default mode {self.default_mode} is not offered")
+        if not self.assign_rule and set(self.modes) != {AssignMode.SPECIFIC, AssignMode.NONE}:
+            raise ValueError(f"{self.kind}: an on/off assignment means Specific or None")
+        if self.calling_hours and not (self.opening_hours and self.voicemail):
+            raise ValueError(f"{self.kind}: routing by business hours needs hours and voicemail")
+
+    @property
+    def assign_rule(self) -> bool:
+        return self.assignment == Assignment.ASSIGN_RULE
+
+    @property
+    def chat_toggle(self) -> bool:
+        return self.assignment == Assignment.CHAT_TOGGLE
+
+    @property
+    def calling_hours(self) -> bool:
+        return self.assignment == Assignment.CALLING_HOURS
+
+    @property
+    def customer_agent(self) -> bool:
+        """An AI customer agent answers first, with a fallback (R14)."""
+        return AssignMode.CUSTOMER_AGENT in self.modes
+
+    def offers(self, mode: str) -> bool:
+        return mode in self.modes
+
+
+_ALL_MODES = tuple(AssignMode)
+_ON_OFF = (AssignMode.SPECIFIC, AssignMode.NONE)
+
+POLICIES: dict[str, KindPolicy] = {
+    p.kind: p
+    for p in (
+        KindPolicy(
+            kind=ChannelKind.TEAM_EMAIL,
+            ticket_type=TicketType.EMAIL,
+            assignment=Assignment.ASSIGN_RULE,
+            modes=_ALL_MODES,
+            skill_routing=True,
+            outbound="email",
+        ),
+        KindPolicy(
+            kind=ChannelKind.FORM,
+            ticket_type=TicketType.EMAIL,
+            assignment=Assignment.ASSIGN_RULE,
+            modes=tuple(m for m in AssignMode if m != AssignMode.CUSTOMER_AGENT),
+            skill_routing=True,
+            emails_offline_contact_owner=True,
+        ),
+        KindPolicy(
+            kind=ChannelKind.WHATSAPP,
+            ticket_type=TicketType.MESSAGES,
+            assignment=Assignment.ASSIGN_RULE,
+            modes=_ALL_MODES,
+            skill_routing=True,
+        ),
+        KindPolicy(
+            kind=ChannelKind.CHATFLOW,
+            ticket_type=TicketType.MESSAGES,
+            assignment=Assignment.CHAT_TOGGLE,
+            modes=_ON_OFF,
+            skill_routing=True,
+        ),
+        KindPolicy(
+            kind=ChannelKind.CUSTOM_CHAT,
+            ticket_type=TicketType.MESSAGES,
+            assignment=Assignment.CHAT_TOGGLE,
+            modes=_ON_OFF,
+            skill_routing=True,
+        ),
+        # Skill rules read the ticket's language, text and priority; a call carries none of
+        # them when it is routed, and R19 lists calling's options without skills.
+        KindPolicy(
+            kind=ChannelKind.CALLING,
+            ticket_type=TicketType.CALLS,
+            assignment=Assignment.CALLING_HOURS,
+            modes=_ON_OFF,
+            opening_hours=True,
+            voicemail=True,
+        ),
+    )
+}
+
+
+def policy_for(kind: str) -> KindPolicy:
+    return POLICIES[kind]
+
+
+def ticket_type_for(kind: str | None) -> TicketType:
+    """The type of a ticket from a channel of this kind; no channel: Email/other (R12)."""
+    return NO_CHANNEL_TICKET_TYPE if kind is None else POLICIES[kind].ticket_type

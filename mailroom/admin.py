@@ -1,0 +1,119 @@
+"""Admin of the mail settings (until the channel's Details tab has them). The IMAP secret is
+a password field that never renders the stored value (left blank: kept); the endpoint
+token is set by an action and shown once."""
+
+from django import forms
+from django.contrib import admin, messages
+
+from mailroom.models import MailSettings
+
+
+class MailSettingsForm(forms.ModelForm):
+    imap_secret = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Leave blank to keep the stored secret.",
+    )
+
+    class Meta:
+        model = MailSettings
+        fields = [
+            "channel",
+            "addresses",
+            "imap_host",
+            "imap_port",
+            "imap_security",
+            "imap_user",
+            "imap_secret",
+            "imap_folder",
+            "after_fetch",
+            "processed_folder",
+            "from_name",
+            "from_address",
+            "signature",
+        ]
+
+    def clean_imap_secret(self):
+        value = self.cleaned_data.get("imap_secret")
+        return value or (self.instance.imap_secret if self.instance.pk else "")
+
+
+@admin.register(MailSettings)
+class MailSettingsAdmin(admin.ModelAdmin):
+    form = MailSettingsForm
+    list_display = ["channel", "imap_host", "imap_user", "last_uid", "last_poll_at"]
+    list_select_related = ["channel"]
+    readonly_fields = [
+        "uidvalidity",
+        "last_uid",
+        "last_poll_at",
+        "last_poll_error",
+        "endpoint_token_prefix",
+    ]
+    actions = ["new_endpoint_token"]
+
+    @admin.action(description="Set a new HTTP endpoint token (shown once)")
+    def new_endpoint_token(self, request, queryset):
+        for mail_settings in queryset:
+            raw = mail_settings.set_endpoint_token()
+            mail_settings.save(update_fields=["endpoint_token_hash", "endpoint_token_prefix"])
+            self.message_user(
+                request,
+                f"{mail_settings.channel}: copy this token now, it will not be shown again: {raw}",
+                messages.WARNING,
+            )
+
+
+# --- outbound: the outbox of replies (mailroom/outbound.py) -----------------------------
+
+from helpdesk.models import OutboundMessage  # noqa: E402
+from mailroom.outbound import retry_outbound  # noqa: E402
+
+
+@admin.register(OutboundMessage)
+class OutboundMessageAdmin(admin.ModelAdmin):
+    """Every reply that leaves by email, claimed once. Queued rows are sent by their task or
+    the sweep; failed ones keep the SMTP error: **Retry** queues them again, with the same
+    Message-ID."""
+
+    list_display = [
+        "id",
+        "ticket_link",
+        "channel",
+        "status",
+        "attempts",
+        "due_at",
+        "sent_at",
+        "short_error",
+    ]
+    list_filter = ["status", "channel"]
+    list_select_related = ["channel", "message"]
+    search_fields = ["provider_id", "last_error"]
+    actions = ["retry"]
+    readonly_fields = [
+        "message",
+        "channel",
+        "status",
+        "attempts",
+        "due_at",
+        "claimed_at",
+        "sent_at",
+        "last_error",
+        "provider_id",
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="Ticket")
+    def ticket_link(self, obj):
+        return f"#{obj.message.ticket_id}"
+
+    @admin.display(description="Error")
+    def short_error(self, obj):
+        return obj.last_error[:80]
+
+    @admin.action(description="Retry the selected failed replies")
+    def retry(self, request, queryset):
+        count = len(retry_outbound(ids=queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{count} failed replies will be sent again.", messages.SUCCESS)

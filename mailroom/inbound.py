@@ -1,0 +1,219 @@
+"""The email handler: one stored `InboundEvent` of kind "email" → a ticket, a reply, or a
+recorded reason why not. Every way in (pipe, Maildir, HTTP, IMAP) stores the raw mail with
+`store_email` and processes it with `handle_email` through `helpdesk.services.intake`, so
+all of it runs in one transaction per mail: nothing half-written.
+
+Order of decisions:
+1. Parse (`parse_message`); an unreadable mail is QUARANTINED with its raw bytes.
+2. Classify (`classify`, our addresses = every MailSettings address and from address and
+   DEFAULT_FROM_EMAIL): automatic mail may thread in (kept with is_automatic, changing no
+   status) but never creates a ticket (IGNORED, with the reason).
+3. Thread, first match wins: the mail's own Message-ID already received (a redelivery);
+   In-Reply-To, then References newest first, against the Message-IDs we received
+   (`Message.external_id` on team-email channels) or sent (`OutboundMessage.provider_id`);
+   then a reply token (`reply+<token>@…` among the recipients, `ReplyToken`); then a
+   subject tag `[#1234]` — only when the sender is that ticket's contact, since anyone can
+   type a number into a subject.
+4. No match: a new ticket on the channel whose MailSettings answer for a recipient (To, Cc,
+   Delivered-To, X-Original-To, in that order), else the channel the mail came in on; its
+   contact found by address (case-insensitive) or created with the From display name —
+   never for an address without a domain (MAILER-DAEMON).
+"""
+
+import re
+
+from django.conf import settings
+
+from helpdesk.models import Channel, InboundEvent, Message, OutboundMessage, Ticket
+from helpdesk.services import add_inbound_message, contact_for_email, create_ticket
+from helpdesk.services.intake import Outcome, Quarantine, source_key, store_inbound
+from mailroom.loops import classify
+from mailroom.models import MailSettings, ReplyToken
+from mailroom.parsing import _MESSAGE_ID, ParsedMail, UnreadableMessage, _synthetic_id
+from mailroom.parsing import parse_message as _parse
+from mailroom.threading import Source, thread_candidates
+
+KIND = "email"
+NO_SUBJECT = "(no subject)"
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_MESSAGE_ID_FIELD = re.compile(rb"^message-id[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.I | re.M)
+MAX_CONTACT_ADDRESS = 254
+
+
+def email_source_id(raw: bytes) -> str:
+    """The mail's own id for recognising redeliveries, read cheaply from the header block:
+    its Message-ID, or (none) the same synthetic SHA-256 id `parse_message` gives it."""
+    data = bytes(raw).lstrip(b"\r\n")
+    end = _HEADER_END.search(data)
+    head = data[: end.start()] if end else data[: 64 * 1024]
+    found = _MESSAGE_ID_FIELD.search(head)
+    if found:
+        value = found.group(1).decode("ascii", "replace")
+        ids = _MESSAGE_ID.findall(value)
+        token = re.sub(r"\s+", "", ids[0]) if ids else ""
+        if token and "\ufffd" not in token:
+            return f"<{token}>"
+    return _synthetic_id(bytes(raw))
+
+
+def store_email(*, channel: Channel, raw: bytes, headers: dict | None = None):
+    """Keep one raw mail as an InboundEvent before anything reads it (see
+    `helpdesk.services.store_inbound`). Returns (event, created)."""
+    return store_inbound(
+        channel=channel, kind=KIND, source_id=email_source_id(raw), raw=raw, headers=headers
+    )
+
+
+class Directory:
+    """Every channel's addresses, read once per mail (one query)."""
+
+    def __init__(self) -> None:
+        self.channel_by_address: dict[str, int] = {}
+        self.ours: set[str] = {settings.DEFAULT_FROM_EMAIL.strip().lower()}
+        rows = MailSettings.objects.filter(channel__is_active=True).values_list(
+            "channel_id", "addresses", "from_address"
+        )
+        for channel_id, addresses, from_address in rows:
+            for address in addresses or []:
+                address = str(address).strip().lower()
+                self.channel_by_address.setdefault(address, channel_id)
+                self.ours.add(address)
+            if from_address:
+                self.ours.add(from_address.strip().lower())
+
+    def channel_id_for(self, recipients) -> int | None:
+        for address in recipients:
+            if address in self.channel_by_address:
+                return self.channel_by_address[address]
+        return None
+
+
+def parse(raw: bytes) -> ParsedMail:
+    return _parse(
+        raw,
+        max_attachment_bytes=settings.MAIL_MAX_ATTACHMENT_BYTES,
+        max_message_attachment_bytes=settings.MAIL_MAX_MESSAGE_BYTES,
+    )
+
+
+def handle_email(event: InboundEvent) -> Outcome:
+    """The handler `process_inbound` runs for an email event (inside its transaction)."""
+    try:
+        parsed = parse(bytes(event.raw))
+    except UnreadableMessage as exc:
+        raise Quarantine(f"unreadable mail: {exc.reason}") from exc
+    directory = Directory()
+    verdict = classify(parsed, directory.ours)
+    external_id = source_key(parsed.message_id)
+    body = _body(parsed)
+    details = {
+        "html": parsed.html,
+        "quoted": parsed.quoted_text,
+        "sender_address": parsed.from_address,
+        "sender_name": parsed.from_name,
+        "attachments": parsed.attachments,
+    }
+    ticket_id, how = find_ticket(parsed, external_id=external_id)
+    if ticket_id is not None:
+        message, created = add_inbound_message(
+            ticket=Ticket(pk=ticket_id),
+            body=body,
+            external_id=external_id,
+            is_automatic=verdict.is_automatic,
+            **details,
+        )
+        reason = f"threaded by {how}" if created else f"already received ({how}): nothing new"
+        if verdict.is_automatic:
+            reason += f"; automatic ({verdict.reason}): kept, no status change"
+        return Outcome(ticket=message.ticket, message=message, reason=reason)
+    if verdict.is_automatic:
+        return Outcome(
+            status=InboundEvent.Status.IGNORED,
+            reason=f"automatic mail never creates a ticket: {verdict.reason}",
+        )
+    channel = _channel(directory.channel_id_for(parsed.recipients), event.channel)
+    sender = parsed.from_address
+    has_domain = "@" in sender and sender.rsplit("@", 1)[1] != ""
+    contact = (
+        contact_for_email(email=sender, name=parsed.from_name)
+        if has_domain and len(sender) <= MAX_CONTACT_ADDRESS
+        else None
+    )
+    ticket, created = create_ticket(
+        subject=parsed.subject.strip() or NO_SUBJECT,
+        body=body,
+        channel=channel,
+        contact=contact,
+        external_id=external_id,
+        **details,
+    )
+    first = Message.objects.filter(ticket=ticket).order_by("id").values_list("pk", flat=True)[:1]
+    message = Message(pk=first[0], ticket=ticket) if first else None
+    reason = "new ticket" if created else "already received: nothing new"
+    return Outcome(ticket=ticket, message=message, reason=reason)
+
+
+def _channel(routed_id: int | None, arrived_on: Channel | None) -> Channel | None:
+    if routed_id is None or (arrived_on is not None and arrived_on.pk == routed_id):
+        return arrived_on
+    return Channel.objects.get(pk=routed_id)
+
+
+def _body(parsed: ParsedMail) -> str:
+    body = parsed.new_text if parsed.new_text.strip() else parsed.text
+    notes = [
+        f"[Attachment not kept: {item.filename or 'unnamed'} ({item.size} bytes): {item.reason}]"
+        for item in parsed.skipped_attachments
+    ]
+    return "\n\n".join([body.strip(), *notes]).strip() if notes else body
+
+
+def find_ticket(parsed: ParsedMail, *, external_id: str) -> tuple[int | None, str]:
+    """(ticket id, how it was found) or (None, "") — in the order of the module docstring."""
+    candidates = thread_candidates(parsed)
+    referenced = [
+        source_key(c.value)
+        for c in candidates
+        if c.source in (Source.IN_REPLY_TO, Source.REFERENCES)
+    ]
+    received = dict(
+        Message.objects.filter(
+            channel__kind=Channel.Kind.TEAM_EMAIL,
+            direction=Message.Direction.INBOUND,
+            external_id__in=[external_id, *referenced],
+        ).values_list("external_id", "ticket_id")
+    )
+    if external_id in received:
+        return received[external_id], "its own Message-ID (a redelivery)"
+    sent = {}
+    if referenced:
+        sent = dict(
+            OutboundMessage.objects.filter(provider_id__in=referenced).values_list(
+                "provider_id", "message__ticket_id"
+            )
+        )
+    for candidate in candidates:
+        if candidate.source in (Source.IN_REPLY_TO, Source.REFERENCES):
+            key = source_key(candidate.value)
+            found = sent.get(key) or received.get(key)
+            if found:
+                return found, f"{candidate.source} {candidate.value}"
+        elif candidate.source == Source.REPLY_TOKEN:
+            found = (
+                ReplyToken.objects.filter(token=candidate.value)
+                .values_list("ticket_id", flat=True)
+                .first()
+            )
+            if found:
+                return found, "reply token"
+        elif candidate.source == Source.TICKET_TAG:
+            found = (
+                Ticket.objects.filter(
+                    pk=int(candidate.value), contact__email__iexact=parsed.from_address
+                )
+                .values_list("pk", flat=True)
+                .first()
+            )
+            if found:
+                return found, f"subject tag [#{candidate.value}] from the ticket's contact"
+    return None, ""

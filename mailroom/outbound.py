@@ -1,0 +1,390 @@
+"""Replies by email: an agent's reply leaves through its channel's address exactly once.
+
+The intent is an `OutboundMessage` row, written in the transaction of the reply
+(`queue_reply`, called by `mailroom.receivers`) and published after commit. Sending mirrors
+`notifications.delivery`: the row is claimed first with a conditional update (QUEUED →
+SENDING), so a duplicate or redelivered task sends nothing; a temporary SMTP failure (4xx,
+no connection) gives the claim back (QUEUED, `due_at` after a backoff); a permanent refusal
+(5xx), the last attempt or an unexpected error leaves it FAILED with the error, for the
+thread's Retry button and the admin's Retry action (`retry_outbound`).
+
+The Message-ID is ours, chosen when the row is written and stored in `provider_id` before
+anything is sent, so every try of one reply carries the same id: an interrupted send (the
+worker died after the claim; `stale_outbound_ids` finds claims older than
+`EMAIL_SENDING_LEASE_SECONDS`) is sent again with it, and in the rare case that the first
+copy did leave, the customer's mail software sees one message twice, not two messages.
+
+Headers (RFC 5322, RFC 3834): In-Reply-To the customer's latest mail on the ticket,
+References the thread's ids oldest first (bounded), Reply-To the ticket's reply address
+when there is one, and `Auto-Submitted: no` — a reply written by a person is not
+automatic mail (RFC 3834 §5: "no" is the same as no header), so the customer's own
+auto-responder may answer it like any human mail. Only mail the helpdesk writes by itself
+(an acknowledgement) carries `auto-replied`.
+"""
+
+import logging
+import secrets
+import smtplib
+from datetime import timedelta
+from email.utils import formataddr
+
+from celery import current_app
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.html import escape, linebreaks
+
+from helpdesk.jobs import backoff_seconds, ring_on_commit
+from helpdesk.models import Channel, Message, OutboundMessage, Ticket
+from mailroom.models import MailSettings, ReplyToken
+
+log = logging.getLogger(__name__)
+
+Status = OutboundMessage.Status
+SEND_TASK = "mailroom.tasks.send_outbound_task"
+# Tries of one reply before it is left FAILED (the first and five retries, as notifications).
+MAX_ATTEMPTS = 6
+# Errors worth another try: the SMTP server refused for now, or could not be reached.
+TEMPORARY_ERRORS = (smtplib.SMTPException, OSError)
+# References: the thread's first id and the latest ones (RFC 5322 §3.6.4 allows trimming).
+MAX_REFERENCES = 20
+SWEEP_BATCH = 1000
+# The local part of reply addresses, `reply+<token>@…` (what `mailroom.threading` reads).
+REPLY_LOCAL_PART = "reply"
+
+
+class TemporaryFailure(Exception):
+    """The reply may leave later; it is queued again, due after `retry_in` seconds."""
+
+    def __init__(self, error: str, retry_in: int):
+        super().__init__(error)
+        self.retry_in = retry_in
+
+
+class Outcome:
+    SENT = "sent"
+    SKIPPED = "skipped"  # claimed by someone else, already sent, or gone
+    FAILED = "failed"
+
+
+# --- who sends, and where answers go ---------------------------------------------------
+
+
+def mail_settings_for(channel: Channel) -> MailSettings | None:
+    """The channel's mail settings (cached on the channel), or None."""
+    try:
+        return channel.mail_settings
+    except MailSettings.DoesNotExist:
+        return None
+
+
+def sender_for(channel: Channel) -> str:
+    """The From of a reply: the channel's mail settings (from name and address), else the
+    channel's inbox address with its name, else DEFAULT_FROM_EMAIL."""
+    mail = mail_settings_for(channel)
+    address = (mail.from_address if mail else "") or (channel.address or "").strip()
+    if "@" not in address:
+        return settings.DEFAULT_FROM_EMAIL
+    return formataddr(((mail.from_name if mail else "") or channel.name, address))
+
+
+def signature_for(channel: Channel) -> str:
+    """The channel's signature under every reply ("" when it has none)."""
+    mail = mail_settings_for(channel)
+    return mail.signature if mail else ""
+
+
+def reply_address_for(ticket: Ticket) -> str | None:
+    """The ticket's unguessable `reply+<token>@<domain>` address for Reply-To, or None.
+
+    Only when the channel answers for `reply@<domain>` (an address in its mail settings, an
+    alias of its mailbox with plus-addressing): a Reply-To that no mailbox receives would
+    make the customer's answer bounce. Without it, answers thread by In-Reply-To,
+    References and the `[#id]` tag of the subject."""
+    mail = mail_settings_for(ticket.channel) if ticket.channel else None
+    base = next(
+        (a for a in (mail.addresses if mail else []) if a.partition("@")[0] == REPLY_LOCAL_PART),
+        None,
+    )
+    if base is None:
+        return None
+    token = ReplyToken.objects.for_ticket(ticket)
+    return f"{REPLY_LOCAL_PART}+{token}@{base.partition('@')[2]}"
+
+
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2].strip("<> ").lower() or "localhost"
+
+
+def new_message_id(message: Message, channel: Channel) -> str:
+    """`<reply.{message}.{random}@{domain of the sender}>`: unique, chosen once per row."""
+    domain = _domain(sender_for(channel))
+    return f"<reply.{message.pk}.{secrets.token_hex(8)}@{domain}>"
+
+
+# --- the intent --------------------------------------------------------------------------
+
+
+def wants_email(message: Message, ticket: Ticket) -> bool:
+    """An agent's reply on a ticket of an email channel, to a contact with an address."""
+    channel = ticket.channel
+    return bool(
+        message.direction == Message.Direction.OUTBOUND
+        and channel is not None
+        and channel.policy.outbound == "email"
+        and ticket.contact is not None
+        and ticket.contact.email
+    )
+
+
+def queue_reply(*, message: Message, ticket: Ticket) -> OutboundMessage | None:
+    """Put an agent's reply in the outbox, in the caller's transaction, and ring the sender
+    after commit. Anything that does not leave by email (a note, a chat reply, a contact
+    without address) gets no row. A second call for the same message adds nothing."""
+    if not wants_email(message, ticket):
+        return None
+    outbound, created = OutboundMessage.objects.get_or_create(
+        message=message,
+        defaults={
+            "channel": ticket.channel,
+            "provider_id": new_message_id(message, ticket.channel),
+        },
+    )
+    if created:
+        _ring_on_commit(outbound.pk)
+    return outbound
+
+
+def _ring_on_commit(outbound_id: int) -> None:
+    # By name: the tasks module imports this one (imports go one way).
+    ring_on_commit(current_app.tasks[SEND_TASK], outbound_id=outbound_id)
+
+
+# --- composing ---------------------------------------------------------------------------
+
+
+def subject_for(ticket: Ticket) -> str:
+    """`Re: <subject> [#<id>]` — one "Re:", one tag, whatever the subject already has."""
+    subject = " ".join(ticket.subject.split())
+    while subject[:3].lower() == "re:":
+        subject = subject[3:].lstrip()
+    tag = f"[#{ticket.pk}]"
+    return f"Re: {subject} {tag}" if tag not in subject else f"Re: {subject}"
+
+
+def _is_real_id(message_id: str) -> bool:
+    """A Message-ID a mail client can know: `<…@…>`, not one invented for a mail without
+    one (those use the reserved `.invalid` domain)."""
+    return (
+        message_id.startswith("<")
+        and message_id.endswith(">")
+        and "@" in message_id
+        and not message_id.lower().endswith(".invalid>")
+    )
+
+
+def thread_ids(outbound: OutboundMessage) -> tuple[str | None, list[str]]:
+    """(In-Reply-To, References) of a reply: the customer's latest mail before it, and the
+    ids of the thread's mails (theirs and ours that were sent), oldest first, bounded."""
+    message = outbound.message
+    rows = (
+        Message.objects.filter(ticket_id=message.ticket_id, created_at__lte=message.created_at)
+        .exclude(pk=message.pk)
+        .filter(
+            Q(direction=Message.Direction.INBOUND)
+            | Q(direction=Message.Direction.OUTBOUND, outbound__status=Status.SENT)
+        )
+        .order_by("created_at", "id")
+        .values_list("direction", "external_id", "outbound__provider_id")
+    )
+    ids: list[str] = []
+    in_reply_to = None
+    for direction, external_id, provider_id in rows:
+        message_id = external_id if direction == Message.Direction.INBOUND else provider_id
+        if not message_id or not _is_real_id(message_id) or message_id in ids:
+            continue
+        ids.append(message_id)
+        if direction == Message.Direction.INBOUND:
+            in_reply_to = message_id
+    if len(ids) > MAX_REFERENCES:
+        ids = [ids[0], *ids[-(MAX_REFERENCES - 1) :]]
+    return in_reply_to, ids
+
+
+def bodies(message: Message, signature: str) -> tuple[str, str]:
+    """The text part and the HTML part (the text escaped, with the signature)."""
+    text = message.body.rstrip()
+    html = f'<div class="reply">{linebreaks(escape(text))}</div>'
+    if signature.strip():
+        text = f"{text}\n\n-- \n{signature.strip()}"
+        html += f'<div class="signature">{linebreaks(escape(signature.strip()))}</div>'
+    return f"{text}\n", f"<!doctype html><html><body>{html}</body></html>"
+
+
+def compose(outbound: OutboundMessage) -> EmailMultiAlternatives:
+    message = outbound.message
+    ticket = message.ticket
+    contact = ticket.contact
+    in_reply_to, references = thread_ids(outbound)
+    headers = {"Message-ID": outbound.provider_id, "Auto-Submitted": "no"}
+    if in_reply_to:
+        headers["In-Reply-To"] = in_reply_to
+    if references:
+        headers["References"] = " ".join(references)
+    reply_to = reply_address_for(ticket)
+    text, html = bodies(message, signature_for(outbound.channel))
+    email = EmailMultiAlternatives(
+        subject=subject_for(ticket),
+        body=text,
+        from_email=sender_for(outbound.channel),
+        to=[formataddr((contact.name, contact.email))],
+        reply_to=[reply_to] if reply_to else None,
+        headers=headers,
+    )
+    email.attach_alternative(html, "text/html")
+    for attachment in message.attachments.all():
+        with attachment.file.open("rb") as f:
+            email.attach(attachment.filename, f.read(), attachment.content_type or None)
+    return email
+
+
+# --- sending -----------------------------------------------------------------------------
+
+
+def _claim(outbound_id: int) -> bool:
+    return bool(
+        OutboundMessage.objects.filter(pk=outbound_id, status=Status.QUEUED).update(
+            status=Status.SENDING, attempts=F("attempts") + 1, claimed_at=timezone.now()
+        )
+    )
+
+
+def send(*, outbound_id: int) -> str:
+    """Send one queued reply, once. Raises `TemporaryFailure` when it is queued again."""
+    if not _claim(outbound_id):
+        return Outcome.SKIPPED
+    outbound = OutboundMessage.objects.select_related(
+        "channel__mail_settings", "message__ticket__contact", "message__ticket__channel"
+    ).get(pk=outbound_id)
+    if not outbound.provider_id:  # a row written by other means: choose its id before sending
+        outbound.provider_id = new_message_id(outbound.message, outbound.channel)
+        OutboundMessage.objects.filter(pk=outbound_id).update(provider_id=outbound.provider_id)
+    contact = outbound.message.ticket.contact
+    if contact is None or not contact.email:
+        _finish(outbound_id, Status.FAILED, "The contact has no email address.")
+        return Outcome.FAILED
+    try:
+        compose(outbound).send()
+    except TEMPORARY_ERRORS as exc:
+        error = _describe(exc)
+        if _permanent(exc):
+            _finish(outbound_id, Status.FAILED, error)
+            log.warning("Reply %s refused: %s", outbound_id, error)
+            return Outcome.FAILED
+        if outbound.attempts >= MAX_ATTEMPTS:
+            _finish(
+                outbound_id, Status.FAILED, f"Gave up after {outbound.attempts} attempts: {error}"
+            )
+            log.warning("Reply %s failed for good: %s", outbound_id, error)
+            return Outcome.FAILED
+        retry_in = backoff_seconds(
+            outbound.attempts, base=settings.NOTIFICATIONS_RETRY_BASE_SECONDS
+        )
+        _finish(
+            outbound_id,
+            Status.QUEUED,
+            error,
+            due_at=timezone.now() + timedelta(seconds=retry_in),
+        )
+        raise TemporaryFailure(error, retry_in) from exc
+    except Exception as exc:
+        _finish(outbound_id, Status.FAILED, _describe(exc))
+        raise
+    _finish(outbound_id, Status.SENT, "")
+    return Outcome.SENT
+
+
+def _finish(outbound_id: int, status: str, error: str | None = None, due_at=None) -> None:
+    fields: dict = {"status": status}
+    if due_at is not None:
+        fields["due_at"] = due_at
+    if status == Status.SENT:
+        fields["sent_at"] = timezone.now()
+    if error is not None:
+        fields["last_error"] = error
+    OutboundMessage.objects.filter(pk=outbound_id, status=Status.SENDING).update(**fields)
+
+
+def _permanent(exc: BaseException) -> bool:
+    """A 5xx answer: the server will say the same next time, so do not retry."""
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code >= 500
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    return False
+
+
+def _describe(exc: BaseException) -> str:
+    """The SMTP server's answer in its own words ("550 5.1.1 No such user"), else the error."""
+
+    def answer(code: int, message) -> str:
+        text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
+        return f"{code} {' '.join(str(text).split())}"
+
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        described = "; ".join(
+            f"{address}: {answer(code, message)}"
+            for address, (code, message) in exc.recipients.items()
+        )
+        return f"Recipient refused: {described}"[:2000]
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"SMTP error {answer(exc.smtp_code, exc.smtp_error)}"[:2000]
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+# --- retry and sweep ---------------------------------------------------------------------
+
+
+def retry_outbound(*, ids, ticket: Ticket | None = None) -> list[int]:
+    """FAILED → QUEUED, due now, and sent after commit (the thread's Retry button, the
+    admin's Retry action). With `ticket`, only that ticket's replies. Returns the ids."""
+    failed = OutboundMessage.objects.filter(pk__in=list(ids), status=Status.FAILED)
+    if ticket is not None:
+        failed = failed.filter(message__ticket=ticket)
+    retried = list(failed.values_list("pk", flat=True))
+    OutboundMessage.objects.filter(pk__in=retried, status=Status.FAILED).update(
+        status=Status.QUEUED, claimed_at=None, due_at=timezone.now(), attempts=0
+    )
+    for outbound_id in retried:
+        _ring_on_commit(outbound_id)
+    return retried
+
+
+def stale_outbound_ids(*, now=None) -> list[int]:
+    """The replies to publish again: queued ones overdue by more than JOBS_GRACE_SECONDS
+    (the broker was down when they were queued, a worker died holding the message, a
+    scheduled retry was lost with Redis), and sends interrupted mid-way (claimed longer ago
+    than EMAIL_SENDING_LEASE_SECONDS), which are queued again first, keeping their
+    Message-ID. Each row's `due_at` moves to now, so the next sweep waits a grace again."""
+    now = now or timezone.now()
+    lease = timedelta(seconds=settings.EMAIL_SENDING_LEASE_SECONDS)
+    grace = timedelta(seconds=settings.JOBS_GRACE_SECONDS)
+    interrupted = list(
+        OutboundMessage.objects.filter(
+            status=Status.SENDING, claimed_at__lt=now - lease
+        ).values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    OutboundMessage.objects.filter(pk__in=interrupted, status=Status.SENDING).update(
+        status=Status.QUEUED,
+        due_at=now,
+        last_error="Interrupted while sending (the worker stopped); sent again.",
+    )
+    overdue = list(
+        OutboundMessage.objects.filter(status=Status.QUEUED, due_at__lt=now - grace)
+        .exclude(pk__in=interrupted)
+        .order_by("due_at")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    OutboundMessage.objects.filter(pk__in=overdue, status=Status.QUEUED).update(due_at=now)
+    return interrupted + overdue

@@ -1,0 +1,77 @@
+"""The thread's email pieces: each reply's delivery state and each message's attachments,
+loaded for the whole thread in one query so the ticket page's query count stays fixed."""
+
+from django import template
+from django.utils import timezone
+
+from helpdesk.models import Attachment, Message, OutboundMessage
+
+register = template.Library()
+
+OUTBOUND_FIELDS = ("id", "status", "attempts", "due_at", "sent_at", "last_error", "provider_id")
+ATTACHMENT_FIELDS = ("id", "filename", "content_type", "size", "inline")
+MISSING = object()
+
+
+@register.simple_tag
+def prefetch_thread_mail(thread) -> str:
+    """One query (messages LEFT JOIN outbox LEFT JOIN attachments) for the whole thread:
+    sets `message.mail_delivery` (its `OutboundMessage` or None) and `message.mail_files`
+    (its attachments, in order) on every message of `thread`. Renders nothing."""
+    messages = list(thread or ())
+    if not messages:
+        return ""
+    columns = [f"outbound__{f}" for f in OUTBOUND_FIELDS]
+    columns += [f"attachments__{f}" for f in ATTACHMENT_FIELDS]
+    rows = (
+        Message.objects.filter(pk__in=[m.pk for m in messages])
+        .order_by("pk", "attachments__id")
+        .values_list("pk", *columns)
+    )
+    deliveries: dict[int, OutboundMessage] = {}
+    files: dict[int, list[Attachment]] = {}
+    split = 1 + len(OUTBOUND_FIELDS)
+    for row in rows:
+        message_id, outbound, attachment = row[0], row[1:split], row[split:]
+        if outbound[0] is not None and message_id not in deliveries:
+            deliveries[message_id] = OutboundMessage(
+                message_id=message_id, **dict(zip(OUTBOUND_FIELDS, outbound, strict=True))
+            )
+        if attachment[0] is not None:
+            files.setdefault(message_id, []).append(
+                Attachment(
+                    message_id=message_id, **dict(zip(ATTACHMENT_FIELDS, attachment, strict=True))
+                )
+            )
+    for message in messages:
+        message.mail_delivery = deliveries.get(message.pk)
+        message.mail_files = files.get(message.pk, [])
+    return ""
+
+
+def outbound_of(message) -> OutboundMessage | None:
+    """The message's outbox row: from `prefetch_thread_mail`, else one query."""
+    found = getattr(message, "mail_delivery", MISSING)
+    if found is not MISSING:
+        return found
+    try:
+        return message.outbound
+    except OutboundMessage.DoesNotExist:
+        return None
+
+
+@register.inclusion_tag("mailroom/_delivery_state.html", takes_context=True)
+def delivery_state(context, message):
+    """ "Queued", "Sent 14:02", "Not sent yet: <error> — will retry at 14:05", "Failed:
+    <error>" with a Retry button; nothing for a message that is not sent by email."""
+    outbound = outbound_of(message)
+    retry_at = None
+    queued = outbound is not None and outbound.status == OutboundMessage.Status.QUEUED
+    if queued and outbound.last_error and outbound.due_at and outbound.due_at > timezone.now():
+        retry_at = outbound.due_at
+    return {
+        "outbound": outbound,
+        "retry_at": retry_at,
+        "ticket_id": message.ticket_id,
+        "csrf_token": context.get("csrf_token"),
+    }

@@ -1,0 +1,218 @@
+"""Every sentence the routing engine writes, in one place.
+
+The decision (`routing.decision`), the rules (`routing.eligibility`) and the engine
+(`routing.engine`) pass facts — who was chosen, by which distribution, among how many, who
+was left out and why — and this module turns them into the words kept on the
+`RoutingDecision` (and as the reason of the routing's `AssignmentEvent`), shown on the ticket
+page ("Why was this assigned to …?") and in the settings page's preview. Pure: no database.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from django.utils import timezone
+
+from helpdesk.channel_kinds import TicketType
+from routing.strategies import Candidate
+
+STRATEGY_WORDS = {
+    "load_balanced": "load balancing",
+    "round_robin": "round robin",
+    "random": "random choice",
+}
+
+
+class Unassigned(StrEnum):
+    """Why a ticket was left unassigned before any user was looked at, or by a team or
+    contact owner that cannot take it."""
+
+    CHAT_TOGGLE_OFF = "chat_toggle_off"
+    AFTER_HOURS = "after_hours"
+    ASSIGNS_NOBODY = "assigns_nobody"
+    CUSTOMER_AGENT_WITHOUT_FALLBACK = "customer_agent_without_fallback"
+    NO_TEAM_CHOSEN = "no_team_chosen"
+    TEAM_WITHOUT_SEAT = "team_without_seat"
+    CONTACT_WITHOUT_OWNER = "contact_without_owner"
+    EMPTY_RULE = "empty_rule"
+
+
+UNASSIGNED = {
+    Unassigned.CHAT_TOGGLE_OFF: "Left unassigned: automatic assignment is off in this chat's "
+    "settings, so conversations wait in Unassigned.",
+    Unassigned.AFTER_HOURS: "Left unassigned: the call came after hours, so it went to voicemail.",
+    Unassigned.ASSIGNS_NOBODY: "Left unassigned: this channel assigns nobody (Assign incoming "
+    "tickets to: None), so the ticket waits in Unassigned for triage.",
+    Unassigned.CUSTOMER_AGENT_WITHOUT_FALLBACK: "Left unassigned: the customer agent handles "
+    "this channel, and its fallback is None, so tickets it cannot answer wait in Unassigned.",
+    Unassigned.NO_TEAM_CHOSEN: "Left unassigned: Team only is set but no team is chosen.",
+    Unassigned.TEAM_WITHOUT_SEAT: "Left unassigned: the chosen team has no member with a seat.",
+    Unassigned.CONTACT_WITHOUT_OWNER: "Left unassigned: the contact has no owner (or is not "
+    "identified).",
+    Unassigned.EMPTY_RULE: "Left unassigned: the rule names no user and its teams have no main "
+    "members.",
+}
+
+CUSTOMER_AGENT_FALLBACK = "Customer agent fallback. "
+FORM_EMAILED_TO_OWNER = " The form submission was emailed to them."
+ROUTED_AGAIN_WHEN_AVAILABLE = " It will be routed again when an agent becomes available."
+
+
+def unassigned(why: Unassigned) -> str:
+    return UNASSIGNED[why]
+
+
+def customer_agent_fallback(summary: str) -> str:
+    """A decision taken by the customer agent's fallback users and teams."""
+    return CUSTOMER_AGENT_FALLBACK + summary
+
+
+def routed_again_when_available(summary: str) -> str:
+    """Nobody could take it, and the channel routes again when an agent becomes available."""
+    return summary + ROUTED_AGAIN_WHEN_AVAILABLE
+
+
+# ---------------------------------------------------------------------------------------
+# Teams and contact owners
+# ---------------------------------------------------------------------------------------
+
+
+def assigned_to_team(team_name: str) -> str:
+    return (
+        f"Assigned to the team {team_name} without an owner (Team only): "
+        "it shows in the team's My team's unassigned view."
+    )
+
+
+def assigned_to_contact_owner(owner_name: str) -> str:
+    return f"Assigned to {owner_name}, the contact's owner."
+
+
+def contact_owner_cannot_take_it(
+    owner_name: str | None, reason: str | None, *, emailed: bool
+) -> str:
+    """`reason`: the first reason the owner was left out (None: no reason recorded)."""
+    summary = (
+        f"Left unassigned: the contact's owner {owner_name} cannot take it "
+        f"({reason or 'not eligible'})."
+    )
+    return summary + FORM_EMAILED_TO_OWNER if emailed else summary
+
+
+# ---------------------------------------------------------------------------------------
+# A pool of users and a distribution
+# ---------------------------------------------------------------------------------------
+
+
+def from_pool(
+    *,
+    distribution: str,
+    ticket_type: str,
+    load_window: timedelta,
+    chosen: Candidate | None,
+    candidates: list[Candidate],
+    pool_size: int,
+    exclusion_reasons: Iterable[str],
+    required_skills: list[str],
+    skill_fallback_used: bool,
+) -> str:
+    """Who got the ticket and why (or why nobody did), for a rule with users and teams.
+
+    `pool_size` counts the users of the rule before anyone was left out;
+    `exclusion_reasons` gives one reason per user left out."""
+    skills = ""
+    if required_skills:
+        skills = f" The ticket needs the skill(s) {', '.join(required_skills)}"
+        skills += (
+            ": nobody eligible has them, so it went to the others." if skill_fallback_used else "."
+        )
+    if chosen is None:
+        if pool_size == 0:
+            return unassigned(Unassigned.EMPTY_RULE)
+        return (
+            f"Left unassigned: none of the {pool_size} users of this rule could "
+            f"take it ({_count_reasons(exclusion_reasons)}).{skills}"
+        )
+    n = len(candidates)
+    if distribution == "load_balanced":
+        why = (
+            f"{chosen.name} had the fewest open {TicketType(ticket_type).label} tickets assigned "
+            f"in the last {load_window.days} days ({chosen.load})"
+        )
+        ties = [c for c in candidates if c.load == chosen.load]
+        if len(ties) > 1:
+            why += (
+                f", tied with {len(ties) - 1} other(s); ties go to whoever has waited "
+                "longest since their last one"
+            )
+    elif distribution == "round_robin":
+        why = f"it was {chosen.name}'s turn (their last round-robin ticket was the oldest)"
+    else:
+        why = f"{chosen.name} was picked at random"
+    return (
+        f"Assigned to {chosen.name} by {STRATEGY_WORDS[distribution]} among {n} "
+        f"eligible user{'s' if n != 1 else ''}: {why}.{skills}"
+    )
+
+
+def _count_reasons(reasons: Iterable[str]) -> str:
+    counts: dict[str, int] = {}
+    for reason in reasons:
+        counts[reason] = counts.get(reason, 0) + 1
+    return "; ".join(f"{n} {reason}" for reason, n in counts.items()) or "nobody eligible"
+
+
+# ---------------------------------------------------------------------------------------
+# Why one user was left out (the reasons of `Exclusion`)
+# ---------------------------------------------------------------------------------------
+
+NO_ACCESS = "no ticket access"
+NO_SEAT = "no helpdesk seat"
+
+
+def not_main_member(team_name: str) -> str:
+    return f"only an additional member of {team_name}; team rules route to main members"
+
+
+def missing_skills(names: list[str]) -> str:
+    return "missing skill " + ", ".join(names)
+
+
+def at_capacity(open_count: int, limit: int, ticket_type: str) -> str:
+    return f"at capacity ({open_count} of {limit} open {TicketType(ticket_type).label} tickets)"
+
+
+# ---------------------------------------------------------------------------------------
+# Nothing to do: a person was faster, or the ticket has no channel
+# ---------------------------------------------------------------------------------------
+
+NO_CHANNEL = "Not routed: the ticket has no channel, so no routing rule applies."
+
+
+def already_in_status(status_label: str) -> str:
+    return f"Nothing to do: the ticket was already {status_label.lower()}."
+
+
+def already_belonged_to(holder: object) -> str:
+    """Assigned, but no assignment event says by whom (data from before events)."""
+    return f"Nothing to do: the ticket already belonged to {holder}."
+
+
+def already_assigned(
+    *,
+    to_owner: object,
+    to_team: object,
+    holder: object,
+    by: object,
+    by_hand: bool,
+    cause: str,
+    at: datetime,
+) -> str:
+    """The last assignment event: `to_owner` / `to_team` it went to (else the ticket's
+    `holder`), `by` whom (None: nobody), by hand or with another `cause` (its label), `at`
+    when (shown in the current time zone)."""
+    to = to_owner or (f"the team {to_team}" if to_team else holder)
+    how = "by hand" if by_hand else f"({cause.lower()})"
+    who = f" by {by}" if by else ""
+    when = timezone.localtime(at).strftime("%Y-%m-%d %H:%M %Z")
+    return f"Nothing to do: already assigned to {to}{who} {how} at {when}."
