@@ -37,6 +37,7 @@ from django.utils.html import escape, linebreaks
 
 from helpdesk.jobs import backoff_seconds, ring_on_commit
 from helpdesk.models import Channel, Message, OutboundMessage, Ticket
+from helpdesk.smtp import TEMPORARY_ERRORS, is_permanent
 from mailroom.models import MailSettings, ReplyToken
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,6 @@ SEND_TASK = "mailroom.tasks.send_outbound_task"
 # Tries of one reply before it is left FAILED (the first and five retries, as notifications).
 MAX_ATTEMPTS = 6
 # Errors worth another try: the SMTP server refused for now, or could not be reached.
-TEMPORARY_ERRORS = (smtplib.SMTPException, OSError)
 # References: the thread's first id and the latest ones (RFC 5322 §3.6.4 allows trimming).
 MAX_REFERENCES = 20
 SWEEP_BATCH = 1000
@@ -278,7 +278,7 @@ def send(*, outbound_id: int) -> str:
         compose(outbound).send()
     except TEMPORARY_ERRORS as exc:
         error = _describe(exc)
-        if _permanent(exc):
+        if is_permanent(exc):
             _finish(outbound_id, Status.FAILED, error)
             log.warning("Reply %s refused: %s", outbound_id, error)
             return Outcome.FAILED
@@ -314,15 +314,6 @@ def _finish(outbound_id: int, status: str, error: str | None = None, due_at=None
     if error is not None:
         fields["last_error"] = error
     OutboundMessage.objects.filter(pk=outbound_id, status=Status.SENDING).update(**fields)
-
-
-def _permanent(exc: BaseException) -> bool:
-    """A 5xx answer: the server will say the same next time, so do not retry."""
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return exc.smtp_code >= 500
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return all(code >= 500 for code, _ in exc.recipients.values())
-    return False
 
 
 def _describe(exc: BaseException) -> str:

@@ -17,7 +17,6 @@ recognises the second as the same message.
 """
 
 import logging
-import smtplib
 from datetime import timedelta
 
 from django.conf import settings
@@ -25,6 +24,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from helpdesk import jobs
+from helpdesk.smtp import TEMPORARY_ERRORS, is_permanent
 from notifications import emails
 from notifications.catalog import Medium
 from notifications.models import Delivery, Notification
@@ -34,7 +35,6 @@ log = logging.getLogger(__name__)
 
 Status = Delivery.Status
 # Errors worth another try: the SMTP server refused for now, or could not be reached.
-TEMPORARY_ERRORS = (smtplib.SMTPException, OSError)
 SWEEP_BATCH = 1000
 
 
@@ -49,7 +49,7 @@ class TemporaryFailure(Exception):
 def backoff_seconds(failures: int) -> int:
     """The wait before the next try after `failures` temporary failures: 30 s, 60 s, 2 min,
     4 min … (NOTIFICATIONS_RETRY_BASE_SECONDS doubled), at most an hour."""
-    return min(settings.NOTIFICATIONS_RETRY_BASE_SECONDS * 2 ** max(failures - 1, 0), 3600)
+    return jobs.backoff_seconds(failures, base=settings.NOTIFICATIONS_RETRY_BASE_SECONDS)
 
 
 class Outcome:
@@ -109,7 +109,7 @@ def _deliver_email(delivery_id: int, final_attempt: bool) -> str:
         emails.compose(delivery).send()
     except TEMPORARY_ERRORS as exc:
         error = _describe(exc)
-        if _permanent(exc):
+        if is_permanent(exc):
             _finish(delivery_id, Status.FAILED, error)
             log.warning("Notification email %s refused: %s", delivery_id, error)
             return Outcome.FAILED
@@ -143,15 +143,6 @@ def _finish(delivery_id: int, status: str, error: str | None = None, due_at=None
     if error is not None:
         fields["last_error"] = error
     Delivery.objects.filter(pk=delivery_id, status=Status.SENDING).update(**fields)
-
-
-def _permanent(exc: BaseException) -> bool:
-    """A 5xx answer: the server will say the same next time, so do not retry."""
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return exc.smtp_code >= 500
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return all(code >= 500 for code, _ in exc.recipients.values())
-    return False
 
 
 def _describe(exc: BaseException) -> str:
