@@ -35,9 +35,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.html import escape, linebreaks
 
-from helpdesk.jobs import backoff_seconds, ring_on_commit
+from helpdesk.jobs import ring_on_commit
 from helpdesk.models import Channel, Message, OutboundMessage, Ticket
-from helpdesk.smtp import TEMPORARY_ERRORS, is_permanent
+from helpdesk.smtp import TemporaryFailure, send_once
 from mailroom.models import MailSettings, ReplyToken
 
 log = logging.getLogger(__name__)
@@ -52,14 +52,6 @@ MAX_REFERENCES = 20
 SWEEP_BATCH = 1000
 # The local part of reply addresses, `reply+<token>@…` (what `mailroom.threading` reads).
 REPLY_LOCAL_PART = "reply"
-
-
-class TemporaryFailure(Exception):
-    """The reply may leave later; it is queued again, due after `retry_in` seconds."""
-
-    def __init__(self, error: str, retry_in: int):
-        super().__init__(error)
-        self.retry_in = retry_in
 
 
 class Outcome:
@@ -275,34 +267,26 @@ def send(*, outbound_id: int) -> str:
         _finish(outbound_id, Status.FAILED, "The contact has no email address.")
         return Outcome.FAILED
     try:
-        compose(outbound).send()
-    except TEMPORARY_ERRORS as exc:
-        error = _describe(exc)
-        if is_permanent(exc):
-            _finish(outbound_id, Status.FAILED, error)
-            log.warning("Reply %s refused: %s", outbound_id, error)
-            return Outcome.FAILED
-        if outbound.attempts >= MAX_ATTEMPTS:
-            _finish(
-                outbound_id, Status.FAILED, f"Gave up after {outbound.attempts} attempts: {error}"
-            )
-            log.warning("Reply %s failed for good: %s", outbound_id, error)
-            return Outcome.FAILED
-        retry_in = backoff_seconds(
-            outbound.attempts, base=settings.NOTIFICATIONS_RETRY_BASE_SECONDS
+        attempt = send_once(
+            compose(outbound),
+            attempts=outbound.attempts,
+            final=outbound.attempts >= MAX_ATTEMPTS,
+            base=settings.NOTIFICATIONS_RETRY_BASE_SECONDS,
+            explain=_describe,
         )
-        _finish(
-            outbound_id,
-            Status.QUEUED,
-            error,
-            due_at=timezone.now() + timedelta(seconds=retry_in),
-        )
-        raise TemporaryFailure(error, retry_in) from exc
     except Exception as exc:
         _finish(outbound_id, Status.FAILED, _describe(exc))
         raise
-    _finish(outbound_id, Status.SENT, "")
-    return Outcome.SENT
+    if attempt.sent:
+        _finish(outbound_id, Status.SENT, "")
+        return Outcome.SENT
+    if attempt.retry_in is None:
+        _finish(outbound_id, Status.FAILED, attempt.error)
+        log.warning("Reply %s not sent: %s", outbound_id, attempt.error)
+        return Outcome.FAILED
+    due_at = timezone.now() + timedelta(seconds=attempt.retry_in)
+    _finish(outbound_id, Status.QUEUED, attempt.error, due_at=due_at)
+    raise TemporaryFailure(attempt.error, attempt.retry_in)
 
 
 def _finish(outbound_id: int, status: str, error: str | None = None, due_at=None) -> None:

@@ -25,7 +25,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from helpdesk import jobs
-from helpdesk.smtp import TEMPORARY_ERRORS, is_permanent
+from helpdesk.smtp import TemporaryFailure, describe, send_once
 from notifications import emails
 from notifications.catalog import Medium
 from notifications.models import Delivery, Notification
@@ -36,14 +36,6 @@ log = logging.getLogger(__name__)
 Status = Delivery.Status
 # Errors worth another try: the SMTP server refused for now, or could not be reached.
 SWEEP_BATCH = 1000
-
-
-class TemporaryFailure(Exception):
-    """The delivery may succeed later; it is pending again, due after `retry_in` seconds."""
-
-    def __init__(self, error: str, retry_in: int):
-        super().__init__(error)
-        self.retry_in = retry_in
 
 
 def backoff_seconds(failures: int) -> int:
@@ -106,32 +98,25 @@ def _deliver_email(delivery_id: int, final_attempt: bool) -> str:
         _finish(delivery_id, Status.HELD)
         return Outcome.HELD
     try:
-        emails.compose(delivery).send()
-    except TEMPORARY_ERRORS as exc:
-        error = _describe(exc)
-        if is_permanent(exc):
-            _finish(delivery_id, Status.FAILED, error)
-            log.warning("Notification email %s refused: %s", delivery_id, error)
-            return Outcome.FAILED
-        if final_attempt:
-            _finish(
-                delivery_id, Status.FAILED, f"Gave up after {delivery.attempts} attempts: {error}"
-            )
-            log.warning("Notification email %s failed for good: %s", delivery_id, error)
-            return Outcome.FAILED
-        retry_in = backoff_seconds(delivery.attempts)
-        _finish(
-            delivery_id,
-            Status.PENDING,
-            error,
-            due_at=timezone.now() + timedelta(seconds=retry_in),
+        attempt = send_once(
+            emails.compose(delivery),
+            attempts=delivery.attempts,
+            final=final_attempt,
+            base=settings.NOTIFICATIONS_RETRY_BASE_SECONDS,
         )
-        raise TemporaryFailure(error, retry_in) from exc
     except Exception as exc:
-        _finish(delivery_id, Status.FAILED, _describe(exc))
+        _finish(delivery_id, Status.FAILED, describe(exc))
         raise
-    _finish(delivery_id, Status.SENT)
-    return Outcome.SENT
+    if attempt.sent:
+        _finish(delivery_id, Status.SENT)
+        return Outcome.SENT
+    if attempt.retry_in is None:
+        _finish(delivery_id, Status.FAILED, attempt.error)
+        log.warning("Notification email %s not sent: %s", delivery_id, attempt.error)
+        return Outcome.FAILED
+    due_at = timezone.now() + timedelta(seconds=attempt.retry_in)
+    _finish(delivery_id, Status.PENDING, attempt.error, due_at=due_at)
+    raise TemporaryFailure(attempt.error, attempt.retry_in)
 
 
 def _finish(delivery_id: int, status: str, error: str | None = None, due_at=None) -> None:
@@ -143,10 +128,6 @@ def _finish(delivery_id: int, status: str, error: str | None = None, due_at=None
     if error is not None:
         fields["last_error"] = error
     Delivery.objects.filter(pk=delivery_id, status=Status.SENDING).update(**fields)
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:2000]
 
 
 def retry_failed(*, ids) -> list[int]:

@@ -1,42 +1,21 @@
 """Services lock what they change, so concurrent callers never both win (PostgreSQL only:
 SQLite serialises writers and cannot show the race)."""
 
-import threading
-
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connections
 
 from helpdesk.models import AssignmentEvent, Seat, Ticket
 from helpdesk.services import TicketChanged, assign, give_seat, reply
 from tests.factories import AccountSettingsFactory, TicketFactory, UserFactory
+from tests.support.concurrency import oks_and_errors
+from tests.support.concurrency import run_together as concurrently
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def run_together(*calls):
     """Run the calls in threads released at the same instant; return (ok, errors)."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def run(i, call):
-        try:
-            barrier.wait(timeout=10)
-            results[i] = ("ok", call())
-        except Exception as exc:
-            results[i] = ("error", exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert all(not t.is_alive() for t in threads), "a thread is stuck"
-    ok = [value for kind, value in results if kind == "ok"]
-    errors = [value for kind, value in results if kind == "error"]
-    return ok, errors
+    return oks_and_errors(concurrently(*calls))
 
 
 @pytest.mark.parametrize("attempt", range(3))

@@ -1,10 +1,7 @@
 """Issue 11: the same mail handled by two workers at the same moment gives one ticket and one
 message (PostgreSQL, two connections: SQLite serialises writers and cannot show the race)."""
 
-import threading
-
 import pytest
-from django.db import connections
 
 from helpdesk.models import InboundEvent, Message, Ticket
 from helpdesk.services.intake import process_inbound
@@ -13,30 +10,9 @@ from mailroom.models import MailSettings
 from tests.factories import ChannelFactory
 from tests.mailroom.conftest import eml
 from tests.mailroom.helpers import SUPPORT
+from tests.support.concurrency import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_together(*calls):
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def run(i, call):
-        try:
-            barrier.wait(timeout=10)
-            results[i] = ("ok", call())
-        except Exception as exc:
-            results[i] = ("error", exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert all(not t.is_alive() for t in threads), "a thread is stuck"
-    return results
 
 
 @pytest.fixture
