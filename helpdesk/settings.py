@@ -274,6 +274,11 @@ INTAKE_TASKS = {"email": "mailroom.tasks.process_email_task"}
 MAIL_MAX_ATTACHMENT_BYTES = env.int("MAIL_MAX_ATTACHMENT_BYTES", default=10 * 1024 * 1024)
 MAIL_MAX_MESSAGE_BYTES = env.int("MAIL_MAX_MESSAGE_BYTES", default=25 * 1024 * 1024)
 MAIL_MAX_RAW_BYTES = env.int("MAIL_MAX_RAW_BYTES", default=40 * 1024 * 1024)
+# Acknowledgements (mailroom/acknowledge.py): at most this many automatic answers to one
+# sender in MAIL_ACK_SENDER_WINDOW_HOURS, and to one domain in an hour.
+MAIL_ACK_PER_SENDER = env.int("MAIL_ACK_PER_SENDER", default=5)
+MAIL_ACK_SENDER_WINDOW_HOURS = env.int("MAIL_ACK_SENDER_WINDOW_HOURS", default=24)
+MAIL_ACK_PER_DOMAIN = env.int("MAIL_ACK_PER_DOMAIN", default=200)
 MAIL_IMAP_TIMEOUT_SECONDS = env.float("MAIL_IMAP_TIMEOUT_SECONDS", default=30.0)
 MAIL_IMAP_BATCH = env.int("MAIL_IMAP_BATCH", default=25)
 

@@ -27,6 +27,7 @@ from django.conf import settings
 from helpdesk.models import Channel, InboundEvent, Message, OutboundMessage, Ticket
 from helpdesk.services import add_inbound_message, contact_for_email, create_ticket
 from helpdesk.services.intake import Outcome, Quarantine, source_key, store_inbound
+from mailroom.acknowledge import acknowledge_new_ticket
 from mailroom.loops import classify
 from mailroom.models import MailSettings, ReplyToken
 from mailroom.parsing import _MESSAGE_ID, ParsedMail, UnreadableMessage, _synthetic_id
@@ -150,6 +151,9 @@ def handle_email(event: InboundEvent) -> Outcome:
     first = Message.objects.filter(ticket=ticket).order_by("id").values_list("pk", flat=True)[:1]
     message = Message(pk=first[0], ticket=ticket) if first else None
     reason = "new ticket" if created else "already received: nothing new"
+    if created and verdict.may_answer:
+        answered = acknowledge_new_ticket(ticket=ticket, contact=contact, ours=directory.ours)
+        reason = f"{reason}; {answered.reason}" if answered.reason else reason
     return Outcome(ticket=ticket, message=message, reason=reason)
 
 

@@ -17,6 +17,16 @@ from django.db import IntegrityError, models, transaction
 from helpdesk.models import Channel, Ticket
 from helpdesk.services.contacts import normalize_email
 
+# The acknowledgement's templates: Django template syntax over plain strings only
+# (`mailroom.acknowledge.PLACEHOLDERS`), rendered as text.
+DEFAULT_ACK_SUBJECT = "We received your request [#{{ ticket_number }}]"
+DEFAULT_ACK_BODY = (
+    "Hello {{ contact_name }},\n\n"
+    "Thank you for writing to {{ channel_name }}. Your request “{{ subject }}” is ticket "
+    "#{{ ticket_number }}; we will answer you as soon as we can.\n\n"
+    "To add something, reply to this mail and keep the ticket number in the subject."
+)
+
 
 def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
@@ -66,6 +76,12 @@ class MailSettings(models.Model):
     from_name = models.CharField(max_length=200, blank=True)
     from_address = models.EmailField(blank=True)
     signature = models.TextField(blank=True)
+    acknowledge = models.BooleanField(
+        default=False,
+        help_text="Answer each new ticket from a person with the acknowledgement below.",
+    )
+    ack_subject = models.CharField(max_length=255, blank=True, default=DEFAULT_ACK_SUBJECT)
+    ack_body = models.TextField(blank=True, default=DEFAULT_ACK_BODY)
 
     class Meta:
         verbose_name = "mail settings"
@@ -127,3 +143,23 @@ class ReplyToken(models.Model):
 
     def __str__(self) -> str:
         return f"Reply token of #{self.ticket_id}"
+
+
+class AutoReply(models.Model):
+    """One automatic answer we sent (an acknowledgement): what the per-sender and
+    per-domain limits count (`mailroom.acknowledge`), in PostgreSQL so every worker sees
+    the same counts."""
+
+    address = models.CharField(max_length=320)
+    domain = models.CharField(max_length=255)
+    ticket = models.ForeignKey(Ticket, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["address", "created_at"], name="autoreply_address_idx"),
+            models.Index(fields=["domain", "created_at"], name="autoreply_domain_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Automatic answer to {self.address}"

@@ -19,7 +19,9 @@ References the thread's ids oldest first (bounded), Reply-To the ticket's reply 
 when there is one, and `Auto-Submitted: no` — a reply written by a person is not
 automatic mail (RFC 3834 §5: "no" is the same as no header), so the customer's own
 auto-responder may answer it like any human mail. Only mail the helpdesk writes by itself
-(an acknowledgement) carries `auto-replied`.
+(an acknowledgement, `mailroom.acknowledge`) carries `auto-replied`, with
+`X-Auto-Response-Suppress: All` for Exchange's responders, and the acknowledgement's own
+subject.
 """
 
 import logging
@@ -38,6 +40,7 @@ from django.utils.html import escape, linebreaks
 from helpdesk.jobs import ring_on_commit
 from helpdesk.models import Channel, Message, OutboundMessage, Ticket
 from helpdesk.smtp import TemporaryFailure, send_once
+from mailroom import acknowledge
 from mailroom.models import MailSettings, ReplyToken
 
 log = logging.getLogger(__name__)
@@ -220,6 +223,13 @@ def compose(outbound: OutboundMessage) -> EmailMultiAlternatives:
     contact = ticket.contact
     in_reply_to, references = thread_ids(outbound)
     headers = {"Message-ID": outbound.provider_id, "Auto-Submitted": "no"}
+    subject = subject_for(ticket)
+    if message.is_automatic:  # an acknowledgement (mailroom.acknowledge), not a person
+        headers["Auto-Submitted"] = "auto-replied"
+        headers["X-Auto-Response-Suppress"] = "All"
+        mail_settings = mail_settings_for(outbound.channel)
+        if mail_settings is not None:
+            subject = acknowledge.subject_of(mail_settings, ticket)
     if in_reply_to:
         headers["In-Reply-To"] = in_reply_to
     if references:
@@ -227,7 +237,7 @@ def compose(outbound: OutboundMessage) -> EmailMultiAlternatives:
     reply_to = reply_address_for(ticket)
     text, html = bodies(message, signature_for(outbound.channel))
     email = EmailMultiAlternatives(
-        subject=subject_for(ticket),
+        subject=subject,
         body=text,
         from_email=sender_for(outbound.channel),
         to=[formataddr((contact.name, contact.email))],

@@ -26,6 +26,7 @@ from helpdesk.services.intake import (
     store_inbound,
 )
 from helpdesk.services.tickets import (
+    add_automatic_reply,
     add_inbound_message,
     add_note,
     assign,
@@ -44,6 +45,7 @@ __all__ = [
     "Outcome",
     "Quarantine",
     "TicketChanged",
+    "add_automatic_reply",
     "add_inbound_message",
     "add_note",
     "assign",

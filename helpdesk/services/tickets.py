@@ -385,6 +385,24 @@ def add_inbound_message(
     return message, True
 
 
+def add_automatic_reply(*, ticket: Ticket, body: str) -> Message:
+    """An answer the helpdesk writes by itself (an acknowledgement of a new ticket): sent to
+    the contact like a reply, shown in the thread as automatic, and changing neither owner,
+    status nor last activity — nobody has answered the customer yet."""
+    body = _require_body(body)
+    with transaction.atomic():
+        locked = _lock(ticket, None)
+        message = Message.objects.create(
+            ticket=locked,
+            channel_id=locked.channel_id,
+            direction=Message.Direction.OUTBOUND,
+            body=body,
+            is_automatic=True,
+        )
+        events.message_added.send(sender=Message, ticket=locked, message=message)
+    return message
+
+
 def set_ticket_status(
     *, ticket: Ticket, status: str, actor: User | None, expected_version: int | None = None
 ) -> None:
