@@ -30,6 +30,7 @@ def mail_ticket(agent, settings, tmp_path):
         sender_name="Kim Larsen",
         sender_address="kim@customer.example",
         external_id="<first@customer.example>",
+        quoted="On Mon, Support wrote:\n> Your invoice 2024-113 is attached.",
     )
     Attachment.objects.create(
         message=first,
@@ -77,6 +78,10 @@ def test_thread_shows_direction_sender_state_and_attachments(
     assert "Kim Larsen" in inbound.inner_text()
     assert "kim@customer.example" in inbound.inner_text()
     assert "from contact" in inbound.locator(".hd-msg-kind").text_content()
+    quoted = inbound.locator("details.hd-quoted")
+    assert not quoted.locator(".hd-quoted-body").is_visible()  # folded away
+    quoted.locator("summary").click()
+    assert "Your invoice 2024-113 is attached." in quoted.locator(".hd-quoted-body").inner_text()
     link = inbound.locator("[data-attachment]")
     assert link.inner_text() == "statement.pdf"
 
