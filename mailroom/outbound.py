@@ -16,12 +16,12 @@ copy did leave, the customer's mail software sees one message twice, not two mes
 
 Headers (RFC 5322, RFC 3834): In-Reply-To the customer's latest mail on the ticket,
 References the thread's ids oldest first (bounded), Reply-To the ticket's reply address
-when there is one, and `Auto-Submitted: no` — a reply written by a person is not
-automatic mail (RFC 3834 §5: "no" is the same as no header), so the customer's own
-auto-responder may answer it like any human mail. Only mail the helpdesk writes by itself
-(an acknowledgement, `mailroom.acknowledge`) carries `auto-replied`, with
-`X-Auto-Response-Suppress: All` for Exchange's responders, and the acknowledgement's own
-subject.
+when there is one, and `Auto-Submitted` on every mail we send, so that the customer's
+out-of-office and list software never answer it and two robots cannot start a loop:
+`auto-generated` on an agent's reply (a person wrote the text, but the mail is sent by
+the helpdesk on their behalf; the customer's own answer carries no such header and threads
+back like any mail), `auto-replied` with `X-Auto-Response-Suppress: All` (for Exchange's
+responders) and its own subject on an acknowledgement (`mailroom.acknowledge`).
 """
 
 import logging
@@ -222,7 +222,7 @@ def compose(outbound: OutboundMessage) -> EmailMultiAlternatives:
     ticket = message.ticket
     contact = ticket.contact
     in_reply_to, references = thread_ids(outbound)
-    headers = {"Message-ID": outbound.provider_id, "Auto-Submitted": "no"}
+    headers = {"Message-ID": outbound.provider_id, "Auto-Submitted": "auto-generated"}
     subject = subject_for(ticket)
     if message.is_automatic:  # an acknowledgement (mailroom.acknowledge), not a person
         headers["Auto-Submitted"] = "auto-replied"

@@ -145,8 +145,8 @@ def test_composing_sets_from_to_subject_threading_headers_and_both_parts(agent):
     assert headers["References"] == " ".join(
         [first.external_id, earlier.provider_id, latest.external_id]
     )
-    # A person wrote this: not automatic mail (RFC 3834 §5: "no" is the same as none).
-    assert headers["Auto-Submitted"] == "no"
+    # Every mail we send is marked, so that no out-of-office answers it (RFC 3834).
+    assert headers["Auto-Submitted"] == "auto-generated"
     assert email.body == "Line one\n<b>not bold</b> & more\n"
     (html, mimetype), *_ = email.alternatives
     assert mimetype == "text/html"
