@@ -32,6 +32,7 @@ run: install
 	$(PY) manage.py seed_demo --once
 	@echo ""
 	@echo "Helpdesk: http://$(HOST):$(PORT)/   admin: http://$(HOST):$(PORT)/admin/"
+	@echo "Live chat demo (livechat): http://$(HOST):$(PORT)/chat/demo/"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # ruff, then the import-linter contracts of pyproject.toml ([tool.importlinter]); the import-circle

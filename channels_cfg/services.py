@@ -145,6 +145,25 @@ def _record(*, channel, section, actor, changes, version=None) -> ChannelSetting
     )
 
 
+def record_settings_change(
+    *,
+    channel: Channel,
+    actor: User | None,
+    changes: list[dict],
+    section: str = Section.DETAILS,
+) -> ChannelSettingsChange | None:
+    """Add a save of another app's settings to the channel's change history (a Details
+    tab panel, `channels_cfg.panels`), inside the caller's transaction. `changes` are
+    {"field", "before", "after"} texts in plain words — a secret as "changed", never its
+    value; optional "added"/"removed" lists. Nothing is written when there is no change."""
+    if not changes:
+        return None
+    for change in changes:
+        if not {"field", "before", "after"} <= change.keys():
+            raise ValueError(f"A change needs a field, before and after: {change!r}")
+    return _record(channel=channel, section=section, actor=actor, changes=changes)
+
+
 # ---------------------------------------------------------------------------------------
 # Channels
 # ---------------------------------------------------------------------------------------

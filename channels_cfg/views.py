@@ -1,5 +1,5 @@
 """The channel settings pages (R6, R14–R20): the list of channels, connecting one, its
-Details tab and its Automation tab.
+Details tab (with the sections other apps add, `channels_cfg.panels`) and its Automation tab.
 
 Only account admins (`helpdesk.manage_helpdesk`; superusers have every permission) see
 them (`helpdesk.access.account_admin_required`); everyone else gets 403, and anonymous
@@ -14,6 +14,7 @@ from contextlib import suppress
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -30,6 +31,7 @@ from channels_cfg.pages import (
     channel_with_automation,
     history_of,
 )
+from channels_cfg.panels import ShownPanel, details_panel, details_panels_for
 from channels_cfg.services import (
     AutomationChanged,
     create_channel,
@@ -115,16 +117,79 @@ def channel_activate(request, channel_id: int):
 
 @account_admin_required
 def channel_details(request, channel_id: int):
+    """The Details fieldset, then the panels other apps add for this channel's kind
+    (`channels_cfg.panels`); a POST with a `panel` key goes to that panel."""
     channel = get_object_or_404(Channel, pk=channel_id)
+    if request.method == "POST" and "panel" in request.POST:
+        return _panel_post(request, channel, request.POST["panel"])
+    if request.method != "POST":
+        return _details_page(request, channel, ChannelDetailsForm(instance=channel))
     editable = Channel.objects.get(pk=channel.pk)  # the form may change it before it is valid
-    form = ChannelDetailsForm(request.POST or None, instance=editable)
-    if request.method == "POST" and form.is_valid():
+    form = ChannelDetailsForm(request.POST, instance=editable)
+    if form.is_valid():
         values = {name: form.cleaned_data[name] for name in ChannelDetailsForm.Meta.fields}
         changed = update_channel(channel=channel, actor=request.user, **values)
         messages.success(request, "Saved." if changed else "Nothing changed.")
         return redirect("channels_cfg:details", channel.pk)
-    context = {"channel": channel, "form": form, "tab": "details", **history_of(channel)}
+    return _details_page(request, channel, form)
+
+
+def _details_page(request, channel: Channel, form, posted: ShownPanel | None = None):
+    shown = []
+    for panel in details_panels_for(channel):
+        if posted is not None and posted.panel is panel:
+            shown.append(posted)
+            continue
+        panel_form = panel.form(channel)
+        extra = panel.context(channel=channel, form=panel_form)
+        shown.append(ShownPanel(panel, panel_form, extra=extra))
+    context = {
+        "channel": channel,
+        "form": form,
+        "tab": "details",
+        "panels": shown,
+        **history_of(channel),
+    }
     return render(request, "channels_cfg/channel_details.html", context)
+
+
+def _panel_errors(form, exc: ValidationError) -> None:
+    """A refusal of the panel's service, on the fields it names (else above the form)."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc)
+        return
+    for name, errors in exc.message_dict.items():
+        form.add_error(name if name in form.fields else None, errors)
+
+
+def _bad_request(text: str) -> HttpResponseBadRequest:
+    # Plain text: the posted key is echoed back, never as HTML.
+    return HttpResponseBadRequest(text, content_type="text/plain; charset=utf-8")
+
+
+def _panel_post(request, channel: Channel, key: str):
+    """Save a panel (redirect with a message), or run one of its actions (the page again,
+    values as typed, the result beside the button)."""
+    panel = details_panel(channel, key)
+    if panel is None:
+        return _bad_request(f"This channel has no settings section “{key}”.")
+    action = request.POST.get("action", "")
+    if action and action not in panel.actions:
+        return _bad_request(f"The section “{panel.title}” has no action “{action}”.")
+    form = panel.form(channel, request.POST)
+    shown = ShownPanel(panel, form)
+    if action:
+        shown.results[action] = panel.run(action, channel=channel, form=form, actor=request.user)
+    elif form.is_valid():
+        try:
+            changes = panel.save(channel=channel, form=form, actor=request.user)
+        except ValidationError as exc:
+            _panel_errors(form, exc)
+        else:
+            messages.success(request, panel.saved_message(changes))
+            return redirect("channels_cfg:details", channel.pk)
+    shown.extra = panel.context(channel=channel, form=form)
+    return _details_page(request, channel, ChannelDetailsForm(instance=channel), posted=shown)
 
 
 # ---------------------------------------------------------------------------------------

@@ -90,7 +90,7 @@ class UserAdmin(BaseUserAdmin):
     inlines = [MembershipInline, AgentSkillInline, WorkingHoursInline, OutOfOfficeInline]
     fieldsets = [
         *BaseUserAdmin.fieldsets,
-        ("Helpdesk", {"fields": ["time_zone", "status", "availability_mode"]}),
+        ("Helpdesk", {"fields": ["time_zone", "status", "availability_mode", "phone"]}),
     ]
     actions = ["give_seat", "remove_seat", "set_available", "set_away"]
 

@@ -76,6 +76,9 @@ class KindPolicy:
     emails_offline_contact_owner: bool = False
     # How an agent's reply reaches the contact ("email": sent by `mailroom`); "" = it does not.
     outbound: str = ""
+    # Which adapter takes this kind's input ("form", "chat", "whatsapp", "call": each names
+    # the app's way in); "" = none.
+    intake: str = ""
 
     def __post_init__(self) -> None:
         if self.default_mode not in self.modes:
@@ -118,6 +121,7 @@ POLICIES: dict[str, KindPolicy] = {
             assignment=Assignment.ASSIGN_RULE,
             modes=_ALL_MODES,
             skill_routing=True,
+            intake="email",  # mailroom: IMAP, pipe and HTTP
             outbound="email",
         ),
         KindPolicy(
@@ -127,6 +131,8 @@ POLICIES: dict[str, KindPolicy] = {
             modes=tuple(m for m in AssignMode if m != AssignMode.CUSTOMER_AGENT),
             skill_routing=True,
             emails_offline_contact_owner=True,
+            intake="form",  # webforms app: the public form page /f/<public id>/
+            outbound="email",  # a reply to a form goes to the address the visitor typed
         ),
         KindPolicy(
             kind=ChannelKind.WHATSAPP,
@@ -134,6 +140,8 @@ POLICIES: dict[str, KindPolicy] = {
             assignment=Assignment.ASSIGN_RULE,
             modes=_ALL_MODES,
             skill_routing=True,
+            intake="whatsapp",  # whatsapp app: the Cloud API webhook
+            outbound="whatsapp",  # whatsapp app: the Graph API messages endpoint
         ),
         KindPolicy(
             kind=ChannelKind.CHATFLOW,
@@ -141,6 +149,8 @@ POLICIES: dict[str, KindPolicy] = {
             assignment=Assignment.CHAT_TOGGLE,
             modes=_ON_OFF,
             skill_routing=True,
+            intake="chat",  # livechat app: the widget's JSON endpoints
+            outbound="chat",  # livechat app: the widget fetches the replies
         ),
         KindPolicy(
             kind=ChannelKind.CUSTOM_CHAT,
@@ -148,6 +158,8 @@ POLICIES: dict[str, KindPolicy] = {
             assignment=Assignment.CHAT_TOGGLE,
             modes=_ON_OFF,
             skill_routing=True,
+            intake="chat",  # livechat app: the custom chat API
+            outbound="chat_webhook",  # livechat app: replies POSTed to the channel's webhook
         ),
         # Skill rules read the ticket's language, text and priority; a call carries none of
         # them when it is routed, and R19 lists calling's options without skills.
@@ -158,6 +170,7 @@ POLICIES: dict[str, KindPolicy] = {
             modes=_ON_OFF,
             opening_hours=True,
             voicemail=True,
+            intake="call",  # calls app
         ),
     )
 }
@@ -165,6 +178,12 @@ POLICIES: dict[str, KindPolicy] = {
 
 def policy_for(kind: str) -> KindPolicy:
     return POLICIES[kind]
+
+
+def kinds_sending_by(outbound: str) -> tuple[str, ...]:
+    """The kinds whose replies leave through `outbound` ("email", "whatsapp" …): each app
+    that sends claims, sweeps and retries only its own kinds' outbox rows."""
+    return tuple(kind for kind, policy in POLICIES.items() if policy.outbound == outbound)
 
 
 def ticket_type_for(kind: str | None) -> TicketType:

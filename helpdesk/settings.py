@@ -45,6 +45,10 @@ INSTALLED_APPS = [
     "routing.apps.RoutingConfig",
     "notifications.apps.NotificationsConfig",
     "mailroom.apps.MailroomConfig",
+    "whatsapp.apps.WhatsAppConfig",  # whatsapp: the Cloud API in and out
+    "calls.apps.CallsConfig",  # calls: Twilio voice webhooks
+    "webforms.apps.WebformsConfig",  # webforms: the public form pages /f/<public id>/
+    "livechat.apps.LivechatConfig",  # livechat: the chat widget and the custom chat API
     "demo.apps.DemoConfig",  # manage.py seed_demo; imports every app, none imports it
 ]
 
@@ -250,6 +254,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "mailroom.tasks.sweep_outbound_task",
         "schedule": SWEEP_SECONDS,
     },
+    # whatsapp: replies nobody sent (broker down, worker killed) are published again
+    "whatsapp-outbound-sweep": {
+        "task": "whatsapp.tasks.sweep_whatsapp_outbound_task",
+        "schedule": SWEEP_SECONDS,
+    },
 }
 
 # How long background work may wait for a worker before its sweep publishes it again:
@@ -269,6 +278,11 @@ NOTIFICATIONS_RETRY_BASE_SECONDS = env.int("NOTIFICATIONS_RETRY_BASE_SECONDS", d
 # named by string so the core imports no adapter.
 INTAKE_GRACE_SECONDS = env.int("INTAKE_GRACE_SECONDS", default=120)
 INTAKE_TASKS = {"email": "mailroom.tasks.process_email_task"}
+# whatsapp app (the adapter's name is also a channel kind's value, which only
+# helpdesk/channel_kinds.py may spell as a string)
+INTAKE_TASKS.update(whatsapp="whatsapp.tasks.process_whatsapp_task")
+INTAKE_TASKS["call"] = "calls.tasks.process_call_task"  # calls app
+INTAKE_TASKS["form"] = "webforms.tasks.process_form_task"  # webforms app
 # Inbound email (mailroom): attachments larger than these are not kept (listed in the
 # message instead); the HTTP endpoint refuses bodies larger than MAIL_MAX_RAW_BYTES.
 MAIL_MAX_ATTACHMENT_BYTES = env.int("MAIL_MAX_ATTACHMENT_BYTES", default=10 * 1024 * 1024)
@@ -295,4 +309,68 @@ LOGGING = {
         "axes": {"level": "WARNING"},
         "celery.app.trace": {"level": env.str("CELERY_TASK_LOG_LEVEL", default="WARNING")},
     },
+}
+
+# WhatsApp (the whatsapp app, docs/channels/whatsapp.md): the webhook refuses deliveries
+# larger than WHATSAPP_MAX_BODY_BYTES; media larger than WHATSAPP_MAX_MEDIA_BYTES is not kept;
+# calls to the Graph API wait WHATSAPP_HTTP_TIMEOUT_SECONDS; a reply claimed longer ago than
+# WHATSAPP_SENDING_LEASE_SECONDS was interrupted and is sent again; a status for a wamid we
+# do not know yet is tried WHATSAPP_STATUS_MATCH_ATTEMPTS times (first retry after
+# WHATSAPP_INBOUND_RETRY_BASE_SECONDS, doubling); at most WHATSAPP_REJECTIONS_PER_HOUR
+# refused (unsigned) deliveries per channel and hour are kept as rejected events.
+WHATSAPP_MAX_BODY_BYTES = env.int("WHATSAPP_MAX_BODY_BYTES", default=3 * 1024 * 1024)
+WHATSAPP_MAX_MEDIA_BYTES = env.int("WHATSAPP_MAX_MEDIA_BYTES", default=16 * 1024 * 1024)
+WHATSAPP_HTTP_TIMEOUT_SECONDS = env.float("WHATSAPP_HTTP_TIMEOUT_SECONDS", default=10.0)
+WHATSAPP_SENDING_LEASE_SECONDS = env.int("WHATSAPP_SENDING_LEASE_SECONDS", default=60)
+WHATSAPP_STATUS_MATCH_ATTEMPTS = env.int("WHATSAPP_STATUS_MATCH_ATTEMPTS", default=4)
+WHATSAPP_INBOUND_RETRY_BASE_SECONDS = env.int("WHATSAPP_INBOUND_RETRY_BASE_SECONDS", default=5)
+WHATSAPP_REJECTIONS_PER_HOUR = env.int("WHATSAPP_REJECTIONS_PER_HOUR", default=100)
+
+# Web forms (the webforms app, docs/channels/forms.md): an attachment of at most
+# FORMS_MAX_ATTACHMENT_BYTES, a message of at most FORMS_MAX_MESSAGE_CHARS; at most
+# FORMS_RATE_PER_IP submissions from one client address and FORMS_RATE_PER_ADDRESS for one
+# typed email address per FORMS_RATE_WINDOW_SECONDS (counted in the database; 0 = no limit);
+# a rendered form may be sent for FORMS_TOKEN_MAX_AGE_SECONDS; the visitor cookie lasts
+# FORMS_VISITOR_COOKIE_DAYS. Beat deletes the counters of past windows.
+FORMS_MAX_ATTACHMENT_BYTES = env.int("FORMS_MAX_ATTACHMENT_BYTES", default=10 * 1024 * 1024)
+FORMS_MAX_MESSAGE_CHARS = env.int("FORMS_MAX_MESSAGE_CHARS", default=20_000)
+FORMS_RATE_PER_IP = env.int("FORMS_RATE_PER_IP", default=20)
+FORMS_RATE_PER_ADDRESS = env.int("FORMS_RATE_PER_ADDRESS", default=5)
+FORMS_RATE_WINDOW_SECONDS = env.int("FORMS_RATE_WINDOW_SECONDS", default=3600)
+FORMS_TOKEN_MAX_AGE_SECONDS = env.int("FORMS_TOKEN_MAX_AGE_SECONDS", default=24 * 3600)
+FORMS_VISITOR_COOKIE_DAYS = env.int("FORMS_VISITOR_COOKIE_DAYS", default=365)
+CELERY_BEAT_SCHEDULE["webforms-prune-counts"] = {
+    "task": "webforms.tasks.prune_counts_task",
+    "schedule": 3600.0,
+}
+
+# Live chat (the livechat app, docs/channels/chat.md): a widget or API request of at most
+# LIVECHAT_MAX_BODY_BYTES, a message of at most LIVECHAT_MAX_TEXT_CHARS; a visitor's token
+# is valid LIVECHAT_TOKEN_MAX_AGE_DAYS. The widget's long poll waits at most
+# LIVECHAT_WAIT_SECONDS (PostgreSQL LISTEN/NOTIFY; each wait holds a web thread and a
+# database connection), at most LIVECHAT_WAITS_PER_VISITOR at a time per conversation and
+# LIVECHAT_WAITS_PER_PROCESS per web process; without PostgreSQL the widget polls every
+# LIVECHAT_SHORT_POLL_MS. The ticket page asks for new messages every
+# LIVECHAT_AGENT_POLL_SECONDS. Custom chat replies are POSTed to the channel's webhook with
+# a timeout of LIVECHAT_WEBHOOK_TIMEOUT_SECONDS, retried after
+# LIVECHAT_WEBHOOK_RETRY_BASE_SECONDS (doubling); a send claimed longer ago than
+# LIVECHAT_WEBHOOK_LEASE_SECONDS was interrupted and is sent again.
+LIVECHAT_MAX_BODY_BYTES = env.int("LIVECHAT_MAX_BODY_BYTES", default=32 * 1024)
+LIVECHAT_MAX_TEXT_CHARS = env.int("LIVECHAT_MAX_TEXT_CHARS", default=4000)
+LIVECHAT_TOKEN_MAX_AGE_DAYS = env.int("LIVECHAT_TOKEN_MAX_AGE_DAYS", default=180)
+LIVECHAT_WAIT_SECONDS = env.float("LIVECHAT_WAIT_SECONDS", default=20.0)
+LIVECHAT_WAITS_PER_VISITOR = env.int("LIVECHAT_WAITS_PER_VISITOR", default=2)
+# bin/serve runs WEB_THREADS threads per web process: all but 4 of them may wait.
+LIVECHAT_WAITS_PER_PROCESS = env.int(
+    "LIVECHAT_WAITS_PER_PROCESS", default=max(0, env.int("WEB_THREADS", default=16) - 4)
+)
+LIVECHAT_SHORT_POLL_MS = env.int("LIVECHAT_SHORT_POLL_MS", default=1500)
+LIVECHAT_AGENT_POLL_SECONDS = env.int("LIVECHAT_AGENT_POLL_SECONDS", default=2)
+LIVECHAT_WEBHOOK_TIMEOUT_SECONDS = env.float("LIVECHAT_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+LIVECHAT_WEBHOOK_RETRY_BASE_SECONDS = env.int("LIVECHAT_WEBHOOK_RETRY_BASE_SECONDS", default=30)
+LIVECHAT_WEBHOOK_LEASE_SECONDS = env.int("LIVECHAT_WEBHOOK_LEASE_SECONDS", default=60)
+INTAKE_TASKS["chat"] = "livechat.tasks.process_chat_task"  # livechat app
+CELERY_BEAT_SCHEDULE["livechat-webhook-sweep"] = {  # livechat: webhook replies nobody sent
+    "task": "livechat.tasks.sweep_chat_webhooks_task",
+    "schedule": SWEEP_SECONDS,
 }

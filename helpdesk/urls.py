@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from helpdesk import api
-from helpdesk.views import attachments, home, queues, tickets
+from helpdesk.views import attachments, home, outbox, queues, tickets
 
 api_urls = [
     path("tickets/", api.tickets_collection, name="api-tickets"),
@@ -24,6 +24,11 @@ urlpatterns = [
         attachments.attachment_download,
         name="attachment-download",
     ),
+    path(
+        "tickets/<int:ticket_id>/outbound/<int:outbound_id>/retry/",
+        outbox.outbound_retry,
+        name="outbound-retry",
+    ),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
@@ -33,7 +38,10 @@ urlpatterns = [
     path("routing/", include("routing.urls")),
     path("notifications/", include("notifications.urls")),
     path("mail/", include("mailroom.urls")),
-    path("tickets/", include("mailroom.urls_outbound")),
+    path("whatsapp/", include("whatsapp.urls")),  # whatsapp: webhook, template form
+    path("f/", include("webforms.urls")),  # webforms: the public form pages
+    path("calls/", include("calls.urls")),  # calls: Twilio voice webhooks
+    path("chat/", include("livechat.urls")),  # livechat: widget, custom chat API, demo
 ]
 
 if settings.DEBUG:

@@ -1,6 +1,8 @@
-"""Admin of the mail settings (until the channel's Details tab has them). The IMAP secret is
-a password field that never renders the stored value (left blank: kept); the endpoint
-token is set by an action and shown once."""
+"""Admin of the mail settings, for superadmins. The product page is the channel's Details tab
+(Settings › Channels › a team-email channel: `mailroom.settings_panel`), which validates,
+tests the connection and records every change in the channel's history; this admin does
+none of that. The IMAP secret is a password field that never renders the stored value (left
+blank: kept); the endpoint token is set by an action and shown once."""
 
 from django import forms
 from django.contrib import admin, messages

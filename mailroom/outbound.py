@@ -33,10 +33,12 @@ from email.utils import formataddr
 from celery import current_app
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.html import escape, linebreaks
 
+from helpdesk import outbox
+from helpdesk.channel_kinds import kinds_sending_by
 from helpdesk.jobs import ring_on_commit
 from helpdesk.models import Channel, Message, OutboundMessage, Ticket
 from helpdesk.smtp import TemporaryFailure, send_once
@@ -47,12 +49,12 @@ log = logging.getLogger(__name__)
 
 Status = OutboundMessage.Status
 SEND_TASK = "mailroom.tasks.send_outbound_task"
-# Tries of one reply before it is left FAILED (the first and five retries, as notifications).
-MAX_ATTEMPTS = 6
-# Errors worth another try: the SMTP server refused for now, or could not be reached.
+MAX_ATTEMPTS = outbox.MAX_ATTEMPTS  # tries of one reply before it is left FAILED
 # References: the thread's first id and the latest ones (RFC 5322 §3.6.4 allows trimming).
 MAX_REFERENCES = 20
-SWEEP_BATCH = 1000
+# The outbox is shared by every way out (`helpdesk.outbox` holds its rules): this module
+# claims, sweeps and retries only the rows of channels whose replies leave by email.
+EMAIL_KINDS = kinds_sending_by("email")
 # The local part of reply addresses, `reply+<token>@…` (what `mailroom.threading` reads).
 REPLY_LOCAL_PART = "reply"
 
@@ -254,17 +256,9 @@ def compose(outbound: OutboundMessage) -> EmailMultiAlternatives:
 # --- sending -----------------------------------------------------------------------------
 
 
-def _claim(outbound_id: int) -> bool:
-    return bool(
-        OutboundMessage.objects.filter(pk=outbound_id, status=Status.QUEUED).update(
-            status=Status.SENDING, attempts=F("attempts") + 1, claimed_at=timezone.now()
-        )
-    )
-
-
 def send(*, outbound_id: int) -> str:
     """Send one queued reply, once. Raises `TemporaryFailure` when it is queued again."""
-    if not _claim(outbound_id):
+    if not outbox.claim(outbound_id, EMAIL_KINDS):
         return Outcome.SKIPPED
     outbound = OutboundMessage.objects.select_related(
         "channel__mail_settings", "message__ticket__contact", "message__ticket__channel"
@@ -274,7 +268,7 @@ def send(*, outbound_id: int) -> str:
         OutboundMessage.objects.filter(pk=outbound_id).update(provider_id=outbound.provider_id)
     contact = outbound.message.ticket.contact
     if contact is None or not contact.email:
-        _finish(outbound_id, Status.FAILED, "The contact has no email address.")
+        outbox.finish(outbound_id, Status.FAILED, "The contact has no email address.")
         return Outcome.FAILED
     try:
         attempt = send_once(
@@ -285,29 +279,18 @@ def send(*, outbound_id: int) -> str:
             explain=_describe,
         )
     except Exception as exc:
-        _finish(outbound_id, Status.FAILED, _describe(exc))
+        outbox.finish(outbound_id, Status.FAILED, _describe(exc))
         raise
     if attempt.sent:
-        _finish(outbound_id, Status.SENT, "")
+        outbox.finish(outbound_id, Status.SENT, "")
         return Outcome.SENT
     if attempt.retry_in is None:
-        _finish(outbound_id, Status.FAILED, attempt.error)
+        outbox.finish(outbound_id, Status.FAILED, attempt.error)
         log.warning("Reply %s not sent: %s", outbound_id, attempt.error)
         return Outcome.FAILED
     due_at = timezone.now() + timedelta(seconds=attempt.retry_in)
-    _finish(outbound_id, Status.QUEUED, attempt.error, due_at=due_at)
+    outbox.finish(outbound_id, Status.QUEUED, attempt.error, due_at=due_at)
     raise TemporaryFailure(attempt.error, attempt.retry_in)
-
-
-def _finish(outbound_id: int, status: str, error: str | None = None, due_at=None) -> None:
-    fields: dict = {"status": status}
-    if due_at is not None:
-        fields["due_at"] = due_at
-    if status == Status.SENT:
-        fields["sent_at"] = timezone.now()
-    if error is not None:
-        fields["last_error"] = error
-    OutboundMessage.objects.filter(pk=outbound_id, status=Status.SENDING).update(**fields)
 
 
 def _describe(exc: BaseException) -> str:
@@ -333,43 +316,15 @@ def _describe(exc: BaseException) -> str:
 
 def retry_outbound(*, ids, ticket: Ticket | None = None) -> list[int]:
     """FAILED → QUEUED, due now, and sent after commit (the thread's Retry button, the
-    admin's Retry action). With `ticket`, only that ticket's replies. Returns the ids."""
-    failed = OutboundMessage.objects.filter(pk__in=list(ids), status=Status.FAILED)
-    if ticket is not None:
-        failed = failed.filter(message__ticket=ticket)
-    retried = list(failed.values_list("pk", flat=True))
-    OutboundMessage.objects.filter(pk__in=retried, status=Status.FAILED).update(
-        status=Status.QUEUED, claimed_at=None, due_at=timezone.now(), attempts=0
-    )
-    for outbound_id in retried:
-        _ring_on_commit(outbound_id)
-    return retried
+    admin's Retry action), keeping the Message-ID. With `ticket`, only that ticket's
+    replies. Returns the ids."""
+    return outbox.retry(ids, kinds=EMAIL_KINDS, task_name=SEND_TASK, ticket=ticket)
 
 
 def stale_outbound_ids(*, now=None) -> list[int]:
-    """The replies to publish again: queued ones overdue by more than JOBS_GRACE_SECONDS
-    (the broker was down when they were queued, a worker died holding the message, a
-    scheduled retry was lost with Redis), and sends interrupted mid-way (claimed longer ago
-    than EMAIL_SENDING_LEASE_SECONDS), which are queued again first, keeping their
-    Message-ID. Each row's `due_at` moves to now, so the next sweep waits a grace again."""
-    now = now or timezone.now()
-    lease = timedelta(seconds=settings.EMAIL_SENDING_LEASE_SECONDS)
-    grace = timedelta(seconds=settings.JOBS_GRACE_SECONDS)
-    interrupted = list(
-        OutboundMessage.objects.filter(
-            status=Status.SENDING, claimed_at__lt=now - lease
-        ).values_list("pk", flat=True)[:SWEEP_BATCH]
+    """The email replies a sweep publishes again (`helpdesk.outbox.stale_ids`): queued ones
+    overdue by JOBS_GRACE_SECONDS, and sends interrupted for longer than
+    EMAIL_SENDING_LEASE_SECONDS, queued again with their Message-ID."""
+    return outbox.stale_ids(
+        kinds=EMAIL_KINDS, lease_seconds=settings.EMAIL_SENDING_LEASE_SECONDS, now=now
     )
-    OutboundMessage.objects.filter(pk__in=interrupted, status=Status.SENDING).update(
-        status=Status.QUEUED,
-        due_at=now,
-        last_error="Interrupted while sending (the worker stopped); sent again.",
-    )
-    overdue = list(
-        OutboundMessage.objects.filter(status=Status.QUEUED, due_at__lt=now - grace)
-        .exclude(pk__in=interrupted)
-        .order_by("due_at")
-        .values_list("pk", flat=True)[:SWEEP_BATCH]
-    )
-    OutboundMessage.objects.filter(pk__in=overdue, status=Status.QUEUED).update(due_at=now)
-    return interrupted + overdue

@@ -42,33 +42,18 @@ def poll_mailbox_task(self, channel_id: int) -> int:
 # lost and the sends a dead worker interrupted. Imports go one way: receivers → tasks →
 # outbound (which publishes `send_outbound_task` by its name, `outbound.SEND_TASK`).
 
-from helpdesk.jobs import ring  # noqa: E402
+from helpdesk import outbox  # noqa: E402
 from mailroom import outbound  # noqa: E402
 
-OUTBOUND_RETRY = {
-    "bind": True,
-    "acks_late": True,
-    "autoretry_for": (DatabaseError,),
-    "retry_backoff": True,
-    "retry_backoff_max": 60,
-    "max_retries": outbound.MAX_ATTEMPTS,
-}
 
-
-@shared_task(name=outbound.SEND_TASK, **OUTBOUND_RETRY)
+@shared_task(name=outbound.SEND_TASK, **outbox.SEND_TASK_OPTIONS)
 def send_outbound_task(self, outbound_id: int) -> str:
     """Send one reply, once; a temporary SMTP failure is tried again after its backoff (the
     row is queued with that `due_at`, so the sweep sends it if this retry is lost)."""
-    try:
-        return outbound.send(outbound_id=outbound_id)
-    except outbound.TemporaryFailure as exc:
-        raise self.retry(exc=exc, countdown=exc.retry_in) from exc
+    return outbox.send_or_retry(self, outbound.send, outbound_id)
 
 
-@shared_task(bind=True, acks_late=True, autoretry_for=(DatabaseError,), max_retries=3)
+@shared_task(**outbox.SWEEP_TASK_OPTIONS)
 def sweep_outbound_task(self) -> int:
     """Publish again the replies nobody sent (broker down, worker killed, lost retry)."""
-    ids = outbound.stale_outbound_ids()
-    for outbound_id in ids:
-        ring(send_outbound_task, outbound_id=outbound_id)
-    return len(ids)
+    return outbox.ring_all(send_outbound_task, outbound.stale_outbound_ids())

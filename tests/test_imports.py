@@ -21,7 +21,12 @@ from pathlib import Path
 import grimp
 import pytest
 
-PACKAGES = ("helpdesk", "channels_cfg", "routing", "notifications", "mailroom", "demo")
+PACKAGES = (
+    "helpdesk", "channels_cfg", "routing", "notifications", "mailroom", "demo", "whatsapp",
+    "webforms",  # webforms app
+    "calls",  # calls app
+    "livechat",  # livechat app
+)  # fmt: skip
 
 Edges = dict[str, set[str]]
 
@@ -225,12 +230,16 @@ def test_notifications_read_no_other_apps_model_by_name(graph):
 
 
 def named_tasks():
+    from livechat import tasks as livechat_tasks  # livechat app
+    from livechat import webhooks as livechat_webhooks  # livechat app
     from mailroom import outbound
     from mailroom import tasks as mailroom_tasks
     from notifications import services
     from notifications import tasks as notifications_tasks
     from routing import engine
     from routing import tasks as routing_tasks
+    from whatsapp import outbound as wa_outbound
+    from whatsapp import tasks as wa_tasks
 
     return [
         (
@@ -244,6 +253,14 @@ def named_tasks():
             routing_tasks.email_submission_to_owner_task,
         ),
         ("mailroom.outbound.SEND_TASK", outbound.SEND_TASK, mailroom_tasks.send_outbound_task),
+        # whatsapp app
+        ("whatsapp.outbound.SEND_TASK", wa_outbound.SEND_TASK, wa_tasks.send_whatsapp_task),
+        # livechat app
+        (
+            "livechat.webhooks.SEND_TASK",
+            livechat_webhooks.SEND_TASK,
+            livechat_tasks.send_chat_webhook_task,
+        ),
     ]
 
 

@@ -2,9 +2,16 @@ import zoneinfo
 
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 
 from helpdesk.models.permissions import TICKET_ACCESS
+
+# A phone number in E.164 form: "+", the country code, the number; 15 digits at most.
+validate_e164 = RegexValidator(
+    r"^\+[1-9][0-9]{1,14}$",
+    "Enter the number in E.164 form: + and the country code, e.g. +4712345678.",
+)
 
 
 def validate_time_zone(value: str) -> None:
@@ -31,6 +38,13 @@ class User(AbstractUser):
     status = models.CharField(max_length=16, choices=Status, default=Status.AVAILABLE)
     availability_mode = models.CharField(
         max_length=16, choices=AvailabilityMode, default=AvailabilityMode.MANUAL
+    )
+    # Calling channels (the `calls` app) ring this number when routing picks the user.
+    phone = models.CharField(
+        max_length=16,
+        blank=True,
+        validators=[validate_e164],
+        help_text="E.164, e.g. +4712345678: calls routed to you ring this number.",
     )
 
     class Meta(AbstractUser.Meta):

@@ -15,6 +15,11 @@
    `sweep_received` (beat: `intake-sweep`) hands it out again after INTAKE_GRACE_SECONDS.
 3. `retry_failed_inbound(ids)`: FAILED / QUARANTINED → RECEIVED, published again.
 
+What an input creates is recognised the same way: `insert_once(row)` is one `INSERT … ON
+CONFLICT DO NOTHING`, so a row whose unique values exist already (a redelivered message, a
+contact created by another worker) is left alone without an error — and without the
+savepoint that catching an IntegrityError inside a transaction would need.
+
 The core imports no adapter: the adapter passes its handler, and the sweep publishes the
 task of each kind by the name in `settings.INTAKE_TASKS` (`{"email": "mailroom.tasks…"}`).
 """
@@ -25,11 +30,15 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 from celery import current_app
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import NotSupportedError, connection, connections, router, transaction
+from django.db.models import F, Model
+from django.db.models.constants import OnConflict
+from django.db.models.signals import post_save, pre_save
+from django.db.models.sql import Query
 from django.utils import timezone
 
 from helpdesk.jobs import ring, ring_on_commit
@@ -131,6 +140,43 @@ def store_inbound(
     return InboundEvent.objects.get(channel=channel, kind=kind, source_id=key), False
 
 
+def insert_once(row: Model) -> bool:
+    """Save a new `row` unless one with the same unique values exists.
+
+    True when it was inserted: its primary key (and any other value the database returns)
+    is set and the save signals are sent, as by `row.save()`. False when a unique constraint
+    or index already holds such a row — including one a concurrent transaction commits while
+    this one waits on it: nothing is written, nothing raises, the transaction goes on."""
+    model = type(row)
+    meta = model._meta
+    if meta.parents:
+        raise TypeError(f"insert_once cannot save {model.__name__}: it has parent models")
+    using = router.db_for_write(model, instance=row)
+    if not connections[using].features.can_return_columns_from_insert:
+        raise NotSupportedError("insert_once needs INSERT … RETURNING (PostgreSQL, SQLite 3.35)")
+    row._prepare_related_fields_for_save(operation_name="save")
+    pre_save.send(sender=model, instance=row, raw=False, using=using, update_fields=None)
+    pk_set = row.pk is not None
+    fields = [
+        f
+        for f in meta.local_concrete_fields
+        if not f.generated and (pk_set or f is not meta.auto_field)
+    ]
+    returning = list(meta.db_returning_fields)
+    rows = model._base_manager.using(using)._insert(
+        [row], fields=fields, returning_fields=returning, on_conflict=OnConflict.IGNORE
+    )
+    if not rows:
+        return False
+    for value, field in zip(rows[0], returning, strict=False):
+        setattr(row, field.attname, value)
+    row._state.adding, row._state.db = False, using
+    post_save.send(
+        sender=model, instance=row, created=True, update_fields=None, raw=False, using=using
+    )
+    return True
+
+
 def process_inbound(event_id: int, handler: Handler) -> InboundEvent | None:
     """Claim and process one event; returns it with its new status, or None when another
     worker holds it or it is already settled. Never raises for what the handler does.
@@ -141,13 +187,7 @@ def process_inbound(event_id: int, handler: Handler) -> InboundEvent | None:
     leaves the event alone should another worker have settled it meanwhile."""
     try:
         with transaction.atomic():
-            event = (
-                InboundEvent.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("channel")
-                .filter(pk=event_id, status__in=CLAIMABLE)
-                .order_by()
-                .first()
-            )
+            event = _claim(event_id)
             if event is None:
                 return None
             outcome = handler(event)
@@ -174,6 +214,53 @@ def process_inbound(event_id: int, handler: Handler) -> InboundEvent | None:
             message=None,
         )
     return InboundEvent.objects.select_related("channel").defer("raw").get(pk=event_id)
+
+
+def _claim(event_id: int) -> InboundEvent | None:
+    """The event with its channel, row-locked, if it is claimable and no other worker holds
+    it: `SELECT … FOR UPDATE OF <event> SKIP LOCKED` (on PostgreSQL), as the ORM's
+    `select_for_update(skip_locked=True, of=("self",)).select_related("channel")` writes
+    it — written out because building it took the ORM four times as long as the database
+    took to run it. Values pass through the fields' database converters, as in the ORM."""
+    sql, columns = _claim_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [event_id, *CLAIMABLE])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    compiler = connection.ops.compiler("SQLCompiler")(Query(InboundEvent), connection, None)
+    converters = compiler.get_converters(columns)
+    if converters:
+        row = next(compiler.apply_converters([row], converters))
+    event_fields = InboundEvent._meta.concrete_fields
+    split = len(event_fields)
+    event = InboundEvent.from_db(connection.alias, [f.attname for f in event_fields], row[:split])
+    if event.channel_id is not None:
+        names = [f.attname for f in Channel._meta.concrete_fields]
+        event.channel = Channel.from_db(connection.alias, names, row[split:])
+    return event
+
+
+@cache
+def _claim_sql() -> tuple[str, list]:
+    """`_claim`'s statement and its columns: every field of the event, then of its channel."""
+    q = connection.ops.quote_name
+    event_table, channel_table = InboundEvent._meta.db_table, Channel._meta.db_table
+    columns = [f.get_col(event_table) for f in InboundEvent._meta.concrete_fields]
+    columns += [f.get_col(channel_table) for f in Channel._meta.concrete_fields]
+    selected = ", ".join(f"{q(c.alias)}.{q(c.target.column)}" for c in columns)
+    channel_key = InboundEvent._meta.get_field("channel").column
+    status = InboundEvent._meta.get_field("status").column
+    lock = ""
+    if connection.features.has_select_for_update:  # not SQLite: it locks the whole file
+        lock = " " + connection.ops.for_update_sql(skip_locked=True, of=(q(event_table),))
+    sql = (
+        f"SELECT {selected} FROM {q(event_table)} LEFT OUTER JOIN {q(channel_table)} "
+        f"ON {q(event_table)}.{q(channel_key)} = {q(channel_table)}.{q(Channel._meta.pk.column)} "
+        f"WHERE {q(event_table)}.{q(InboundEvent._meta.pk.column)} = %s "
+        f"AND {q(event_table)}.{q(status)} IN ({', '.join(['%s'] * len(CLAIMABLE))}){lock}"
+    )
+    return sql, columns
 
 
 def process_many(event_ids: Iterable[int], handler: Handler) -> list[InboundEvent]:

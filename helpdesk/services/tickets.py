@@ -116,53 +116,54 @@ def create_ticket(
     """Open a ticket with its first inbound message. Returns (ticket, created).
 
     A redelivered input (same channel and external id) returns the ticket it created the
-    first time and creates nothing. `html`, `quoted`, `sender_*` and `attachments` describe
-    the first message (an email's sanitised HTML, folded history, From, files).
+    first time and creates nothing: its first message's unique external id refuses it, so
+    the usual new ticket pays no query for a redelivery it is not. `html`, `quoted`,
+    `sender_*` and `attachments` describe the first message (an email's sanitised HTML,
+    folded history, From, files). A ticket created here carries that message as
+    `ticket.first_message` (not a field: set on the object returned).
     """
+    from helpdesk.services.intake import insert_once  # intake's rule for a redelivery
+
     subject = subject.strip()
     if not subject:
         raise ValidationError({"subject": "A ticket needs a subject."})
     if channel is not None and not channel.is_active:
         raise ValidationError({"channel": f"The channel {channel.name!r} is inactive."})
-    if external_id and channel is not None:
-        existing = _ticket_for_external_id(channel, external_id)
-        if existing is not None:
+    # No savepoint inside a caller's transaction: a redelivered first message is refused
+    # without an error (`insert_once`), and the ticket row inserted a moment before, seen
+    # by no other transaction yet, is deleted again; what raises rolls the caller back.
+    with transaction.atomic(savepoint=False):
+        ticket = Ticket.objects.create(
+            subject=subject[:255],
+            channel=channel,
+            contact=contact,
+            source=source if channel is None else Ticket.Source.CHANNEL,
+            ticket_type=Channel.ticket_type_for(channel),
+            priority=priority,
+            language=language,
+            routing_state=(Ticket.RoutingState.PENDING if channel else Ticket.RoutingState.SKIPPED),
+            **({"created_at": created_at, "last_activity_at": created_at} if created_at else {}),
+        )
+        message = Message(
+            ticket=ticket,
+            channel=channel,
+            direction=Message.Direction.INBOUND,
+            body=body,
+            external_id=external_id,
+            created_at=ticket.created_at,
+            **_message_details(
+                html=html, quoted=quoted, sender_address=sender_address, sender_name=sender_name
+            ),
+        )
+        if not insert_once(message):
+            Ticket.objects.filter(pk=ticket.pk).delete()
+            existing = _ticket_for_external_id(channel, external_id)
+            if existing is None:  # its message was deleted meanwhile: let the caller retry
+                raise IntegrityError(f"{external_id!r} is taken on {channel} by no message")
             return existing, False
-    try:
-        with transaction.atomic():
-            ticket = Ticket.objects.create(
-                subject=subject[:255],
-                channel=channel,
-                contact=contact,
-                source=source if channel is None else Ticket.Source.CHANNEL,
-                ticket_type=Channel.ticket_type_for(channel),
-                priority=priority,
-                language=language,
-                routing_state=(
-                    Ticket.RoutingState.PENDING if channel else Ticket.RoutingState.SKIPPED
-                ),
-                **(
-                    {"created_at": created_at, "last_activity_at": created_at} if created_at else {}
-                ),
-            )
-            message = Message.objects.create(
-                ticket=ticket,
-                channel=channel,
-                direction=Message.Direction.INBOUND,
-                body=body,
-                external_id=external_id,
-                created_at=ticket.created_at,
-                **_message_details(
-                    html=html, quoted=quoted, sender_address=sender_address, sender_name=sender_name
-                ),
-            )
-            _store_attachments(message, attachments)
-            events.ticket_created.send(sender=Ticket, ticket=ticket, actor=actor)
-    except IntegrityError:
-        existing = _ticket_for_external_id(channel, external_id) if external_id else None
-        if existing is None:
-            raise
-        return existing, False
+        _store_attachments(message, attachments)
+        events.ticket_created.send(sender=Ticket, ticket=ticket, actor=actor)
+    ticket.first_message = message
     return ticket, True
 
 
@@ -352,25 +353,33 @@ def add_inbound_message(
     ticket reopens, one waiting on the contact comes back to the agents. An automatic one
     (`is_automatic`: an out-of-office, a bounce) is kept in the thread but changes neither
     status nor last activity: a robot never reopens a ticket."""
-    with transaction.atomic():
-        locked = _lock(ticket, None)
-        try:
-            with transaction.atomic():
-                message = Message.objects.create(
-                    ticket=locked,
-                    channel_id=locked.channel_id,
-                    direction=Message.Direction.INBOUND,
-                    body=body,
-                    external_id=external_id,
-                    **_message_details(
-                        html=html,
-                        quoted=quoted,
-                        sender_address=sender_address,
-                        sender_name=sender_name,
-                        is_automatic=is_automatic,
-                    ),
-                )
-        except IntegrityError:
+    from helpdesk.services.intake import insert_once  # intake's rule for a redelivery
+
+    # No savepoint when called inside a transaction: nothing here is caught and continued
+    # from, and what raises rolls back the caller's transaction with it.
+    with transaction.atomic(savepoint=False):
+        # `_lock`'s row lock, with the channel read in the same statement: every receiver
+        # of `message_added` asks for the ticket's channel.
+        locked = (
+            Ticket.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("channel")
+            .get(pk=ticket.pk)
+        )
+        message = Message(
+            ticket=locked,
+            channel_id=locked.channel_id,
+            direction=Message.Direction.INBOUND,
+            body=body,
+            external_id=external_id,
+            **_message_details(
+                html=html,
+                quoted=quoted,
+                sender_address=sender_address,
+                sender_name=sender_name,
+                is_automatic=is_automatic,
+            ),
+        )
+        if not insert_once(message):  # already received (unique channel and external id)
             return Message.objects.get(channel_id=locked.channel_id, external_id=external_id), False
         _store_attachments(message, attachments)
         if not is_automatic:

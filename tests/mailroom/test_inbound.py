@@ -258,3 +258,13 @@ REAL_SHAPED = ["latin1.eml", "windows1252.eml", "shift_jis.eml", "outlook_reply.
 def test_every_real_shaped_fixture_settles(mailbox, name):
     event = deliver(mailbox.channel, eml(name))
     assert event.status in (Status.PROCESSED, Status.IGNORED, Status.QUARANTINED), event.error
+
+
+def test_a_message_id_with_a_nul_byte_is_stored_and_read_without_it(mailbox):
+    """Found by the fuzz tests: a NUL in the Message-ID field made storing the raw mail fail
+    (no PostgreSQL text holds one). It is dropped, as the parser drops it."""
+    raw = mail(message_id="<\x00nul.1@customer.example>")
+    assert email_source_id(raw) == "<nul.1@customer.example>"
+    event = deliver(mailbox.channel, raw)
+    assert event.status == Status.PROCESSED, event.error
+    assert event.source_id == event.message.external_id == "<nul.1@customer.example>"

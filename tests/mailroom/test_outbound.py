@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from helpdesk import services
 from helpdesk.celery import app as celery_app
+from helpdesk.channel_kinds import kinds_sending_by
 from helpdesk.models import Attachment, Channel, Contact, Message, OutboundMessage
 from mailroom import outbound, tasks
 from mailroom.models import MailSettings, ReplyToken
@@ -97,7 +98,7 @@ def test_notes_and_inbound_mail_never_leave(agent):
     assert not OutboundMessage.objects.exists() and to_contact() == []
 
 
-@pytest.mark.parametrize("kind", [k for k in Channel.Kind if k != Channel.Kind.TEAM_EMAIL])
+@pytest.mark.parametrize("kind", [k for k in Channel.Kind if k not in kinds_sending_by("email")])
 def test_replies_on_channels_that_do_not_send_email_get_no_row(agent, kind):
     ticket = email_ticket(agent, channel=ChannelFactory(kind=kind))
     with committed():
@@ -371,7 +372,7 @@ def test_the_thread_shows_sent_queued_and_failed_with_a_retry_button(agent, clie
     assert 'data-delivery="queued"' in html and "Queued" in html
     assert "Failed: SMTPRecipientsRefused: 550 No such user" in html
     assert "Not sent yet: SMTPServerDisconnected: closed — will retry at" in html
-    retry_url = reverse("mailroom_outbound:retry", args=[ticket.pk, failed.pk])
+    retry_url = reverse("outbound-retry", args=[ticket.pk, failed.pk])
     assert f'action="{retry_url}"' in html and html.count("data-retry") == 1
 
     with committed():
@@ -386,12 +387,9 @@ def test_the_retry_button_only_retries_a_reply_of_that_ticket(agent, client):
     OutboundMessage.objects.filter(pk=failed.pk).update(status=Status.FAILED)
     other = email_ticket(agent)
     client.force_login(agent)
-    response = client.post(reverse("mailroom_outbound:retry", args=[other.pk, failed.pk]))
+    response = client.post(reverse("outbound-retry", args=[other.pk, failed.pk]))
     assert response.status_code == 404
-    assert (
-        client.get(reverse("mailroom_outbound:retry", args=[other.pk, failed.pk])).status_code
-        == 405
-    )
+    assert client.get(reverse("outbound-retry", args=[other.pk, failed.pk])).status_code == 405
     failed.refresh_from_db()
     assert failed.status == Status.FAILED
 
@@ -445,3 +443,22 @@ def test_the_thread_costs_the_same_queries_with_many_replies_and_attachments(
     with django_assert_num_queries(len(first)):
         html = client.get(url).content.decode()
     assert html.count("data-attachment") == 10 and html.count("data-retry") == 5
+
+
+def test_rows_of_other_ways_out_are_never_claimed_swept_or_retried_by_email(agent):
+    """The outbox is shared: a WhatsApp reply's row is the whatsapp app's to send."""
+    channel = ChannelFactory(kind=Channel.Kind.WHATSAPP, name="WhatsApp")
+    ticket = TicketFactory(channel=channel, contact=ContactFactory(email="kim@customer.example"))
+    message = MessageFactory(ticket=ticket, direction=Message.Direction.OUTBOUND, author=agent)
+    stale = timezone.now() - timedelta(hours=2)
+    queued = OutboundMessage.objects.create(message=message, channel=channel, due_at=stale)
+    other = MessageFactory(ticket=ticket, direction=Message.Direction.OUTBOUND, author=agent)
+    failed = OutboundMessage.objects.create(message=other, channel=channel, status=Status.FAILED)
+
+    assert outbound.send(outbound_id=queued.pk) == outbound.Outcome.SKIPPED
+    assert outbound.stale_outbound_ids() == []
+    assert outbound.retry_outbound(ids=[failed.pk]) == []
+    queued.refresh_from_db()
+    failed.refresh_from_db()
+    assert (queued.status, queued.attempts, failed.status) == (Status.QUEUED, 0, Status.FAILED)
+    assert not to_contact()

@@ -384,3 +384,46 @@ def test_the_loop_headers_are_kept_for_the_rules(parse):
         "return-path": "<devops-announce-bounces+support=helpdesk.example@lists.example.org>",
         "content-type": "text/plain; charset=utf-8",
     }
+
+
+def _with_to(to: str, n: int) -> bytes:
+    return (
+        f"From: Kim <kim@customer.example>\r\nTo: {to}\r\nSubject: Hi\r\n"
+        f"Message-ID: <{n}@customer.example>\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        "\r\nHello\r\n"
+    ).encode()
+
+
+MISSING_BRACKET = "To: missing trailing '>' on angle-addr"
+MANY = ", ".join(f"p{n}@x.example" for n in range(40))  # too long a value to be remembered
+
+
+@pytest.mark.parametrize(
+    ("to", "defects"),
+    [
+        ("Support <support@helpdesk.example", (MISSING_BRACKET,)),
+        ("Support <support@helpdesk.example>", ()),
+        (f"{MANY}, Support <support@helpdesk.example", (MISSING_BRACKET,)),
+        (f"{MANY}, Support <support@helpdesk.example>", ()),
+    ],
+)
+def test_a_header_read_before_gives_the_same_values_and_defects_again(to, defects):
+    """Short header values are parsed once per process (`parts.POLICY`) and shared: a
+    defect is still reported for every mail that has it."""
+    first, second = parse_message(_with_to(to, 1)), parse_message(_with_to(to, 2))
+
+    assert first.to == second.to and first.to[-1] == "support@helpdesk.example"
+    assert first.defects == second.defects == defects
+
+
+def test_the_same_content_type_is_parsed_once_for_many_mails():
+    from mailroom.parts import POLICY
+
+    parse_message(_with_to("support@helpdesk.example", 1))
+    before = POLICY.header_factory._parsed.cache_info()
+    for n in range(2, 12):
+        parse_message(_with_to("support@helpdesk.example", n))
+    after = POLICY.header_factory._parsed.cache_info()
+
+    assert after.hits - before.hits >= 10 * 5  # Content-Type alone is read five times a mail
+    assert after.misses - before.misses <= 10  # only each mail's own Message-ID is new

@@ -24,6 +24,8 @@ from helpdesk.models.availability import OutOfOffice, WorkingHours
 from helpdesk.models.teams import AgentSkill, Skill, Team, TeamMembership
 from helpdesk.models.tickets import AssignmentEvent, Message, Ticket
 from helpdesk.services.groups import ACCOUNT_ADMINS, AGENTS, ensure_default_groups
+from webforms.models import form_kinds  # webforms: the public form pages
+from webforms.services import form_settings_for, public_url
 
 URL = "http://127.0.0.1:8000/"
 DEMO_DOMAIN = "@demo.example"
@@ -333,3 +335,7 @@ class Command(BaseCommand):
             w(f"  {username:<11} / {settings.DEMO_PASSWORD} / {role}")
         w(f"Demo API token of 'agent': {token}")
         w(f'  curl -H "Authorization: Bearer {token}" {URL}api/v1/tickets/1/')
+        # webforms: each form channel's public page (its settings made when first needed)
+        for channel in Channel.objects.filter(kind__in=form_kinds(), is_active=True):
+            url = public_url(form_settings_for(channel), base_url=URL)
+            w(f"Public form '{channel.name}': {url}")

@@ -2,24 +2,29 @@
 through the whole handler — parsed, stored raw, ticketed (contact, ticket, first message),
 routing enqueued but not run — then N replies threading into those tickets by In-Reply-To.
 Prints messages/s, ms per message and the SQL queries per message (the same for every
-message of a phase: the handler's cost does not grow with the data). With `--workers W`
-the mails are shared between W processes, as W Celery worker processes would share them.
+message of a phase: the handler's cost does not grow with the data; a worker reads the
+channels' addresses again every `DIRECTORY_SECONDS`, one query more for that mail, shown
+apart). With `--workers W` the mails are shared between W processes, as W Celery worker
+processes would share them. It runs as a worker does in production: with DEBUG off (no
+query log kept in memory) and the address directory already read.
 """
 
 import multiprocessing
 import statistics
 import time
 import uuid
+from collections import Counter
 from contextlib import contextmanager
 from unittest import mock
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, connections
+from django.test.utils import override_settings
 
 from helpdesk import jobs
 from helpdesk.models import Channel, Contact, Message
 from helpdesk.services.intake import process_inbound
-from mailroom.inbound import handle_email, store_email
+from mailroom.inbound import current_directory, handle_email, store_email
 from mailroom.models import MailSettings
 
 ADDRESS = "bench@helpdesk.example"
@@ -63,6 +68,7 @@ def _work(job: tuple[int, list[bytes]]) -> tuple[list[float], list[int], list[st
     """Store and process each mail; (seconds, queries, status) per mail."""
     channel_id, raws = job
     channel = Channel.objects.get(pk=channel_id)
+    current_directory()  # a running worker has read it already
     times, queries, statuses = [], [], []
     with mock.patch.object(jobs, "_send", _nothing), mock.patch.object(jobs, "_publish", _nothing):
         for raw in raws:
@@ -98,7 +104,8 @@ class Command(BaseCommand):
         )
         for label, reply in (("new tickets", False), ("replies threading in", True)):
             raws = [_mail(run, i, reply=reply) for i in range(messages)]
-            self._phase(label, channel, raws, workers)
+            with override_settings(DEBUG=False):
+                self._phase(label, channel, raws, workers)
 
     def _phase(self, label: str, channel: Channel, raws: list[bytes], workers: int) -> None:
         with connection.cursor() as cursor:  # fresh planner statistics, as autovacuum keeps
@@ -120,9 +127,12 @@ class Command(BaseCommand):
                 statuses[status] = statuses.get(status, 0) + 1
         ms = sorted(t * 1000 for t in times)
         p95 = ms[min(len(ms) - 1, int(len(ms) * 0.95))]
-        fixed = "fixed" if min(queries) == max(queries) else f"{min(queries)}–{max(queries)}"
+        counts = Counter(queries).most_common()
+        usual = counts[0][0]
+        others = ", ".join(f"{n} for {mails} of them" for n, mails in sorted(counts[1:]))
+        fixed = others or "fixed"
         self.stdout.write(
             f"  {label}: {len(raws)} in {elapsed:.2f} s = {len(raws) / elapsed:.0f} messages/s; "
             f"ms per message median {statistics.median(ms):.2f}, p95 {p95:.2f}; "
-            f"queries per message {max(queries)} ({fixed}); {statuses}"
+            f"queries per message {usual} ({fixed}); {statuses}"
         )

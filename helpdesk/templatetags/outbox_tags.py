@@ -1,5 +1,13 @@
-"""The thread's email pieces: each reply's delivery state and each message's attachments,
-loaded for the whole thread in one query so the ticket page's query count stays fixed."""
+"""The thread's outbox pieces, for every way out (email, WhatsApp, a chat's webhook):
+
+- `{% prefetch_thread thread %}` once above the thread: one query (messages LEFT JOIN outbox
+  LEFT JOIN attachments) sets `message.delivery` (its `OutboundMessage` or None) and
+  `message.mail_files` (its attachments, in order) on every message, so the page's query
+  count does not grow with the thread;
+- `{% delivery_state message %}` in a message's header: "Queued", "Sending…", "Sent 14:02",
+  "Not sent yet: <error> — will retry at 14:05", "Failed: <error>" with a Retry button
+  (`helpdesk.views.outbox`). Nothing for a message that has no outbox row.
+"""
 
 from django import template
 from django.utils import timezone
@@ -14,10 +22,8 @@ MISSING = object()
 
 
 @register.simple_tag
-def prefetch_thread_mail(thread) -> str:
-    """One query (messages LEFT JOIN outbox LEFT JOIN attachments) for the whole thread:
-    sets `message.mail_delivery` (its `OutboundMessage` or None) and `message.mail_files`
-    (its attachments, in order) on every message of `thread`. Renders nothing."""
+def prefetch_thread(thread) -> str:
+    """Load every message's outbox row and attachments in one query. Renders nothing."""
     messages = list(thread or ())
     if not messages:
         return ""
@@ -44,30 +50,35 @@ def prefetch_thread_mail(thread) -> str:
                 )
             )
     for message in messages:
-        message.mail_delivery = deliveries.get(message.pk)
+        message.delivery = deliveries.get(message.pk)
         message.mail_files = files.get(message.pk, [])
     return ""
 
 
 def outbound_of(message) -> OutboundMessage | None:
-    """The message's outbox row: from `prefetch_thread_mail`, else one query."""
-    found = getattr(message, "mail_delivery", MISSING)
+    """The message's outbox row: from `prefetch_thread`, else one query."""
+    found = getattr(message, "delivery", MISSING)
     if found is not MISSING:
         return found
+    if message.direction != Message.Direction.OUTBOUND:
+        return None
     try:
         return message.outbound
     except OutboundMessage.DoesNotExist:
         return None
 
 
-@register.inclusion_tag("mailroom/_delivery_state.html", takes_context=True)
-def delivery_state(context, message):
-    """ "Queued", "Sent 14:02", "Not sent yet: <error> — will retry at 14:05", "Failed:
-    <error>" with a Retry button; nothing for a message that is not sent by email."""
+@register.inclusion_tag("helpdesk/_delivery_state.html", takes_context=True)
+def delivery_state(context, message) -> dict:
     outbound = outbound_of(message)
     retry_at = None
-    queued = outbound is not None and outbound.status == OutboundMessage.Status.QUEUED
-    if queued and outbound.last_error and outbound.due_at and outbound.due_at > timezone.now():
+    if (
+        outbound is not None
+        and outbound.status == OutboundMessage.Status.QUEUED
+        and outbound.last_error
+        and outbound.due_at
+        and outbound.due_at > timezone.now()
+    ):
         retry_at = outbound.due_at
     return {
         "outbound": outbound,

@@ -1,0 +1,84 @@
+"""Admin of the call settings (for superadmins: the Details tab is the product page) and a read-only
+list of calls. The Twilio auth token is a password field that never renders the stored
+value (left blank: kept)."""
+
+from django import forms
+from django.contrib import admin
+from django.utils.html import format_html_join
+
+from calls import intake
+from calls.models import Call, CallSettings
+
+
+class CallSettingsForm(forms.ModelForm):
+    auth_token = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="The Twilio account's auth token. Leave blank to keep the stored token.",
+    )
+
+    class Meta:
+        model = CallSettings
+        fields = [
+            "channel",
+            "auth_token",
+            "public_base_url",
+            "proxy_prefix",
+            "dial_timeout",
+            "caller_id",
+            "voicemail_max_seconds",
+        ]
+
+    def clean_auth_token(self):
+        value = (self.cleaned_data.get("auth_token") or "").strip()
+        return value or (self.instance.auth_token if self.instance.pk else "")
+
+
+@admin.register(CallSettings)
+class CallSettingsAdmin(admin.ModelAdmin):
+    form = CallSettingsForm
+    list_display = ["channel", "public_base_url", "proxy_prefix", "has_token"]
+    list_select_related = ["channel"]
+    readonly_fields = ["twilio_urls"]
+
+    @admin.display(boolean=True, description="Auth token set")
+    def has_token(self, obj):
+        return bool(obj.auth_token)
+
+    @admin.display(description="URLs to give Twilio")
+    def twilio_urls(self, obj):
+        if obj.pk is None:
+            return "Save first: the URLs name the channel."
+        rows = [
+            ("A call comes in", intake.callback_url(obj, intake.INCOMING)),
+            ("Call status changes", intake.callback_url(obj, intake.STATUS)),
+        ]
+        return format_html_join("", "<p>{}: <code>{}</code> (HTTP POST)</p>", rows)
+
+
+@admin.register(Call)
+class CallAdmin(admin.ModelAdmin):
+    list_display = [
+        "call_sid",
+        "channel",
+        "from_number",
+        "ticket_link",
+        "answer",
+        "dial_status",
+        "status",
+        "duration",
+        "created_at",
+    ]
+    list_filter = ["answer", "status", "channel"]
+    list_select_related = ["channel"]
+    search_fields = ["call_sid", "from_number"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Ticket")
+    def ticket_link(self, obj):
+        return f"#{obj.ticket_id}"

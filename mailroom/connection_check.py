@@ -1,0 +1,289 @@
+"""“Test connection” for a team-email channel: can the helpdesk reach its mailbox, and can
+its mail leave? Each check talks to the real server once and says what happened in plain
+words — what it reached, what the server answered, or where it stopped and why.
+
+- `check_imap(target)`: connect (TLS from the start, STARTTLS or none), log in, SELECT the
+  folder read-only (nothing on the server changes), LOGOUT; standard library `imaplib`,
+  timeout `MAIL_IMAP_TIMEOUT_SECONDS`.
+- `check_smtp(sender=…)`: the server of `MAILERS["default"]` (EMAIL_URL): connect, EHLO,
+  STARTTLS and login when configured, `MAIL FROM:<sender>`, then RSET and QUIT — nothing
+  is sent. An installation whose mail does not leave by SMTP (console, locmem) has nothing
+  to test.
+
+No queries, and the secret is never part of a message: the server's own words are quoted
+with any occurrence of it masked.
+"""
+
+import imaplib
+import re
+import smtplib
+import socket
+import ssl
+from contextlib import suppress
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from mailroom.imap import quote
+from mailroom.models import MailSettings
+
+Security = MailSettings.Security
+SECURITY_WORDS = {Security.SSL: "TLS", Security.STARTTLS: "STARTTLS", Security.NONE: "no TLS"}
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+NOT_SMTP = {
+    "console": "mail is printed on the console of the web and worker processes",
+    "locmem": "mail is kept in memory, as in tests",
+    "dummy": "mail is thrown away",
+    "filebased": "mail is written to files",
+}
+SMTP_TIMEOUT_SECONDS = 10
+# OpenSSL's words for "the answer was not TLS" (a plain-text greeting read as a TLS record).
+PLAIN_TEXT_ANSWERS = {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG"}
+# Dovecot's timing after each answer, "(0.001 + 0.000 secs)": noise for a person.
+_TIMING = re.compile(r"\s*\(\d+\.\d+ \+ \d+\.\d+(?: \+ \d+\.\d+)? secs\)")
+MASK = "••••"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """`ok`: True it worked, False it failed, None there was nothing to test."""
+
+    ok: bool | None
+    message: str
+
+
+@dataclass(frozen=True)
+class ImapTarget:
+    host: str
+    port: int
+    security: str
+    user: str
+    secret: str
+    folder: str = "INBOX"
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def _said(value, secret: str = "") -> str:
+    """A server's answer as text on one line (bytes decoded, the secret masked)."""
+    if isinstance(value, list | tuple):
+        value = b" ".join(v if isinstance(v, bytes) else str(v).encode() for v in value if v)
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    text = _TIMING.sub("", " ".join(str(value).split())).strip()
+    if secret:
+        text = text.replace(secret, MASK)
+    return text[:300]
+
+
+def _network_failure(exc: OSError, where: str, host: str, timeout: float) -> str:
+    """Why no conversation with the server began (or why it broke off), in plain words."""
+    if isinstance(exc, ConnectionRefusedError):
+        return f"No server answered at {where} (connection refused)."
+    if isinstance(exc, socket.gaierror):
+        return f"The host name “{host}” could not be found ({exc.strerror or exc})."
+    if isinstance(exc, TimeoutError):
+        return f"The server at {where} did not answer within {timeout:g} seconds."
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        why = exc.verify_message or exc.reason
+        return f"The TLS handshake failed: the server's certificate was refused ({why})."
+    if isinstance(exc, ssl.SSLError):
+        if exc.reason in PLAIN_TEXT_ANSWERS:
+            return (
+                f"The TLS handshake failed: the server at {where} does not speak TLS from the "
+                "start on this port (try STARTTLS, or the port for TLS, usually 993)."
+            )
+        reason = (exc.reason or "").replace("_", " ").lower() or exc.strerror or str(exc)
+        return f"The TLS handshake failed: {reason}."
+    if isinstance(exc, ConnectionResetError | BrokenPipeError):
+        return f"The server at {where} closed the connection."
+    return f"The connection to {where} failed: {exc.strerror or exc}."
+
+
+# ---------------------------------------------------------------------------------------
+# Receiving: IMAP
+# ---------------------------------------------------------------------------------------
+
+
+def check_imap(target: ImapTarget, *, timeout: float | None = None) -> CheckResult:
+    """Connect, log in and select the folder as the poller would; say what happened."""
+    timeout = settings.MAIL_IMAP_TIMEOUT_SECONDS if timeout is None else timeout
+    where, secret = target.where, target.secret
+    security = SECURITY_WORDS.get(target.security, target.security)
+    stage = "connect"
+    client = None
+    try:
+        if target.security == Security.SSL:
+            context = ssl.create_default_context()
+            client = imaplib.IMAP4_SSL(
+                target.host, target.port, ssl_context=context, timeout=timeout
+            )
+        else:
+            client = imaplib.IMAP4(target.host, target.port, timeout=timeout)
+            if target.security == Security.STARTTLS:
+                stage = "starttls"
+                client.starttls(ssl.create_default_context())
+        stage = "login"
+        client.login(target.user, secret)
+        stage = "select"
+        typ, data = client.select(quote(target.folder), readonly=True)
+        if typ != "OK":
+            said = _said(data, secret).rstrip(".")
+            return CheckResult(
+                False,
+                f"Logged in as {target.user}, but the folder “{target.folder}” does not exist "
+                f"(the server said: {said}).",
+            )
+        count = _said(data)
+        noun = "message" if count == "1" else "messages"
+        return CheckResult(
+            True,
+            f"Connected to {where} ({security}), logged in as {target.user}, "
+            f"folder {target.folder} has {count} {noun}.",
+        )
+    except imaplib.IMAP4.abort as exc:
+        said = _said(exc.args, secret)
+        if stage == "starttls":
+            return CheckResult(False, f"The server at {where} does not offer STARTTLS ({said}).")
+        return CheckResult(False, f"The server at {where} broke off: {said}.")
+    except imaplib.IMAP4.error as exc:
+        said = _said(exc.args, secret)
+        if stage == "login":
+            return CheckResult(False, f"The server refused the login: {said}")
+        if stage == "starttls":
+            return CheckResult(False, f"STARTTLS did not work at {where}: {said}")
+        return CheckResult(False, f"The server at {where} did not greet as IMAP: {said}")
+    except EOFError:
+        return CheckResult(False, f"The server at {where} closed the connection.")
+    except OSError as exc:
+        return CheckResult(False, _network_failure(exc, where, target.host, timeout))
+    finally:
+        if client is not None:
+            with suppress(imaplib.IMAP4.error, OSError, EOFError):
+                client.logout()
+
+
+# ---------------------------------------------------------------------------------------
+# Sending: SMTP
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    host: str
+    port: int
+    use_tls: bool
+    use_ssl: bool
+    username: str
+    password: str
+    timeout: float
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def security(self) -> str:
+        return "TLS" if self.use_ssl else "STARTTLS" if self.use_tls else "no TLS"
+
+
+def smtp_server(mailer: dict | None = None) -> SmtpServer | None:
+    """The SMTP server mail leaves through (`MAILERS["default"]`), or None when this
+    installation does not send by SMTP."""
+    mailer = settings.MAILERS["default"] if mailer is None else mailer
+    if mailer.get("BACKEND") != SMTP_BACKEND:
+        return None
+    options = mailer.get("OPTIONS", {})
+    return SmtpServer(
+        host=options.get("host") or "localhost",
+        port=int(options.get("port") or 25),
+        use_tls=bool(options.get("use_tls")),
+        use_ssl=bool(options.get("use_ssl")),
+        username=options.get("username") or "",
+        password=options.get("password") or "",
+        timeout=float(options.get("timeout") or SMTP_TIMEOUT_SECONDS),
+    )
+
+
+def not_smtp_text(mailer: dict | None = None) -> str:
+    """What happens to mail when it does not leave by SMTP (console, locmem…)."""
+    mailer = settings.MAILERS["default"] if mailer is None else mailer
+    backend = mailer.get("BACKEND", "")
+    name = backend.removesuffix(".EmailBackend").rsplit(".", 1)[-1]
+    return f"the {name} backend: {NOT_SMTP.get(name, 'mail is handed to ' + backend)}"
+
+
+def check_smtp(*, sender: str, mailer: dict | None = None) -> CheckResult:
+    """Ask the server whether it would take mail from `sender`; send nothing."""
+    server = smtp_server(mailer)
+    if server is None:
+        return CheckResult(
+            None,
+            f"Mail is not sent by SMTP in this installation ({not_smtp_text(mailer)}), "
+            "so there is nothing to test.",
+        )
+    where, secret = server.where, server.password
+    stage = "connect"
+    client = None
+    try:
+        if server.use_ssl:
+            client = smtplib.SMTP_SSL(timeout=server.timeout, context=ssl.create_default_context())
+        else:
+            client = smtplib.SMTP(timeout=server.timeout)
+        code, banner = client.connect(server.host, server.port)
+        if code != 220:
+            return CheckResult(
+                False, f"The server at {where} would not talk: {code} {_said(banner, secret)}"
+            )
+        greeting = f"Connected to {where} ({server.security}): {code} {_said(banner, secret)}."
+        stage = "ehlo"
+        client.ehlo_or_helo_if_needed()
+        if server.use_tls:
+            stage = "starttls"
+            client.starttls(context=ssl.create_default_context())
+            client.ehlo()
+        login = ""
+        if server.username:
+            stage = "login"
+            client.login(server.username, server.password)
+            login = f" Logged in as {server.username}."
+        stage = "mail"
+        code, answer = client.mail(sender)
+        if code != 250:
+            return CheckResult(
+                False,
+                f"{greeting}{login} The server refused MAIL FROM:<{sender}>: "
+                f"{code} {_said(answer, secret)}",
+            )
+        client.rset()
+        return CheckResult(
+            True,
+            f"{greeting}{login} MAIL FROM:<{sender}> accepted: {code} {_said(answer, secret)}. "
+            "Nothing was sent.",
+        )
+    except smtplib.SMTPAuthenticationError as exc:
+        return CheckResult(
+            False,
+            f"The server refused the login as {server.username}: "
+            f"{exc.smtp_code} {_said(exc.smtp_error, secret)}",
+        )
+    except smtplib.SMTPNotSupportedError:
+        what = "STARTTLS" if stage == "starttls" else "a login (AUTH)"
+        return CheckResult(False, f"The server at {where} does not offer {what}.")
+    except smtplib.SMTPServerDisconnected:
+        return CheckResult(False, f"The server at {where} closed the connection.")
+    except smtplib.SMTPResponseException as exc:
+        return CheckResult(
+            False,
+            f"The server at {where} answered {exc.smtp_code} {_said(exc.smtp_error, secret)}",
+        )
+    except smtplib.SMTPException as exc:
+        return CheckResult(False, f"The conversation with {where} failed: {_said(exc, secret)}")
+    except OSError as exc:
+        return CheckResult(False, _network_failure(exc, where, server.host, server.timeout))
+    finally:
+        if client is not None:
+            with suppress(smtplib.SMTPException, OSError):
+                client.quit()

@@ -1,0 +1,107 @@
+"""Admin of the WhatsApp settings (for superadmins: the Details tab is the product page)
+and of what Meta reported on the messages we sent. The access token and the app secret are
+password fields that never render the stored value (left blank: kept)."""
+
+from django import forms
+from django.contrib import admin, messages
+
+from helpdesk.channel_kinds import POLICIES
+from whatsapp.models import OUTBOUND, WhatsAppOutbound, WhatsAppSettings
+from whatsapp.outbound import retry_outbound
+
+SECRETS = ("access_token", "app_secret")
+
+
+class WhatsAppSettingsForm(forms.ModelForm):
+    access_token = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="A system user's token with whatsapp_business_messaging. Blank keeps it.",
+    )
+    app_secret = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="App settings › Basic › App secret. Blank keeps the stored one.",
+    )
+
+    class Meta:
+        model = WhatsAppSettings
+        fields = [
+            "channel",
+            "api_base_url",
+            "phone_number_id",
+            "access_token",
+            "app_secret",
+            "verify_token",
+            "templates",
+            "media_hosts",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "channel" in self.fields:
+            kinds = [kind for kind, policy in POLICIES.items() if policy.outbound == OUTBOUND]
+            self.fields["channel"].queryset = self.fields["channel"].queryset.filter(kind__in=kinds)
+
+    def _keep(self, name: str) -> str:
+        value = self.cleaned_data.get(name)
+        return value or (getattr(self.instance, name) if self.instance.pk else "")
+
+    def clean_access_token(self):
+        return self._keep("access_token")
+
+    def clean_app_secret(self):
+        return self._keep("app_secret")
+
+
+@admin.register(WhatsAppSettings)
+class WhatsAppSettingsAdmin(admin.ModelAdmin):
+    form = WhatsAppSettingsForm
+    list_display = ["channel", "phone_number_id", "api_base_url", "webhook_path"]
+    list_select_related = ["channel"]
+
+    @admin.display(description="Callback URL (path)")
+    def webhook_path(self, obj):
+        return f"/whatsapp/{obj.channel_id}/webhook/"
+
+
+@admin.register(WhatsAppOutbound)
+class WhatsAppOutboundAdmin(admin.ModelAdmin):
+    """Every WhatsApp message we sent, with Meta's reports. **Retry** sends failed ones
+    again (as a new message)."""
+
+    list_display = ["id", "ticket", "to", "template_name", "status", "state", "error_title"]
+    list_filter = ["state", "outbound__status"]
+    list_select_related = ["outbound__message"]
+    search_fields = ["to", "outbound__provider_id", "error_title"]
+    actions = ["retry"]
+    readonly_fields = [
+        "outbound",
+        "to",
+        "template_name",
+        "template_language",
+        "state",
+        "sent_at",
+        "delivered_at",
+        "read_at",
+        "failed_at",
+        "error_code",
+        "error_title",
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="Ticket")
+    def ticket(self, obj):
+        return f"#{obj.outbound.message.ticket_id}"
+
+    @admin.display(description="Outbox")
+    def status(self, obj):
+        return obj.outbound.get_status_display()
+
+    @admin.action(description="Retry the selected failed messages")
+    def retry(self, request, queryset):
+        ids = queryset.values_list("outbound_id", flat=True)
+        count = len(retry_outbound(ids=ids))
+        self.message_user(request, f"{count} failed messages will be sent again.", messages.SUCCESS)
