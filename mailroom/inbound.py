@@ -85,10 +85,14 @@ class Directory:
     def __init__(self) -> None:
         self.channel_by_address: dict[str, int] = {}
         self.ours: set[str] = {settings.DEFAULT_FROM_EMAIL.strip().lower()}
+        # Channels that acknowledge new tickets (`mailroom.acknowledge` reads their templates).
+        self.acknowledging: set[int] = set()
         rows = MailSettings.objects.filter(channel__is_active=True).values_list(
-            "channel_id", "addresses", "from_address"
+            "channel_id", "addresses", "from_address", "acknowledge"
         )
-        for channel_id, addresses, from_address in rows:
+        for channel_id, addresses, from_address, acknowledge in rows:
+            if acknowledge:
+                self.acknowledging.add(channel_id)
             for address in addresses or []:
                 address = str(address).strip().lower()
                 self.channel_by_address.setdefault(address, channel_id)
@@ -208,7 +212,7 @@ def handle_email(event: InboundEvent) -> Outcome:
         )
         message = Message(pk=first[0], ticket=ticket) if first else None
     reason = "new ticket" if created else "already received: nothing new"
-    if created and verdict.may_answer:
+    if created and verdict.may_answer and ticket.channel_id in directory.acknowledging:
         answered = acknowledge_new_ticket(ticket=ticket, contact=contact, ours=directory.ours)
         reason = f"{reason}; {answered.reason}" if answered.reason else reason
     return Outcome(ticket=ticket, message=message, reason=reason)

@@ -16,9 +16,9 @@ from tests.mailroom.helpers import SUPPORT, deliver, mail, mailbox_fixture  # no
 Status = InboundEvent.Status
 # As Django counts them, with the BEGIN and COMMIT of the worker's transaction (which
 # `manage.py bench_intake` leaves out): store; BEGIN, claim, the Message-IDs known, the
-# contact (read, then created), the ticket and its first message, the acknowledgement's
-# mail settings, the event's outcome, COMMIT.
-NEW_MAIL_QUERIES = 9 + 2
+# contact (read, then created), the ticket and its first message, the event's outcome,
+# COMMIT. (A channel that acknowledges new tickets reads its templates: one more.)
+NEW_MAIL_QUERIES = 8 + 2
 # Store; BEGIN, claim, the Message-IDs known, the ticket locked with its channel, the
 # message, the ticket's status, the event's outcome, COMMIT.
 REPLY_QUERIES = 7 + 2
