@@ -312,7 +312,9 @@ ROUTERS = 4
 WRITERS = 4
 TICKETS = 120
 AGENTS = 8  # channel A routes to agents 0–5 (load balanced), channel B to 2–7 (round robin)
-STORM_SECONDS = 12.0
+# A bound that stops the storm by itself, not a speed target (bench_routing measures
+# speed): a slow or shared machine routes the 120 tickets in 5 – 15 s.
+STORM_SECONDS = 60.0
 
 
 def test_storm_of_routers_and_writers_referencing_users_routes_everything_once(caplog):
