@@ -8,13 +8,12 @@ from django.utils.html import format_html_join
 
 from calls import intake
 from calls.models import Call, CallSettings
+from helpdesk.forms import KeptSecretField, keep_blank_secret
 
 
 class CallSettingsForm(forms.ModelForm):
-    auth_token = forms.CharField(
-        required=False,
-        widget=forms.PasswordInput(render_value=False),
-        help_text="The Twilio account's auth token. Leave blank to keep the stored token.",
+    auth_token = KeptSecretField(
+        help_text="The Twilio account's auth token. Leave blank to keep the stored token."
     )
 
     class Meta:
@@ -30,8 +29,7 @@ class CallSettingsForm(forms.ModelForm):
         ]
 
     def clean_auth_token(self):
-        value = (self.cleaned_data.get("auth_token") or "").strip()
-        return value or (self.instance.auth_token if self.instance.pk else "")
+        return keep_blank_secret(self, "auth_token")  # typed values arrive stripped
 
 
 @admin.register(CallSettings)

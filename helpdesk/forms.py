@@ -130,3 +130,22 @@ class StatusForm(forms.Form):
 class PriorityForm(forms.Form):
     priority = forms.TypedChoiceField(choices=Ticket.Priority.choices, coerce=int)
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+
+# --- admin forms of the channel apps -------------------------------------------------------
+
+
+class KeptSecretField(forms.CharField):
+    """A password field that never renders the stored value; left blank, the form keeps the
+    stored one (the form's `clean_<name>` returns `keep_blank_secret(self, name)`)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("widget", forms.PasswordInput(render_value=False))
+        super().__init__(**kwargs)
+
+
+def keep_blank_secret(form: forms.ModelForm, name: str) -> str:
+    """The secret typed into `name`, or — left blank — the one the instance already has."""
+    value = form.cleaned_data.get(name)
+    return value or (getattr(form.instance, name) if form.instance.pk else "")

@@ -7,6 +7,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from helpdesk.forms import KeptSecretField, keep_blank_secret
 from livechat import setup, webhooks
 from livechat.models import (
     ChatSettings,
@@ -18,10 +19,8 @@ from livechat.models import (
 
 
 class ChatSettingsForm(forms.ModelForm):
-    webhook_secret = forms.CharField(
-        required=False,
-        widget=forms.PasswordInput(render_value=False),
-        help_text="Signs every webhook request. Leave blank to keep the stored secret.",
+    webhook_secret = KeptSecretField(
+        help_text="Signs every webhook request. Leave blank to keep the stored secret."
     )
 
     class Meta:
@@ -42,8 +41,7 @@ class ChatSettingsForm(forms.ModelForm):
             self.fields["channel"].queryset = queryset.filter(kind__in=chat_kinds())
 
     def clean_webhook_secret(self):
-        value = self.cleaned_data.get("webhook_secret")
-        return value or (self.instance.webhook_secret if self.instance.pk else "")
+        return keep_blank_secret(self, "webhook_secret")
 
 
 @admin.register(ChatSettings)

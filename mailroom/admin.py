@@ -7,15 +7,12 @@ blank: kept); the endpoint token is set by an action and shown once."""
 from django import forms
 from django.contrib import admin, messages
 
+from helpdesk.forms import KeptSecretField, keep_blank_secret
 from mailroom.models import MailSettings
 
 
 class MailSettingsForm(forms.ModelForm):
-    imap_secret = forms.CharField(
-        required=False,
-        widget=forms.PasswordInput(render_value=False),
-        help_text="Leave blank to keep the stored secret.",
-    )
+    imap_secret = KeptSecretField(help_text="Leave blank to keep the stored secret.")
 
     class Meta:
         model = MailSettings
@@ -36,8 +33,7 @@ class MailSettingsForm(forms.ModelForm):
         ]
 
     def clean_imap_secret(self):
-        value = self.cleaned_data.get("imap_secret")
-        return value or (self.instance.imap_secret if self.instance.pk else "")
+        return keep_blank_secret(self, "imap_secret")
 
 
 @admin.register(MailSettings)

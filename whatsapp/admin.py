@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from helpdesk.channel_kinds import POLICIES
+from helpdesk.forms import KeptSecretField, keep_blank_secret
 from whatsapp.models import OUTBOUND, WhatsAppOutbound, WhatsAppSettings
 from whatsapp.outbound import retry_outbound
 
@@ -13,15 +14,11 @@ SECRETS = ("access_token", "app_secret")
 
 
 class WhatsAppSettingsForm(forms.ModelForm):
-    access_token = forms.CharField(
-        required=False,
-        widget=forms.PasswordInput(render_value=False),
-        help_text="A system user's token with whatsapp_business_messaging. Blank keeps it.",
+    access_token = KeptSecretField(
+        help_text="A system user's token with whatsapp_business_messaging. Blank keeps it."
     )
-    app_secret = forms.CharField(
-        required=False,
-        widget=forms.PasswordInput(render_value=False),
-        help_text="App settings › Basic › App secret. Blank keeps the stored one.",
+    app_secret = KeptSecretField(
+        help_text="App settings › Basic › App secret. Blank keeps the stored one."
     )
 
     class Meta:
@@ -43,15 +40,11 @@ class WhatsAppSettingsForm(forms.ModelForm):
             kinds = [kind for kind, policy in POLICIES.items() if policy.outbound == OUTBOUND]
             self.fields["channel"].queryset = self.fields["channel"].queryset.filter(kind__in=kinds)
 
-    def _keep(self, name: str) -> str:
-        value = self.cleaned_data.get(name)
-        return value or (getattr(self.instance, name) if self.instance.pk else "")
-
     def clean_access_token(self):
-        return self._keep("access_token")
+        return keep_blank_secret(self, "access_token")
 
     def clean_app_secret(self):
-        return self._keep("app_secret")
+        return keep_blank_secret(self, "app_secret")
 
 
 @admin.register(WhatsAppSettings)

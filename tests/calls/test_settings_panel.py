@@ -4,13 +4,8 @@ through `calls.settings_service` into the channel's history (the auth token only
 the two URLs to give Twilio: a webhook signed with the saved token for the URL the page
 shows is accepted (R19's calls reach the helpdesk)."""
 
-import re
-from html import unescape
-
 import pytest
-from django import forms
 from django.test import Client
-from django.urls import reverse
 
 from calls.models import KIND, CallSettings
 from calls.settings_service import save_call_settings
@@ -19,6 +14,7 @@ from helpdesk.channel_kinds import policy_for
 from helpdesk.models import Channel
 from tests.calls.conftest import BASE, CALLER, TOKEN, Twilio, call_sid
 from tests.factories import ChannelFactory
+from tests.support.panels import browser_data, details_url, panel_in, text
 
 pytestmark = pytest.mark.django_db
 
@@ -29,42 +25,8 @@ def bare():
     return ChannelFactory(kind=Channel.Kind.CALLING, name="Phone line", address="")
 
 
-def details_url(channel) -> str:
-    return reverse("channels_cfg:details", args=[channel.pk])
-
-
-def text(response) -> str:
-    body = re.sub(r"<(script|template)\b.*?</\1>", "", response.content.decode(), flags=re.S)
-    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", body))).replace(" :", ":")
-
-
-def calls_panel(response):
-    return next(p for p in response.context["panels"] if p.key == "calls")
-
-
-def browser_data(client, channel, **changes) -> dict:
-    """What a browser posts for the calls form as the page shows it, then `changes` (by
-    field name; True/False for a checkbox; None leaves the field out)."""
-    form = calls_panel(client.get(details_url(channel))).form
-    data = {"panel": "calls"}
-    for name, form_field in form.fields.items():
-        value = form[name].value()
-        if isinstance(form_field, forms.BooleanField):
-            if value:
-                data[form.add_prefix(name)] = "on"
-        elif value not in (None, ""):
-            data[form.add_prefix(name)] = str(value)
-    for name, value in changes.items():
-        key = form.add_prefix(name)
-        if value is None or value is False:
-            data.pop(key, None)
-        else:
-            data[key] = "on" if value is True else str(value)
-    return data
-
-
 def post_calls(client, channel, **changes):
-    return client.post(details_url(channel), browser_data(client, channel, **changes))
+    return client.post(details_url(channel), browser_data(client, channel, "calls", **changes))
 
 
 def history(channel) -> list[dict]:
@@ -101,7 +63,7 @@ def test_a_channel_without_settings_shows_the_defaults_and_writes_nothing(
     admin_client, bare, settings
 ):
     response = admin_client.get(details_url(bare))
-    form = calls_panel(response).form
+    form = panel_in(response, "calls").form
     assert (form["dial_timeout"].value(), form["voicemail_max_seconds"].value()) == (20, 120)
     page = text(response)
     assert f"A call comes in {settings.SITE_URL}/calls/{bare.pk}/incoming/" in page
@@ -210,7 +172,7 @@ def test_twilio_signing_for_the_shown_url_with_the_saved_token_is_accepted(
     new_token = "fedcba9876543210fedcba9876543210"
     post_calls(admin_client, channel, auth_token=new_token, proxy_prefix="/helpdesk")
     page = admin_client.get(details_url(channel))
-    shown = calls_panel(page).extra["incoming_url"]
+    shown = panel_in(page, "calls").extra["incoming_url"]
     assert shown == f"{BASE}/helpdesk/calls/{channel.pk}/incoming/"
     assert "Calls · Twilio auth token: (hidden) → changed" in text(page)
 
@@ -232,7 +194,7 @@ def test_a_blank_token_keeps_the_stored_one_and_removing_it(admin_client, call_s
     assert [c["field"] for c in history(channel)] == ["Calls · Dial timeout"]
 
     both = post_calls(admin_client, channel, remove_auth_token=True, auth_token="new-token-1")
-    assert calls_panel(both).form.errors == {
+    assert panel_in(both, "calls").form.errors == {
         "remove_auth_token": ["Either type a new auth token or remove the stored one, not both."]
     }
     assert_no_token(both, "new-token-1")
@@ -281,7 +243,7 @@ def test_refusals_are_field_errors_and_nothing_is_written(
 ):
     response = post_calls(admin_client, bare, **changes)
     assert response.status_code == 200
-    errors = calls_panel(response).form.errors
+    errors = panel_in(response, "calls").form.errors
     assert list(errors) == [field]
     assert message in " ".join(errors[field])
     assert message in text(response)

@@ -3,9 +3,6 @@ written for these tests: shown only where it applies, saved through its own form
 channel's change history, refusals in place, actions that keep what was typed, clear 400s
 for unknown keys, account admins only, and a page whose query count does not grow."""
 
-import re
-from html import unescape
-
 import pytest
 from django import forms
 from django.core.exceptions import ImproperlyConfigured, ValidationError
@@ -25,6 +22,7 @@ from channels_cfg.panels import (
 from channels_cfg.services import record_settings_change
 from helpdesk.models import Channel
 from tests.factories import ChannelFactory
+from tests.support.panels import details_url, panel_in, text
 
 pytestmark = pytest.mark.django_db
 Section = ChannelSettingsChange.Section
@@ -83,15 +81,6 @@ def registry(monkeypatch):
 @pytest.fixture
 def chat(registry):
     return ChannelFactory(kind=Channel.Kind.CHATFLOW, name="Website chat", address="chat-1")
-
-
-def details_url(channel) -> str:
-    return reverse("channels_cfg:details", args=[channel.pk])
-
-
-def text(response) -> str:
-    body = re.sub(r"<(script|template)\b.*?</\1>", "", response.content.decode(), flags=re.S)
-    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", body)))
 
 
 # ---------------------------------------------------------------------------------------
@@ -193,14 +182,14 @@ def test_saving_a_panel_records_the_change_and_redirects_with_a_message(
 def test_an_invalid_panel_form_shows_its_errors_in_place_and_saves_nothing(admin_client, chat):
     response = admin_client.post(details_url(chat), {"panel": "notes", "notes-note": ""})
     assert response.status_code == 200
-    panel = next(p for p in response.context["panels"] if p.panel.key == "notes")
+    panel = panel_in(response, "notes")
     assert panel.form.errors == {"note": ["This field is required."]}
     assert "This field is required." in text(response)
 
     refused = admin_client.post(details_url(chat), {"panel": "notes", "notes-note": "taken"})
     assert refused.status_code == 200
     assert "Another channel has this note." in text(refused)
-    shown = next(p for p in refused.context["panels"] if p.panel.key == "notes")
+    shown = panel_in(refused, "notes")
     assert shown.form["note"].value() == "taken"  # kept as typed
     assert not chat.settings_changes.exists()
 

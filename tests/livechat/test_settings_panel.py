@@ -9,7 +9,6 @@ import re
 from html import unescape
 
 import pytest
-from django import forms
 from django.test import Client
 from django.urls import reverse
 
@@ -19,40 +18,13 @@ from livechat.models import INTAKE, WEBHOOK, WIDGET, ChatSettings, hash_secret
 from livechat.setup import embed_snippet, save_chat_settings
 from tests.factories import ChannelFactory
 from tests.livechat.conftest import ORIGIN, chatflow, custom_chat
+from tests.support.panels import browser_data, details_url, panel_in, text
 
 pytestmark = pytest.mark.django_db
 
 
-def details_url(channel) -> str:
-    return reverse("channels_cfg:details", args=[channel.pk])
-
-
-def text(response) -> str:
-    body = re.sub(r"<(script|template)\b.*?</\1>", "", response.content.decode(), flags=re.S)
-    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", body))).replace(" :", ":")
-
-
-def chat_panel(response):
-    return next(p for p in response.context["panels"] if p.key == "chat")
-
-
-def browser_data(client, channel, **changes) -> dict:
-    form = chat_panel(client.get(details_url(channel))).form
-    data = {"panel": "chat"}
-    for name, form_field in form.fields.items():
-        value = form[name].value()
-        if isinstance(form_field, forms.BooleanField):
-            if value:
-                data[form.add_prefix(name)] = "on"
-        elif value not in (None, ""):
-            data[form.add_prefix(name)] = str(value)
-    for name, value in changes.items():
-        data[form.add_prefix(name)] = str(value)
-    return data
-
-
 def post_chat(client, channel, action=None, **changes):
-    data = browser_data(client, channel, **changes)
+    data = browser_data(client, channel, "chat", **changes)
     if action:
         data["action"] = action
     return client.post(details_url(channel), data)
@@ -96,7 +68,7 @@ def test_a_chatflow_shows_its_public_id_snippet_and_settings(admin_client, widge
     assert "livechat/widget.js" not in re.sub(r"<textarea.*?</textarea>", "", html, flags=re.S)
     demo = reverse("livechat:demo")
     assert f'<a href="{demo}" target="_blank" rel="noopener">Try it on the demo page</a>' in html
-    form = chat_panel(response).form
+    form = panel_in(response, "chat").form
     assert set(form.fields) == {"title", "greeting", "allowed_origins"}
     assert form["allowed_origins"].value() == ORIGIN
     page = text(response)
@@ -165,7 +137,7 @@ def test_a_bad_chatflow_value_is_refused_on_its_field(
     changes = {"greeting": "Changed too", field: value}
     response = post_chat(admin_client, widget_chat.channel, **changes)
     assert response.status_code == 200
-    form = chat_panel(response).form
+    form = panel_in(response, "chat").form
     assert list(form.errors) == [field]
     assert message in " ".join(form.errors[field])
     assert "Nothing was saved." in text(response)
@@ -177,7 +149,7 @@ def test_a_chatflow_has_no_token_or_secret_to_renew(admin_client, widget_chat):
     for action in ("new_token", "new_secret"):
         response = post_chat(admin_client, widget_chat.channel, action=action)
         assert response.status_code == 200
-        result = chat_panel(response).results[action]
+        result = panel_in(response, "chat").results[action]
         assert (result.ok, result.reveal) == (False, "")
         assert "Only a custom chat has an API token" in result.message
     widget_chat.refresh_from_db()
@@ -201,7 +173,7 @@ def test_a_custom_chat_shows_its_api_and_webhook_but_no_secret(admin_client, api
     assert 'name="chat-webhook_secret"' in html
     assert 'name="chat-webhook_secret" value=' not in html
     assert "A secret is stored and never shown." in page
-    form = chat_panel(response).form
+    form = panel_in(response, "chat").form
     assert set(form.fields) == {"webhook_url", "webhook_secret"}
     assert form["webhook_url"].value() == "https://app.example.com/hooks/chat"
     for words in ("New API token (shown once)", "New webhook secret (shown once)"):
@@ -214,7 +186,7 @@ def test_a_new_api_token_is_shown_once_and_only_its_hash_kept(admin_client, admi
     old_hash = api_chat.api_token_hash
     response = post_chat(admin_client, channel, action="new_token")
     assert response.status_code == 200
-    result = chat_panel(response).results["new_token"]
+    result = panel_in(response, "chat").results["new_token"]
     raw = result.reveal
     api_chat.refresh_from_db()
     assert result.ok is True and raw and api_chat.api_token_hash == hash_secret(raw)
@@ -241,7 +213,7 @@ def test_a_new_webhook_secret_is_shown_once(admin_client, api_chat):
     channel = api_chat.channel
     (old_secret,) = [api_chat.webhook_secret]
     response = post_chat(admin_client, channel, action="new_secret")
-    result = chat_panel(response).results["new_secret"]
+    result = panel_in(response, "chat").results["new_secret"]
     api_chat.refresh_from_db()
     assert result.ok is True and result.reveal == api_chat.webhook_secret != old_secret
     html = response.content.decode()
@@ -297,7 +269,7 @@ def test_a_bad_custom_chat_value_is_refused_and_no_secret_is_echoed(
     changes = {"webhook_secret": typed, field: value}
     response = post_chat(admin_client, api_chat.channel, **changes)
     assert response.status_code == 200
-    form = chat_panel(response).form
+    form = panel_in(response, "chat").form
     assert list(form.errors) == [field]
     assert message in " ".join(form.errors[field])
     assert "type it once more before you save" in text(response)
@@ -370,7 +342,7 @@ def test_a_chat_channel_without_settings_gets_them_when_the_tab_is_shown(admin_c
     channel = ChannelFactory(kind=Channel.Kind.CHATFLOW)
     response = admin_client.get(details_url(channel))
     chat = ChatSettings.objects.get(channel=channel)
-    assert chat_panel(response).extra["public_id"] == chat.public_id
+    assert panel_in(response, "chat").extra["public_id"] == chat.public_id
     assert not channel.settings_changes.exists()
 
 

@@ -4,12 +4,9 @@ saved through `mailroom.mail_settings` into the channel's history (secrets only 
 written, the HTTP endpoint's token shown once — and "Test connection": the IMAP check
 against a real dovecot, the SMTP check against a real aiosmtpd, each in plain words."""
 
-import re
 import socket
-from html import unescape
 
 import pytest
-from django import forms
 from django.test import Client
 from django.urls import reverse
 
@@ -21,6 +18,7 @@ from mailroom.models import MailSettings, hash_token
 from tests.factories import ChannelFactory
 from tests.mailroom.dovecot import dovecot_fixture, free_port  # noqa: F401
 from tests.mailroom.helpers import mail
+from tests.support.panels import browser_data, details_url, panel_in, text
 
 pytestmark = pytest.mark.django_db
 STORED_SECRET = "Stored-Secret-4711-never-shown"
@@ -46,42 +44,8 @@ def stored(channel):
     )
 
 
-def details_url(channel) -> str:
-    return reverse("channels_cfg:details", args=[channel.pk])
-
-
-def text(response) -> str:
-    body = re.sub(r"<(script|template)\b.*?</\1>", "", response.content.decode(), flags=re.S)
-    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", body))).replace(" :", ":")
-
-
-def mail_panel(response):
-    return next(p for p in response.context["panels"] if p.key == "mail")
-
-
-def browser_data(client, channel, **changes) -> dict:
-    """What a browser posts for the mail form as the page shows it, then `changes` (by
-    field name; a boolean True/False; None removes)."""
-    form = mail_panel(client.get(details_url(channel))).form
-    data = {"panel": "mail"}
-    for name, field in form.fields.items():
-        value = form[name].value()
-        if isinstance(field, forms.BooleanField):
-            if value:
-                data[form.add_prefix(name)] = "on"
-        elif value not in (None, ""):
-            data[form.add_prefix(name)] = str(value)
-    for name, value in changes.items():
-        key = form.add_prefix(name)
-        if value is None or value is False:
-            data.pop(key, None)
-        else:
-            data[key] = "on" if value is True else str(value)
-    return data
-
-
 def post_mail(client, channel, action=None, **changes):
-    data = browser_data(client, channel, **changes)
+    data = browser_data(client, channel, "mail", **changes)
     if action:
         data["action"] = action
     return client.post(details_url(channel), data)
@@ -115,7 +79,7 @@ def test_the_panel_shows_the_saved_settings_without_the_secret(admin_client, sto
 
 def test_a_channel_without_mail_settings_shows_the_defaults(admin_client, channel):
     response = admin_client.get(details_url(channel))
-    form = mail_panel(response).form
+    form = panel_in(response, "mail").form
     assert (form["imap_port"].value(), form["imap_folder"].value()) == (993, "INBOX")
     assert "No secret is stored yet." in text(response)
     assert "None yet: the endpoint refuses every request" in text(response)
@@ -259,7 +223,7 @@ def test_an_address_of_another_channel_is_refused_with_its_name(admin_client, ch
         admin_client, channel, addresses="support@helpdesk.example\nSALES@helpdesk.example"
     )
     assert response.status_code == 200
-    errors = mail_panel(response).form.errors
+    errors = panel_in(response, "mail").form.errors
     assert errors["addresses"] == [
         "sales@helpdesk.example is already an address of the channel “Sales”: an address "
         "belongs to one channel. Remove it there first."
@@ -293,7 +257,7 @@ def test_refusals_are_field_errors_and_nothing_is_written(
 ):
     response = post_mail(admin_client, channel, **changes)
     assert response.status_code == 200
-    errors = mail_panel(response).form.errors
+    errors = panel_in(response, "mail").form.errors
     assert list(errors) == [field]
     assert message in " ".join(errors[field])
     assert message in text(response)
@@ -345,7 +309,7 @@ def test_the_service_refuses_other_channels_and_unknown_fields(channel):
 def test_a_new_endpoint_token_is_shown_once_and_works(admin_client, stored):
     response = post_mail(admin_client, stored.channel, "new_token", from_name="Typed, not saved")
     assert response.status_code == 200
-    raw = mail_panel(response).results["new_token"].reveal
+    raw = panel_in(response, "mail").results["new_token"].reveal
     assert raw and raw in response.content.decode()
     stored.refresh_from_db()
     assert stored.endpoint_token_hash == hash_token(raw)

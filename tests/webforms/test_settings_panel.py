@@ -8,56 +8,21 @@ import re
 from html import unescape
 
 import pytest
-from django import forms
 from django.test import Client
-from django.urls import reverse
 
 from channels_cfg.models import ChannelSettingsChange
 from helpdesk.channel_kinds import policy_for
 from helpdesk.models import Channel
 from tests.factories import ChannelFactory
+from tests.support.panels import browser_data, details_url, panel_in, text
 from webforms.models import DEFAULT_THANK_YOU, INTAKE, FormSettings
 from webforms.services import embed_snippet, form_settings_for, public_url, update_form_settings
 
 pytestmark = pytest.mark.django_db
 
 
-def details_url(channel) -> str:
-    return reverse("channels_cfg:details", args=[channel.pk])
-
-
-def text(response) -> str:
-    body = re.sub(r"<(script|template)\b.*?</\1>", "", response.content.decode(), flags=re.S)
-    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", body))).replace(" :", ":")
-
-
-def form_panel(response):
-    return next(p for p in response.context["panels"] if p.key == "webform")
-
-
-def browser_data(client, channel, **changes) -> dict:
-    """What a browser posts for the panel as the page shows it, then `changes` (by field
-    name; True/False for the checkbox)."""
-    form = form_panel(client.get(details_url(channel))).form
-    data = {"panel": "webform"}
-    for name, form_field in form.fields.items():
-        value = form[name].value()
-        if isinstance(form_field, forms.BooleanField):
-            if value:
-                data[form.add_prefix(name)] = "on"
-        elif value not in (None, ""):
-            data[form.add_prefix(name)] = str(value)
-    for name, value in changes.items():
-        key = form.add_prefix(name)
-        if value is False:
-            data.pop(key, None)
-        else:
-            data[key] = "on" if value is True else str(value)
-    return data
-
-
 def post_form(client, channel, action=None, **changes):
-    data = browser_data(client, channel, **changes)
+    data = browser_data(client, channel, "webform", **changes)
     if action:
         data["action"] = action
     return client.post(details_url(channel), data)
@@ -90,7 +55,7 @@ def test_the_panel_shows_the_address_as_a_link_and_the_snippet_as_text(
     page = text(response)
     for words in ("Publish", "Page", "New public address", "old link and every pasted snippet"):
         assert words in page
-    form = form_panel(response).form
+    form = panel_in(response, "webform").form
     assert form["thank_you"].value() == DEFAULT_THANK_YOU
     assert form["allow_attachments"].value() is True
 
@@ -99,7 +64,7 @@ def test_a_form_channel_without_settings_gets_its_address_when_the_tab_is_shown(
     channel = ChannelFactory(kind=Channel.Kind.FORM, name="Sales form", address="")
     response = admin_client.get(details_url(channel))
     row = FormSettings.objects.get(channel=channel)
-    assert form_panel(response).extra["public_url"] == public_url(row)
+    assert panel_in(response, "webform").extra["public_url"] == public_url(row)
     assert not channel.settings_changes.exists()  # created, not changed by anyone
 
 
@@ -199,7 +164,7 @@ def test_saving_changes_the_public_page_and_records_each_change(
     shown = admin_client.get(details_url(channel))
     assert "Web form saved." in text(shown)
     assert "Form · Allow attachments: Yes → No" in text(shown)
-    assert 'title="Ask Billing"' in unescape(form_panel(shown).extra["snippet"])
+    assert 'title="Ask Billing"' in unescape(panel_in(shown, "webform").extra["snippet"])
 
 
 def test_saving_the_same_values_records_nothing(admin_client, form_settings):
@@ -228,7 +193,7 @@ def test_a_bad_value_is_refused_on_its_field_and_nothing_is_written(
     changes = {"intro": "Changed too", field: value}  # a good change is not saved either
     response = post_form(admin_client, form_settings.channel, **changes)
     assert response.status_code == 200
-    panel = form_panel(response)
+    panel = panel_in(response, "webform")
     assert message in " ".join(panel.form.errors[field])
     assert list(panel.form.errors) == [field]
     assert "Nothing was saved." in text(response)
@@ -267,7 +232,7 @@ def test_a_new_public_address_breaks_the_old_one_and_is_recorded(
     form_settings.refresh_from_db()
     new_url = public_url(form_settings)
     assert new_url != old_url
-    panel = form_panel(response)
+    panel = panel_in(response, "webform")
     assert panel.results["new_address"].ok is True
     assert panel.extra["public_url"] == new_url
     assert new_url in panel.extra["snippet"]

@@ -10,18 +10,16 @@ import threading
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from html import unescape
 from http.server import ThreadingHTTPServer
 
 import pytest
-from django import forms
 from django.test import Client
-from django.urls import reverse
 
 from channels_cfg.models import ChannelSettingsChange
 from helpdesk.channel_kinds import policy_for
 from helpdesk.models import Channel
 from tests.factories import ChannelFactory
+from tests.support.panels import browser_data, details_url, panel_in, text
 from tests.whatsapp.conftest import (
     ACCESS_TOKEN,
     APP_SECRET,
@@ -116,42 +114,8 @@ def free_port() -> int:
 # ---------------------------------------------------------------------------------------
 
 
-def details_url(channel) -> str:
-    return reverse("channels_cfg:details", args=[channel.pk])
-
-
-def text(response) -> str:
-    body = re.sub(r"<(script|template)\b.*?</\1>", "", response.content.decode(), flags=re.S)
-    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", body))).replace(" :", ":")
-
-
-def wa_panel(response):
-    return next(p for p in response.context["panels"] if p.key == "whatsapp")
-
-
-def browser_data(client, channel, **changes) -> dict:
-    """What a browser posts for the WhatsApp form as the page shows it, then `changes` (by
-    field name; True/False for a checkbox; None leaves the field out)."""
-    form = wa_panel(client.get(details_url(channel))).form
-    data = {"panel": "whatsapp"}
-    for name, form_field in form.fields.items():
-        value = form[name].value()
-        if isinstance(form_field, forms.BooleanField):
-            if value:
-                data[form.add_prefix(name)] = "on"
-        elif value not in (None, ""):
-            data[form.add_prefix(name)] = str(value)
-    for name, value in changes.items():
-        key = form.add_prefix(name)
-        if value is None or value is False:
-            data.pop(key, None)
-        else:
-            data[key] = "on" if value is True else str(value)
-    return data
-
-
 def post_wa(client, channel, action=None, **changes):
-    data = browser_data(client, channel, **changes)
+    data = browser_data(client, channel, "whatsapp", **changes)
     if action:
         data["action"] = action
     return client.post(details_url(channel), data)
@@ -189,7 +153,7 @@ def test_the_panel_shows_the_saved_settings_and_what_to_give_meta(admin_client, 
     assert "Verify token Stored, starts with veri: give Meta the same." in page
     assert "A token is stored and never shown. Leave blank to keep it." in page
     assert "Remove the stored token" in page and "Remove the stored app secret" in page
-    form = wa_panel(response).form
+    form = panel_in(response, "whatsapp").form
     assert form["templates"].value() == (
         "follow_up | en_US | Hello, we have news. Reply to go on.\nhello_world | en_US"
     )
@@ -197,7 +161,7 @@ def test_the_panel_shows_the_saved_settings_and_what_to_give_meta(admin_client, 
 
 def test_a_channel_without_settings_shows_the_defaults_and_writes_nothing(admin_client, bare):
     response = admin_client.get(details_url(bare))
-    form = wa_panel(response).form
+    form = panel_in(response, "whatsapp").form
     assert form["api_base_url"].value() == DEFAULT_API_BASE_URL
     assert form["media_hosts"].value() == "lookaside.fbsbx.com"
     page = text(response)
@@ -311,7 +275,7 @@ def test_saved_settings_answer_meta_at_the_callback_url(admin_client, bare, sett
     the callback URL the page shows."""
     post_wa(admin_client, bare, phone_number_id="123", verify_token="handshake-token-77")
     page = admin_client.get(details_url(bare))
-    url = wa_panel(page).extra["callback_url"]
+    url = panel_in(page, "whatsapp").extra["callback_url"]
     assert url.endswith(webhook_url(bare))
     assert url.startswith(settings.SITE_URL + "/")
     path = url.removeprefix(settings.SITE_URL)
@@ -347,7 +311,7 @@ def test_blank_secrets_keep_the_stored_ones_and_a_new_one_shows_only_as_changed(
 def test_removing_a_secret_and_refusing_to_type_and_remove_at_once(admin_client, wa):
     both = post_wa(admin_client, wa.channel, remove_access_token=True, access_token="EAAG-x")
     assert both.status_code == 200
-    errors = wa_panel(both).form.errors
+    errors = panel_in(both, "whatsapp").form.errors
     assert errors == {
         "remove_access_token": [
             "Either type a new access token or remove the stored one, not both."
@@ -406,7 +370,7 @@ def test_refusals_are_field_errors_and_nothing_is_written(
     valid = {"phone_number_id": "123", "verify_token": "verify-token-1"}
     response = post_wa(admin_client, bare, **{**valid, **changes})
     assert response.status_code == 200
-    errors = wa_panel(response).form.errors
+    errors = panel_in(response, "whatsapp").form.errors
     assert list(errors) == [field]
     assert message in " ".join(errors[field])
     assert message in text(response)
@@ -419,7 +383,7 @@ def test_saving_nothing_says_so_and_records_nothing(admin_client, wa):
     wa.templates = [{"name": "note", "language": "nb", "text": "Hei!\nSvar her."}]
     wa.media_hosts = ["a.example", "lookaside.fbsbx.com"]
     wa.save()
-    form = wa_panel(admin_client.get(details_url(wa.channel))).form
+    form = panel_in(admin_client.get(details_url(wa.channel)), "whatsapp").form
     crlf = {name: form[name].value().replace("\n", "\r\n") for name in ("media_hosts",)}
     response = post_wa(admin_client, wa.channel, **crlf)  # as browsers post a textarea
     assert response.status_code == 302
@@ -468,7 +432,7 @@ def test_the_service_refuses_other_channels_and_unknown_fields(bare):
 def test_a_good_token_names_the_number_and_nothing_is_saved(admin_client, wa, graph):
     response = post_wa(admin_client, wa.channel, "test_token", phone_number_id=PHONE_NUMBER_ID)
     assert response.status_code == 200
-    result = wa_panel(response).results["test_token"]
+    result = panel_in(response, "whatsapp").results["test_token"]
     assert (result.ok, result.message) == (
         True,
         "Meta answered: the number +47 900 00 000 (display name Acme Support) is reachable "
