@@ -103,10 +103,8 @@ class CallPanel(DetailsPanel):
     title = "Calls"
     description = "How Twilio reaches this channel, and how it rings the agents."
     template = "calls/_panel.html"
+    intake = KIND
     actions = {}
-
-    def applies_to(self, channel: Channel) -> bool:
-        return channel.policy.intake == KIND
 
     def form(self, channel: Channel, data=None) -> CallPanelForm:
         found = CallSettings.objects.filter(channel=channel).first()

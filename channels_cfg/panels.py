@@ -44,7 +44,8 @@ class DetailsPanel:
     under it, shown by channels_cfg) and `template` (rendered inside the panel's `<form>`
     after the heading, with `panel` — a `ShownPanel` — and `channel` in its context; its
     submit buttons are Save, or `name="action" value="<action>"`), and implement the
-    methods below."""
+    methods below. A panel for the channels of one way in sets `intake` (the kind policy's
+    `intake`, e.g. "email") and need not write `applies_to`."""
 
     key: str = ""
     title: str = ""
@@ -52,9 +53,12 @@ class DetailsPanel:
     template: str = ""
     # action name → the label of its button (the names a POST's `action` may carry)
     actions: dict[str, str] = {}
+    intake: str = ""
 
     def applies_to(self, channel: Channel) -> bool:
-        raise NotImplementedError
+        if not self.intake:
+            raise NotImplementedError("set `intake` or write `applies_to`")
+        return channel.policy.intake == self.intake
 
     def form(self, channel: Channel, data=None) -> forms.Form:
         """The panel's form: unbound with the saved values, or bound to `data`."""

@@ -136,14 +136,12 @@ class MailPanel(DetailsPanel):
     title = "Mail"
     description = "How this channel receives mail and how its replies leave."
     template = "mailroom/_mail_panel.html"
+    intake = "email"
     actions = {
         "test_imap": "Test connection",
         "test_smtp": "Test sending",
         "new_token": "New endpoint token",
     }
-
-    def applies_to(self, channel: Channel) -> bool:
-        return channel.policy.intake == "email"
 
     def form(self, channel: Channel, data=None) -> MailPanelForm:
         mail = MailSettings.objects.filter(channel=channel).first()

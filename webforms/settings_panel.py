@@ -86,10 +86,8 @@ class FormPanel(DetailsPanel):
     title = "Web form"
     description = "The public page of this channel: where it is, what it says, who may embed it."
     template = "webforms/_panel.html"
+    intake = INTAKE
     actions = {"new_address": "New public address"}
-
-    def applies_to(self, channel: Channel) -> bool:
-        return channel.policy.intake == INTAKE
 
     def form(self, channel: Channel, data=None) -> FormPanelForm:
         row = form_settings_for(channel)

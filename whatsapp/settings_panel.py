@@ -154,10 +154,8 @@ class WhatsAppPanel(DetailsPanel):
     title = "WhatsApp"
     description = "How this channel reaches the WhatsApp Cloud API, and how Meta reaches it."
     template = "whatsapp/_panel.html"
+    intake = KIND
     actions = {"test_token": "Test the token"}
-
-    def applies_to(self, channel: Channel) -> bool:
-        return channel.policy.intake == KIND
 
     def form(self, channel: Channel, data=None) -> WhatsAppPanelForm:
         wa = WhatsAppSettings.objects.filter(channel=channel).first()
