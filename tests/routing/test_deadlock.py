@@ -390,12 +390,9 @@ def test_storm_of_routers_and_writers_referencing_users_routes_everything_once(c
         writer.__name__ = f"writer{n}"
         return writer
 
-    started = time.monotonic()
     errors = run_in_threads(*[router] * ROUTERS, *[make_writer(n) for n in range(WRITERS)])
-    elapsed = time.monotonic() - started
     assert not errors, errors
     assert not work, f"{len(work)} tickets not routed within {STORM_SECONDS} s"
-    assert elapsed < 20, elapsed
     assert min(iterations[n] for n in range(WRITERS)) >= 5, iterations  # they overlapped
 
     assert_routed_once(ticket_ids, set(agent_ids))
