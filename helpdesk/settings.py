@@ -277,6 +277,9 @@ NOTIFICATIONS_RETRY_BASE_SECONDS = env.int("NOTIFICATIONS_RETRY_BASE_SECONDS", d
 # was stored is processed again by the sweep; the task that processes each kind of event,
 # named by string so the core imports no adapter.
 INTAKE_GRACE_SECONDS = env.int("INTAKE_GRACE_SECONDS", default=120)
+# Tries of an event that meets the database's passing trouble (a lost connection, a
+# deadlock) before it is left FAILED for an admin; between tries it waits for the sweep.
+INTAKE_MAX_ATTEMPTS = env.int("INTAKE_MAX_ATTEMPTS", default=5)
 INTAKE_TASKS = {"email": "mailroom.tasks.process_email_task"}
 # whatsapp app (the adapter's name is also a channel kind's value, which only
 # helpdesk/channel_kinds.py may spell as a string)

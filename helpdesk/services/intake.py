@@ -8,7 +8,9 @@
    LOCKED`, only a RECEIVED or FAILED event), runs the adapter's `handler(event)` in a
    savepoint of the same transaction and records what it produced: PROCESSED / IGNORED with
    the ticket and message (`Outcome`), QUARANTINED when the handler raises `Quarantine`
-   (unreadable input: kept with its raw bytes), FAILED with the error for anything else.
+   (unreadable input: kept with its raw bytes), FAILED with the error for anything else —
+   except the database's passing trouble (`TRANSIENT`): the event stays RECEIVED with the
+   error, and the sweep tries it again, up to INTAKE_MAX_ATTEMPTS tries in all.
    A handler's writes are all or nothing; the event's own status is always written. A
    second worker handed the same event skips it (locked) or finds it done. A worker that
    dies mid-way releases the lock with its connection: the event is still RECEIVED and
@@ -34,8 +36,16 @@ from functools import cache
 
 from celery import current_app
 from django.conf import settings
-from django.db import NotSupportedError, connection, connections, router, transaction
-from django.db.models import F, Model
+from django.db import (
+    InterfaceError,
+    NotSupportedError,
+    OperationalError,
+    connection,
+    connections,
+    router,
+    transaction,
+)
+from django.db.models import Case, F, Model, Value, When
 from django.db.models.constants import OnConflict
 from django.db.models.signals import post_save, pre_save
 from django.db.models.sql import Query
@@ -48,6 +58,9 @@ log = logging.getLogger(__name__)
 
 Status = InboundEvent.Status
 CLAIMABLE = (Status.RECEIVED, Status.FAILED)
+# The database's own passing trouble (a lost connection, a deadlock victim, a serialization
+# failure, a lock or statement timeout): the event is tried again, not failed at once.
+TRANSIENT = (OperationalError, InterfaceError)
 MAX_SOURCE_ID = 255
 SWEEP_BATCH = 500
 
@@ -184,7 +197,10 @@ def process_inbound(event_id: int, handler: Handler) -> InboundEvent | None:
     The handler runs in the claim's transaction (no savepoint: two statements fewer per
     event). When it raises, that transaction is rolled back — nothing the handler wrote
     remains — and the failure is recorded in a second one, with a conditional update that
-    leaves the event alone should another worker have settled it meanwhile."""
+    leaves the event alone should another worker have settled it meanwhile. A `TRANSIENT`
+    error leaves it RECEIVED for the sweep until its INTAKE_MAX_ATTEMPTS-th try; should the
+    database still be unreachable to record that, the error reaches the task, whose own
+    retry (or the sweep) comes back to the event."""
     try:
         with transaction.atomic():
             event = _claim(event_id)
@@ -200,10 +216,17 @@ def process_inbound(event_id: int, handler: Handler) -> InboundEvent | None:
             )
         return event
     except Quarantine as exc:
-        status, error = Status.QUARANTINED, exc.reason
+        status, error = Value(Status.QUARANTINED), exc.reason
+    except TRANSIENT as exc:
+        log.warning("Inbound event %s: database error, tried again later: %s", event_id, exc)
+        status = Case(
+            When(attempts__lt=settings.INTAKE_MAX_ATTEMPTS - 1, then=Value(Status.RECEIVED)),
+            default=Value(Status.FAILED),
+        )
+        error = f"{type(exc).__name__}: {exc}"
     except Exception as exc:
         log.exception("Inbound event %s failed", event_id)
-        status, error = Status.FAILED, f"{type(exc).__name__}: {exc}"
+        status, error = Value(Status.FAILED), f"{type(exc).__name__}: {exc}"
     with transaction.atomic():
         InboundEvent.objects.filter(pk=event_id, status__in=CLAIMABLE).update(
             status=status,

@@ -2,13 +2,14 @@
 constraint, without an error or a savepoint) and the claim of an event with its channel."""
 
 import threading
+from unittest.mock import patch
 
 import pytest
-from django.db import connections, transaction
+from django.db import InterfaceError, OperationalError, connections, transaction
 from django.db.models.signals import post_save
 
 from helpdesk.models import Contact, InboundEvent
-from helpdesk.services import contact_for_email
+from helpdesk.services import contact_for_email, intake
 from helpdesk.services import contacts as contacts_module
 from helpdesk.services.intake import Outcome, insert_once, process_inbound, store_inbound
 from tests.factories import ChannelFactory, ContactFactory
@@ -158,3 +159,62 @@ def test_an_event_another_worker_holds_is_skipped_not_waited_for():
         release.set()
         thread.join(timeout=10)
     assert InboundEvent.objects.get(pk=event.pk).status == InboundEvent.Status.RECEIVED
+
+
+def test_the_databases_passing_trouble_leaves_the_event_for_the_sweep_until_the_last_try(
+    settings,
+):
+    """A deadlock victim or a lost connection inside the handler is not the input's fault:
+    the event stays RECEIVED (what the handler wrote is rolled back) and is tried again,
+    up to INTAKE_MAX_ATTEMPTS tries; then it is FAILED for an admin, with the error."""
+    settings.INTAKE_MAX_ATTEMPTS = 3
+    event = stored(ChannelFactory())
+    tries = []
+
+    def deadlocked(claimed):
+        ContactFactory(email=f"half-{len(tries)}@example.com")  # rolled back with the try
+        tries.append(claimed.attempts)
+        raise OperationalError("deadlock detected")
+
+    first = process_inbound(event.pk, deadlocked)
+    assert (first.status, first.attempts) == (InboundEvent.Status.RECEIVED, 1)
+    assert first.error == "OperationalError: deadlock detected"
+    second = process_inbound(event.pk, deadlocked)
+    assert (second.status, second.attempts) == (InboundEvent.Status.RECEIVED, 2)
+    third = process_inbound(event.pk, deadlocked)
+    assert (third.status, third.attempts) == (InboundEvent.Status.FAILED, 3)
+    assert tries == [0, 1, 2]
+    assert not Contact.objects.filter(email__startswith="half-").exists()
+
+
+def test_an_event_left_by_the_databases_trouble_is_handed_out_again_by_the_sweep(settings):
+    settings.INTAKE_GRACE_SECONDS = 0
+    event = stored(ChannelFactory())
+
+    def lost_connection(claimed):
+        raise InterfaceError("connection already closed")
+
+    process_inbound(event.pk, lost_connection)
+    published = []
+    with (
+        patch.object(intake, "ring", lambda task, **kw: published.append(kw) or True),
+        patch.object(intake, "_task_for", lambda kind: object()),
+    ):
+        assert intake.sweep_received() == 1
+    assert published == [{"event_id": event.pk}]
+    done = process_inbound(event.pk, lambda claimed: Outcome(reason="fine now"))
+    assert (done.status, done.error, done.attempts) == (
+        InboundEvent.Status.PROCESSED,
+        "fine now",
+        2,
+    )
+
+
+def test_any_other_error_fails_the_event_at_once():
+    event = stored(ChannelFactory())
+
+    def broken(claimed):
+        raise ValueError("cannot read this")
+
+    done = process_inbound(event.pk, broken)
+    assert (done.status, done.error) == (InboundEvent.Status.FAILED, "ValueError: cannot read this")
