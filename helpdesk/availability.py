@@ -9,7 +9,7 @@ moves the UTC instant with the wall clock, as people expect).
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from helpdesk.models import OutOfOffice, User, WorkingHours
 
@@ -17,10 +17,16 @@ from helpdesk.models import OutOfOffice, User, WorkingHours
 @dataclass(frozen=True)
 class Availability:
     available: bool
-    reason: str  # why not, in plain words; "" when available
+    reason: str  # why not, in plain words; "" when available (summaries count these)
+    detail: str = ""  # the same for one person, with since / until (the explanation's list)
+    until: datetime | None = None  # the end of the current out-of-office period
 
     def __bool__(self) -> bool:
         return self.available
+
+    @property
+    def described(self) -> str:
+        return self.detail or self.reason
 
 
 AVAILABLE = Availability(True, "")
@@ -29,14 +35,21 @@ AWAY = Availability(False, "set to away")
 OFF_HOURS = Availability(False, "outside working hours")
 
 
+def _utc(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
 def availability_of(users: Iterable[User], at: datetime) -> dict[int, Availability]:
     users = list(users)
     ids = [u.pk for u in users]
-    on_leave = set(
-        OutOfOffice.objects.filter(user_id__in=ids, start__lte=at, end__gt=at).values_list(
-            "user_id", flat=True
+    on_leave = {
+        user_id: (end, note)
+        for user_id, end, note in OutOfOffice.objects.filter(
+            user_id__in=ids, start__lte=at, end__gt=at
         )
-    )
+        .order_by("-end")
+        .values_list("user_id", "end", "note")
+    }
     hours_users = [
         u.pk for u in users if u.availability_mode == User.AvailabilityMode.WORKING_HOURS
     ]
@@ -44,21 +57,33 @@ def availability_of(users: Iterable[User], at: datetime) -> dict[int, Availabili
     if hours_users:
         for wh in WorkingHours.objects.filter(user_id__in=hours_users):
             hours[wh.user_id].append(wh)
-    return {u.pk: _decide(u, at, u.pk in on_leave, hours[u.pk]) for u in users}
+    return {u.pk: _decide(u, at, on_leave.get(u.pk), hours[u.pk]) for u in users}
 
 
 def is_available(user: User, at: datetime) -> bool:
     return availability_of([user], at)[user.pk].available
 
 
-def _decide(user: User, at: datetime, on_leave: bool, hours: list[WorkingHours]) -> Availability:
-    if on_leave:
-        return OUT_OF_OFFICE
+def _decide(
+    user: User, at: datetime, on_leave: tuple[datetime, str] | None, hours: list[WorkingHours]
+) -> Availability:
+    if on_leave is not None:
+        end, note = on_leave
+        detail = f"out of office until {_utc(end)}" + (f" ({note})" if note else "")
+        return Availability(False, OUT_OF_OFFICE.reason, detail, until=end)
     if user.availability_mode == User.AvailabilityMode.MANUAL:
-        return AVAILABLE if user.status == User.Status.AVAILABLE else AWAY
+        if user.status == User.Status.AVAILABLE:
+            return AVAILABLE
+        since = user.status_changed_at
+        detail = f"away since {_utc(since)}, set by hand" if since else "away, set by hand"
+        return Availability(False, AWAY.reason, detail)
     local = at.astimezone(user.tz)
     now = local.time()
     for wh in hours:
         if wh.weekday == local.weekday() and wh.start <= now < wh.end:
             return AVAILABLE
-    return OFF_HOURS
+    return Availability(
+        False,
+        OFF_HOURS.reason,
+        f"outside working hours ({local:%a %H:%M} in {user.time_zone})",
+    )

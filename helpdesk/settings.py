@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "calls.apps.CallsConfig",  # calls: Twilio voice webhooks
     "webforms.apps.WebformsConfig",  # webforms: the public form pages /f/<public id>/
     "livechat.apps.LivechatConfig",  # livechat: the chat widget and the custom chat API
+    "people.apps.PeopleConfig",  # people: an agent's own availability (R11)
     "demo.apps.DemoConfig",  # manage.py seed_demo; imports every app, none imports it
 ]
 

@@ -42,6 +42,7 @@ urlpatterns = [
     path("f/", include("webforms.urls")),  # webforms: the public form pages
     path("calls/", include("calls.urls")),  # calls: Twilio voice webhooks
     path("chat/", include("livechat.urls")),  # livechat: widget, custom chat API, demo
+    path("me/", include("people.urls")),  # people: my availability
 ]
 
 if settings.DEBUG:

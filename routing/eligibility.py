@@ -73,15 +73,14 @@ class Exclusion:
     user_id: int
     name: str
     code: str  # no_access, no_seat, not_main_member, unavailable, missing_skill, at_capacity
-    reason: str
+    reason: str  # what summaries count ("2 set to away")
+    detail: str = ""  # the reason for this one person, when it says more (since, until)
 
     def as_json(self) -> dict:
-        return {
-            "user_id": self.user_id,
-            "name": self.name,
-            "code": self.code,
-            "reason": self.reason,
-        }
+        row = {"user_id": self.user_id, "name": self.name, "code": self.code, "reason": self.reason}
+        if self.detail:
+            row["detail"] = self.detail
+        return row
 
 
 @dataclass
@@ -146,7 +145,13 @@ def available(
 ) -> tuple[list[PoolUser], list[Exclusion]]:
     """`availability` must hold every one of `users` (R11, `helpdesk.availability`)."""
     excluded = [
-        Exclusion(u.user_id, u.name, "unavailable", availability[u.user_id].reason)
+        Exclusion(
+            u.user_id,
+            u.name,
+            "unavailable",
+            availability[u.user_id].reason,
+            availability[u.user_id].detail,
+        )
         for u in users
         if not availability[u.user_id]
     ]

@@ -96,6 +96,7 @@ USER_FIELDS = (
     "is_superuser",
     "status",
     "availability_mode",
+    "status_changed_at",
     "time_zone",
 )
 

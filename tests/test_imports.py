@@ -26,6 +26,7 @@ PACKAGES = (
     "webforms",  # webforms app
     "calls",  # calls app
     "livechat",  # livechat app
+    "people",  # people app
 )  # fmt: skip
 
 Edges = dict[str, set[str]]

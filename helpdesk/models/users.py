@@ -39,6 +39,8 @@ class User(AbstractUser):
     availability_mode = models.CharField(
         max_length=16, choices=AvailabilityMode, default=AvailabilityMode.MANUAL
     )
+    # When the status or the mode last changed (the explanation: "away since 14:02").
+    status_changed_at = models.DateTimeField(null=True, blank=True)
     # Calling channels (the `calls` app) ring this number when routing picks the user.
     phone = models.CharField(
         max_length=16,

@@ -9,8 +9,15 @@ from helpdesk.services.accounts import (
     create_api_token,
     give_seat,
     remove_seat,
-    set_status,
     user_for_token,
+)
+from helpdesk.services.availability import (
+    add_out_of_office,
+    end_out_of_office,
+    replace_working_hours,
+    set_availability,
+    set_status,
+    set_time_zone,
 )
 from helpdesk.services.contacts import (
     contact_for_email,
@@ -48,6 +55,7 @@ __all__ = [
     "add_automatic_reply",
     "add_inbound_message",
     "add_note",
+    "add_out_of_office",
     "assign",
     "check_seat_free",
     "claim_for_routing",
@@ -56,6 +64,7 @@ __all__ = [
     "create_api_token",
     "create_ticket",
     "create_ticket_for_email",
+    "end_out_of_office",
     "give_seat",
     "mark_routed",
     "mark_routing_pending",
@@ -63,11 +72,14 @@ __all__ = [
     "process_inbound",
     "remove_seat",
     "reopen",
+    "replace_working_hours",
     "reply",
     "retry_failed_inbound",
+    "set_availability",
     "set_priority",
     "set_status",
     "set_ticket_status",
+    "set_time_zone",
     "store_inbound",
     "user_for_token",
 ]

@@ -34,14 +34,6 @@ def remove_seat(*, user: User) -> bool:
     return bool(deleted)
 
 
-def set_status(*, user: User, status: str) -> None:
-    """The user's manual availability (R11): available or away."""
-    if status not in User.Status.values:
-        raise ValidationError(f"Unknown status {status!r}.")
-    User.objects.filter(pk=user.pk).update(status=status)
-    user.status = status
-
-
 def create_api_token(*, user: User, name: str = "API token", raw: str | None = None) -> str:
     """Create a token and return its raw value, which is not stored and shown only now."""
     raw = raw or ApiToken.generate_key()

@@ -109,7 +109,7 @@ def test_explanation_tag_says_why_in_plain_words():
     )
     assert "Why was this assigned to Alma Able?" in html
     assert "Assigned to Alma Able by load balancing" in html
-    assert "Ari Away: set to away" in html
+    assert "Ari Away: away, set by hand" in html  # the person's own detail (R11)
     untouched = TicketFactory()
     empty = Template("{% load routing_tags %}{% routing_explanation ticket %}").render(
         Context({"ticket": untouched})

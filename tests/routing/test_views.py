@@ -12,7 +12,7 @@ from django.urls import reverse
 import routing.views
 from channels_cfg.forms import AutomationForm
 from channels_cfg.models import AssignMode, ChannelAutomation, Distribution
-from helpdesk.models import Channel, TeamMembership, User
+from helpdesk.models import Channel, OutOfOffice, TeamMembership, User
 from tests.channels_cfg.test_forms import browser_post, rows
 from tests.factories import (
     AgentFactory,
@@ -96,10 +96,11 @@ def test_r7_r9_r11_r17_preview_names_recipients_and_every_exclusion_reason(
     assert response.status_code == 200
     assert "<html" not in response.content.decode()  # the partial only
     assert recipients(response) == ["Ada Agent"] * 5
+    on_leave_until = OutOfOffice.objects.get(user__first_name="Olav").end
     assert excluded(response) == {
         "Nils Test": ("no_seat", "no helpdesk seat"),
-        "Astrid Test": ("unavailable", "set to away"),
-        "Olav Test": ("unavailable", "out of office"),
+        "Astrid Test": ("unavailable", "away, set by hand"),
+        "Olav Test": ("unavailable", f"out of office until {on_leave_until:%Y-%m-%d %H:%M} UTC"),
         "Ana Test": (
             "not_main_member",
             "only an additional member of Support; team rules route to main members",

@@ -1,0 +1,44 @@
+"""What a person's availability looks like right now, in their own words and time zone."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from helpdesk.availability import availability_of
+from helpdesk.models import User
+
+
+@dataclass(frozen=True)
+class Summary:
+    available: bool
+    label: str  # the top bar's word: Available, Away, Out of office, Off hours
+    tone: str  # the dot's colour: ok, away, ooo, off
+    sentence: str  # the page's line: "Away since 14:02 (set by hand)."
+    follows_hours: bool
+
+
+def _local(moment: datetime, user: User, now: datetime) -> str:
+    local = timezone.localtime(moment, user.tz)
+    if local.date() == timezone.localtime(now, user.tz).date():
+        return f"{local:%H:%M}"
+    return date_format(local, "D j M H:i")
+
+
+def availability_summary(user: User, now: datetime) -> Summary:
+    """One or two queries (the current out-of-office period; the working hours when they
+    decide), whatever page shows it."""
+    state = availability_of([user], now)[user.pk]
+    follows = user.availability_mode == User.AvailabilityMode.WORKING_HOURS
+    how = "following working hours" if follows else "set by hand"
+    if state.available:
+        return Summary(True, "Available", "ok", f"Available ({how}).", follows)
+    if state.reason == "out of office":
+        when = f" until {_local(state.until, user, now)}" if state.until else ""
+        return Summary(False, "Out of office", "ooo", f"Out of office{when}.", follows)
+    if follows:
+        return Summary(False, "Off hours", "off", "Outside your working hours.", follows)
+    since = user.status_changed_at
+    when = f" since {_local(since, user, now)}" if since else ""
+    return Summary(False, "Away", "away", f"Away{when} (set by hand).", follows)
