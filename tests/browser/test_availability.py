@@ -1,0 +1,67 @@
+"""Issue 13 in Chromium: an agent goes Away with the top bar's control and the next ticket
+of their channel goes to someone else (R11, R16); they plan an out-of-office period on
+their availability page. Screenshots go to test-artifacts/screenshots/."""
+
+import pytest
+
+from channels_cfg.models import AssignMode
+from helpdesk import services
+from helpdesk.models import Channel, OutOfOffice, User
+from routing.engine import route_ticket
+from tests.factories import ChannelAutomationFactory, ChannelFactory
+
+pytestmark = pytest.mark.browser
+
+
+def test_r11_an_agent_goes_away_and_the_next_ticket_goes_to_someone_else(
+    login_page, agent, other_agent, screenshot
+):
+    channel = ChannelAutomationFactory(
+        channel=ChannelFactory(kind=Channel.Kind.TEAM_EMAIL),
+        assign_mode=AssignMode.SPECIFIC,
+        users=[agent, other_agent],
+    ).channel
+    page = login_page(agent, "/queues/unassigned/")
+    control = page.locator("nav.hd-topbar .hd-status")
+    assert control.get_attribute("data-availability") == "ok"
+
+    control.locator(".hd-status-toggle").click()
+    screenshot("availability-top-bar-menu", full_page=False)
+    control.get_by_role("button", name="Away").click()
+    page.wait_for_url("**/queues/unassigned/")
+    assert page.locator("nav.hd-topbar .hd-status").get_attribute("data-availability") == "away"
+    agent.refresh_from_db()
+    assert agent.status == User.Status.AWAY
+
+    for n in range(3):
+        ticket, _ = services.create_ticket(subject=f"Help {n}", body="Please", channel=channel)
+        route_ticket(ticket_id=ticket.pk)
+        ticket.refresh_from_db()
+        assert ticket.owner == other_agent
+
+    page.goto(f"/tickets/{ticket.pk}/")
+    why = page.locator("#routing-decision")
+    why.locator("summary").first.click()
+    assert f"{agent}: away since" in why.inner_text()
+
+
+def test_r11_an_agent_plans_an_out_of_office_period_on_their_page(login_page, agent, screenshot):
+    page = login_page(agent, "/me/availability/")
+    page.fill("#id_day_0", "09:00–12:00, 13:00–17:00")
+    page.select_option("#id_time_zone", "Europe/Oslo")
+    page.get_by_label("Follow my working hours").check()
+    page.get_by_role("button", name="Save").click()
+    assert "Saved." in page.locator("main").inner_text()
+
+    page.fill("#id_start", "2030-07-01T08:00")
+    page.fill("#id_end", "2030-07-21T17:00")
+    page.fill("#id_note", "Summer holiday")
+    page.get_by_role("button", name="Add period").click()
+    row = page.locator("[data-period]")
+    assert "Summer holiday" in row.inner_text() and "Mon 1 Jul 2030 08:00" in row.inner_text()
+    screenshot("availability-page")
+    period = OutOfOffice.objects.get(user=agent)
+    assert period.note == "Summer holiday"
+    agent.refresh_from_db()
+    assert agent.time_zone == "Europe/Oslo"
+    assert agent.availability_mode == User.AvailabilityMode.WORKING_HOURS
