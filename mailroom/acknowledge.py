@@ -17,32 +17,71 @@ through the same outbox as an agent's reply (`mailroom.outbound`) with
 `Auto-Submitted: auto-replied`.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.template import Context, Engine, TemplateSyntaxError
 from django.utils import timezone
 
 from helpdesk.models import Contact, Ticket
 from helpdesk.services import add_automatic_reply
 from mailroom.models import AutoReply, MailSettings
 
-# What a template may use: plain strings only, so a template can reach nothing else.
+# What a template may use: `{{ name }}` for these plain strings, and nothing else — no tags,
+# no filters — so rendering is a substitution that cannot fail, reach anything or grow
+# beyond the template times the longest value.
 PLACEHOLDERS = ("ticket_number", "subject", "contact_name", "contact_email", "channel_name")
-_ENGINE = Engine(autoescape=False)  # no template dirs, no libraries: nothing to include
+MAX_TEMPLATE_CHARS = 10_000
+_PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
+_BRACES = re.compile(r"\{\{(.*?)\}\}", re.S)
+_TAG = re.compile(r"\{[%#]")
 
 
 class TemplateError(ValueError):
-    """A template that does not compile, in plain words."""
+    """A template that cannot be used, in plain words."""
+
+
+def _shown(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def check_template(text: str) -> None:
+    """Refuse anything but text and the placeholders of PLACEHOLDERS, naming the culprit."""
+    if len(text) > MAX_TEMPLATE_CHARS:
+        raise TemplateError(f"The template is too long (at most {MAX_TEMPLATE_CHARS} characters).")
+    known = ", ".join(f"{{{{ {name} }}}}" for name in PLACEHOLDERS)
+    tag = _TAG.search(text)
+    if tag:
+        end = text.find("}", tag.end())
+        found = text[tag.start() : end + 1 if end >= 0 else tag.start() + 20]
+        raise TemplateError(
+            f"“{_shown(found)}” cannot be used: tags and comments are not supported, only "
+            f"the placeholders {known}."
+        )
+    for match in _BRACES.finditer(text):
+        inside = match.group(1).strip()
+        if inside in PLACEHOLDERS:
+            continue
+        if "|" in inside:
+            raise TemplateError(
+                f"“{_shown(match.group(0))}” cannot be used: filters are not supported, "
+                f"only the placeholders {known}."
+            )
+        raise TemplateError(f"“{_shown(match.group(0))}” is not a placeholder. Use one of {known}.")
+    rest = _BRACES.sub("", text)
+    if "{{" in rest:
+        raise TemplateError(f"A “{{{{” has no closing “}}}}”: write placeholders as {known}.")
+
+
+def usable(text: str) -> bool:
     try:
-        _ENGINE.from_string(text)
-    except TemplateSyntaxError as exc:
-        raise TemplateError(f"The template cannot be read: {exc}") from exc
+        check_template(text)
+    except TemplateError:
+        return False
+    return True
 
 
 def values_for(ticket: Ticket, contact: Contact | None) -> dict[str, str]:
@@ -58,15 +97,18 @@ def values_for(ticket: Ticket, contact: Contact | None) -> dict[str, str]:
 
 
 def render(text: str, values: dict[str, str]) -> str:
-    return _ENGINE.from_string(text).render(Context(values, autoescape=False)).strip()
+    """The template with each `{{ name }}` replaced by its value (never raises; a name it
+    does not know is left as written — `check_template` refuses those when saved)."""
+    return _PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), text).strip()
 
 
 def subject_of(mail_settings: MailSettings, ticket: Ticket) -> str:
-    """The acknowledgement's subject (its template, or the default one when left empty),
-    on one line."""
-    template = (
-        mail_settings.ack_subject.strip() or MailSettings._meta.get_field("ack_subject").default
-    )
+    """The acknowledgement's subject (its template, or the default one when left empty or
+    not usable), on one line."""
+    default = MailSettings._meta.get_field("ack_subject").default
+    template = mail_settings.ack_subject.strip() or default
+    if not usable(template):  # saved before it was checked, or by other means
+        template = default
     rendered = render(template, values_for(ticket, ticket.contact))
     return " ".join(rendered.split())[:255] or f"[#{ticket.pk}]"
 
@@ -124,9 +166,10 @@ def acknowledge_new_ticket(*, ticket: Ticket, contact: Contact | None, ours: set
         return Verdict(False, f"not acknowledged: {why_not}")
     template = mail_settings.ack_body.strip() or MailSettings._meta.get_field("ack_body").default
     try:
-        body = render(template, values_for(ticket, contact))
-    except TemplateSyntaxError as exc:
-        return Verdict(False, f"not acknowledged: the template cannot be read ({exc})")
+        check_template(template)  # saved before it was checked, or by other means
+    except TemplateError as exc:
+        return Verdict(False, f"not acknowledged: the template cannot be used ({exc})")
+    body = render(template, values_for(ticket, contact))
     if not body:
         return Verdict(False, "not acknowledged: the template gives an empty text")
     AutoReply.objects.create(address=address, domain=_domain(address), ticket=ticket)

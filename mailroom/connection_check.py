@@ -11,7 +11,9 @@ words — what it reached, what the server answered, or where it stopped and why
   to test.
 
 No queries, and the secret is never part of a message: the server's own words are quoted
-with any occurrence of it masked.
+with any occurrence of it masked. Values the protocol cannot carry — a host name that is
+not one (`a..b`, a part over 63 characters), a user, secret or folder outside ASCII, a from
+address whose local part is — are said in plain words too, never raised.
 """
 
 import imaplib
@@ -23,6 +25,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.encoding import punycode
 
 from mailroom.imap import quote
 from mailroom.models import MailSettings
@@ -102,6 +105,30 @@ def _network_failure(exc: OSError, where: str, host: str, timeout: float) -> str
     return f"The connection to {where} failed: {exc.strerror or exc}."
 
 
+def bad_host(host: str) -> str:
+    """Why `host` cannot be a host name ("" when it can): IDNA must encode it."""
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        return f"“{host}” is not a host name: each part between dots must have 1 to 63 characters."
+    return ""
+
+
+def _not_ascii(what: str) -> str:
+    return f"The {what} contains characters other than ASCII, which this connection cannot send."
+
+
+def _unsendable_imap(stage: str, target: "ImapTarget") -> str:
+    """A value imaplib could not send (a ValueError), by the stage it was sent at."""
+    if stage == "connect":
+        return bad_host(target.host) or f"“{target.host}” is not a usable host name."
+    if stage == "login":
+        return _not_ascii("user or the secret") + " Check them for typing mistakes."
+    if stage == "select":
+        return _not_ascii(f"folder name “{target.folder}”")
+    return f"A value could not be sent to {target.where}."
+
+
 # ---------------------------------------------------------------------------------------
 # Receiving: IMAP
 # ---------------------------------------------------------------------------------------
@@ -159,9 +186,11 @@ def check_imap(target: ImapTarget, *, timeout: float | None = None) -> CheckResu
         return CheckResult(False, f"The server at {where} closed the connection.")
     except OSError as exc:
         return CheckResult(False, _network_failure(exc, where, target.host, timeout))
+    except ValueError:  # UnicodeError included: a value imaplib cannot send
+        return CheckResult(False, _unsendable_imap(stage, target))
     finally:
         if client is not None:
-            with suppress(imaplib.IMAP4.error, OSError, EOFError):
+            with suppress(imaplib.IMAP4.error, OSError, EOFError, ValueError):
                 client.logout()
 
 
@@ -225,6 +254,10 @@ def check_smtp(*, sender: str, mailer: dict | None = None) -> CheckResult:
             "so there is nothing to test.",
         )
     where, secret = server.where, server.password
+    try:
+        envelope = envelope_address(sender)
+    except ValueError:
+        return CheckResult(False, f"“{sender}” cannot be a from address: its domain is not one.")
     stage = "connect"
     client = None
     try:
@@ -250,18 +283,18 @@ def check_smtp(*, sender: str, mailer: dict | None = None) -> CheckResult:
             client.login(server.username, server.password)
             login = f" Logged in as {server.username}."
         stage = "mail"
-        code, answer = client.mail(sender)
+        code, answer = client.mail(envelope)
         if code != 250:
             return CheckResult(
                 False,
-                f"{greeting}{login} The server refused MAIL FROM:<{sender}>: "
+                f"{greeting}{login} The server refused MAIL FROM:<{envelope}>: "
                 f"{code} {_said(answer, secret)}",
             )
         client.rset()
         return CheckResult(
             True,
-            f"{greeting}{login} MAIL FROM:<{sender}> accepted: {code} {_said(answer, secret)}. "
-            "Nothing was sent.",
+            f"{greeting}{login} MAIL FROM:<{envelope}> accepted: {code} "
+            f"{_said(answer, secret)}. Nothing was sent.",
         )
     except smtplib.SMTPAuthenticationError as exc:
         return CheckResult(
@@ -283,7 +316,29 @@ def check_smtp(*, sender: str, mailer: dict | None = None) -> CheckResult:
         return CheckResult(False, f"The conversation with {where} failed: {_said(exc, secret)}")
     except OSError as exc:
         return CheckResult(False, _network_failure(exc, where, server.host, server.timeout))
+    except ValueError:  # UnicodeError included: a value smtplib cannot send
+        if stage == "connect":
+            return CheckResult(False, bad_host(server.host) or f"“{server.host}” is not usable.")
+        if stage == "login":
+            return CheckResult(False, _not_ascii("SMTP user or password of EMAIL_URL"))
+        if stage == "mail":
+            return CheckResult(
+                False,
+                f"“{sender}” cannot be a from address here: the part before the @ has "
+                "characters other than ASCII.",
+            )
+        return CheckResult(False, f"A value could not be sent to {where}.")
     finally:
         if client is not None:
-            with suppress(smtplib.SMTPException, OSError):
+            with suppress(smtplib.SMTPException, OSError, ValueError):
                 client.quit()
+
+
+def envelope_address(sender: str) -> str:
+    """`sender` as the SMTP envelope carries it: a domain outside ASCII in its IDNA form
+    (punycode), as Django's SMTP backend sends a reply's. Raises ValueError when the
+    domain cannot be encoded."""
+    local, at, domain = sender.strip().rpartition("@")
+    if not at or domain.isascii():
+        return sender.strip()
+    return f"{local}@{punycode(domain)}"

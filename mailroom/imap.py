@@ -9,10 +9,14 @@ poll (two workers never poll one mailbox at once: the second returns at once), t
    MAIL_IMAP_BATCH — PEEK, so fetching changes nothing on the server.
 3. Each raw mail is stored as an InboundEvent (committed) BEFORE the batch is marked: then
    flagged \\Seen, or moved to the processed folder (MOVE, else COPY + \\Deleted + EXPUNGE),
-   and `last_uid` advances. A crash in between fetches the batch again, harmlessly.
+   and `last_uid` advances — only through the UIDs stored: a UID the SEARCH gave but the
+   FETCH did not answer for stops the advance at the one before it (logged), so the next
+   poll asks for it again (and, were it expunged meanwhile, no longer finds it).
+   A crash in between fetches the batch again, harmlessly.
 4. Every new event is handed to `process_email_task` (or processed here with `process=True`).
-A connection or protocol error is logged and kept on the settings (`last_poll_error`); the
-next poll (beat, every minute) tries again.
+A connection or protocol error — also a value the protocol cannot carry (a host name that
+is not one, a user or secret outside ASCII: ValueError) — is logged and kept on the settings
+(`last_poll_error`); the next poll (beat, every minute) tries again.
 """
 
 import imaplib
@@ -33,8 +37,10 @@ from mailroom.models import MailSettings
 log = logging.getLogger(__name__)
 
 LOCK_NAMESPACE = 0x6D61696C  # "mail": the advisory lock's first key; the channel id is the second
-POLL_ERRORS = (imaplib.IMAP4.error, OSError, ssl.SSLError, EOFError)
-_UID = re.compile(rb"UID (\d+)")
+# ValueError: UnicodeError (a host IDNA cannot encode) and UnicodeEncodeError (imaplib sends
+# ASCII only) are ValueErrors.
+POLL_ERRORS = (imaplib.IMAP4.error, OSError, ssl.SSLError, EOFError, ValueError)
+_UID = re.compile(rb"\bUID (\d+)", re.I)
 
 
 def channels_to_poll() -> list[int]:
@@ -141,20 +147,32 @@ def fetch_new_mail(mail_settings: MailSettings) -> list:
         for start in range(0, len(uids), batch_size):
             batch = uids[start : start + batch_size]
             fetched = _fetch(client, batch)
+            kept: list[int] = []
             for uid in batch:
                 raw = fetched.get(uid)
-                if raw is None:  # expunged meanwhile
-                    continue
+                if raw is None:  # expunged meanwhile, or an answer we could not read
+                    log.warning(
+                        "IMAP channel %s: UID %s was found but not fetched; last_uid stays "
+                        "at %s and the next poll asks for it again",
+                        mail_settings.channel_id,
+                        uid,
+                        kept[-1] if kept else mail_settings.last_uid,
+                    )
+                    break
                 event, created = store_email(
                     channel=mail_settings.channel,
                     raw=raw,
                     headers={"via": "imap", "uid": uid, "uidvalidity": uidvalidity},
                 )
+                kept.append(uid)
                 if created:
                     stored.append(event)
-            _mark(client, mail_settings, [u for u in batch if u in fetched], capabilities)
-            mail_settings.last_uid = batch[-1]
-            mail_settings.save(update_fields=["last_uid"])
+            _mark(client, mail_settings, kept, capabilities)
+            if kept:
+                mail_settings.last_uid = kept[-1]
+                mail_settings.save(update_fields=["last_uid"])
+            if len(kept) < len(batch):
+                break
         return stored
     finally:
         with suppress(POLL_ERRORS):
@@ -163,12 +181,26 @@ def fetch_new_mail(mail_settings: MailSettings) -> list:
 
 def _fetch(client: imaplib.IMAP4, batch: list[int]) -> dict[int, bytes]:
     data = _ok(client.uid("FETCH", ",".join(map(str, batch)), "(UID BODY.PEEK[])"), "FETCH")
-    fetched = {}
-    for item in data:
-        if isinstance(item, tuple) and len(item) == 2:
-            match = _UID.search(item[0])
-            if match:
-                fetched[int(match.group(1))] = item[1]
+    return fetched_mails(data)
+
+
+def fetched_mails(data) -> dict[int, bytes]:
+    """{UID: raw mail} from imaplib's answer to a UID FETCH. Each mail is a tuple (the
+    response up to its literal, the literal) followed by the rest of the response as bytes;
+    the server names the UID before the literal (`1 (UID 5 BODY[] {n}`) or after it
+    (`… BODY[] {n}`, then ` UID 5)`): both are read — never the mail's own bytes."""
+    items = list(data or [])
+    fetched: dict[int, bytes] = {}
+    for index, item in enumerate(items):
+        if not (isinstance(item, tuple) and len(item) == 2):
+            continue  # the closing ")", or an unsolicited FETCH (FLAGS) without a literal
+        head, raw = item
+        match = _UID.search(head or b"")
+        after = items[index + 1] if index + 1 < len(items) else None
+        if match is None and isinstance(after, bytes):
+            match = _UID.search(after)
+        if match:
+            fetched[int(match.group(1))] = raw
     return fetched
 
 

@@ -9,7 +9,9 @@ Order of decisions:
    DEFAULT_FROM_EMAIL, as `current_directory()` keeps them): automatic mail may thread in
    (kept with is_automatic, changing no status) but never creates a ticket (IGNORED, with
    the reason).
-3. Thread, first match wins: the mail's own Message-ID already received (a redelivery);
+3. The mail's own Message-ID is one we sent (`OutboundMessage.provider_id`: a copy of our
+   reply landing in a polled mailbox, say): IGNORED, "our own mail" — never a message.
+   Thread, first match wins: the mail's own Message-ID already received (a redelivery);
    In-Reply-To, then References newest first, against the Message-IDs we received
    (`Message.external_id` on team-email channels) or sent (`OutboundMessage.provider_id`);
    then a reply token (`reply+<token>@…` among the recipients, `ReplyToken`); then a
@@ -23,6 +25,7 @@ Order of decisions:
 
 import re
 import time
+from email.utils import parseaddr
 from functools import cache
 
 from django.conf import settings
@@ -42,6 +45,7 @@ from mailroom.threading import Source, thread_candidates
 
 KIND = "email"
 NO_SUBJECT = "(no subject)"
+OUR_OWN_MAIL = "our own mail"
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _MESSAGE_ID_FIELD = re.compile(rb"^message-id[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.I | re.M)
 MAX_CONTACT_ADDRESS = 254
@@ -84,7 +88,8 @@ class Directory:
 
     def __init__(self) -> None:
         self.channel_by_address: dict[str, int] = {}
-        self.ours: set[str] = {settings.DEFAULT_FROM_EMAIL.strip().lower()}
+        # DEFAULT_FROM_EMAIL may carry a display name ("Helpdesk <help@…>").
+        self.ours: set[str] = {parseaddr(settings.DEFAULT_FROM_EMAIL)[1].strip().lower()}
         # Channels that acknowledge new tickets (`mailroom.acknowledge` reads their templates).
         self.acknowledging: set[int] = set()
         rows = MailSettings.objects.filter(channel__is_active=True).values_list(
@@ -171,6 +176,12 @@ def handle_email(event: InboundEvent) -> Outcome:
         "attachments": parsed.attachments,
     }
     ticket_id, how = find_ticket(parsed, external_id=external_id)
+    if how == OUR_OWN_MAIL:
+        return Outcome(
+            status=InboundEvent.Status.IGNORED,
+            reason=f"{OUR_OWN_MAIL}: {parsed.message_id} is the Message-ID of a mail we sent "
+            f"(ticket #{ticket_id})",
+        )
     if ticket_id is not None:
         message, created = add_inbound_message(
             ticket=Ticket(pk=ticket_id),
@@ -237,7 +248,8 @@ def _body(parsed: ParsedMail) -> str:
 
 
 def find_ticket(parsed: ParsedMail, *, external_id: str) -> tuple[int | None, str]:
-    """(ticket id, how it was found) or (None, "") — in the order of the module docstring."""
+    """(ticket id, how it was found) or (None, "") — in the order of the module docstring;
+    how is OUR_OWN_MAIL when the mail's own Message-ID is one we sent (with its ticket)."""
     candidates = thread_candidates(parsed)
     referenced = [
         source_key(c.value)
@@ -245,6 +257,8 @@ def find_ticket(parsed: ParsedMail, *, external_id: str) -> tuple[int | None, st
         if c.source in (Source.IN_REPLY_TO, Source.REFERENCES)
     ]
     received, sent = _known_ids(external_id, referenced)
+    if external_id in sent:
+        return sent[external_id], OUR_OWN_MAIL
     if external_id in received:
         return received[external_id], "its own Message-ID (a redelivery)"
     for candidate in candidates:
@@ -283,11 +297,9 @@ def _known_ids(external_id: str, referenced: list[str]) -> tuple[dict[str, int],
     database took to answer it."""
     received_sql, sent_sql = _known_ids_sql()
     ids = [external_id, *referenced]
-    sql = received_sql % ", ".join(["%s"] * len(ids))
-    params = [Channel.Kind.TEAM_EMAIL.value, Message.Direction.INBOUND.value, *ids]
-    if referenced:
-        sql += " UNION ALL " + sent_sql % ", ".join(["%s"] * len(referenced))
-        params += referenced
+    placeholders = ", ".join(["%s"] * len(ids))
+    sql = f"{received_sql % placeholders} UNION ALL {sent_sql % placeholders}"
+    params = [Channel.Kind.TEAM_EMAIL.value, Message.Direction.INBOUND.value, *ids, *ids]
     received: dict[str, int] = {}
     sent: dict[str, int] = {}
     with connection.cursor() as cursor:

@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from channels_cfg.services import record_settings_change
 from helpdesk.models import Channel, User
 from mailroom.acknowledge import TemplateError, check_template
+from mailroom.connection_check import bad_host
 from mailroom.models import MailSettings
 
 # What the page edits, in page order, with its label in the history.
@@ -141,6 +142,8 @@ def _problems(mail: MailSettings, *, typed_secret: str, remove_secret: bool) -> 
     if typed_secret and remove_secret:
         refuse("remove_secret", "Either type a new secret or remove the stored one, not both.")
     host, user = mail.imap_host.strip(), mail.imap_user.strip()
+    if host and bad_host(host):
+        refuse("imap_host", bad_host(host))
     if host and not user:
         refuse("imap_user", "Give the user too: mail is fetched with a host and a user.")
     if user and not host:
@@ -178,7 +181,8 @@ def save_mail_settings(*, channel: Channel, data: dict, actor: User | None) -> l
     `data` holds any of `EDITABLE` (missing keys keep their value; `addresses` a list of
     addresses), `imap_secret` (a new secret; "" keeps the stored one) and `remove_secret`.
     Raises `ValidationError` by field — an address another channel answers for, a host
-    without user, a template that does not compile … — and writes nothing then."""
+    without user, a host name that is not one, a template with anything but its placeholders …
+    — and writes nothing then."""
     _refuse_unless_email(channel)
     unknown = set(data) - EDITABLE - {"imap_secret", "remove_secret"}
     if unknown:

@@ -17,8 +17,8 @@ from django.db import IntegrityError, models, transaction
 from helpdesk.models import Channel, Ticket
 from helpdesk.services.contacts import normalize_email
 
-# The acknowledgement's templates: Django template syntax over plain strings only
-# (`mailroom.acknowledge.PLACEHOLDERS`), rendered as text.
+# The acknowledgement's templates: text with `{{ name }}` placeholders for five plain
+# strings (`mailroom.acknowledge.PLACEHOLDERS`), substituted — not Django templates.
 DEFAULT_ACK_SUBJECT = "We received your request [#{{ ticket_number }}]"
 DEFAULT_ACK_BODY = (
     "Hello {{ contact_name }},\n\n"

@@ -43,6 +43,7 @@ from helpdesk.jobs import ring_on_commit
 from helpdesk.models import Channel, Message, OutboundMessage, Ticket
 from helpdesk.smtp import TemporaryFailure, send_once
 from mailroom import acknowledge
+from mailroom.inbound import current_directory
 from mailroom.models import MailSettings, ReplyToken
 
 log = logging.getLogger(__name__)
@@ -124,15 +125,20 @@ def new_message_id(message: Message, channel: Channel) -> str:
 
 
 def wants_email(message: Message, ticket: Ticket) -> bool:
-    """An agent's reply on a ticket of an email channel, to a contact with an address."""
+    """An agent's reply on a ticket of an email channel, to a contact with an address that
+    is not one of ours (a channel's address or from address, DEFAULT_FROM_EMAIL: mail to
+    ourselves would come back in as mail, `mailroom.inbound.current_directory`)."""
     channel = ticket.channel
-    return bool(
+    contact = ticket.contact
+    if not (
         message.direction == Message.Direction.OUTBOUND
         and channel is not None
         and channel.policy.outbound == "email"
-        and ticket.contact is not None
-        and ticket.contact.email
-    )
+        and contact is not None
+        and contact.email
+    ):
+        return False
+    return contact.email.strip().lower() not in current_directory().ours
 
 
 def queue_reply(*, message: Message, ticket: Ticket) -> OutboundMessage | None:

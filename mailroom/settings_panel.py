@@ -6,7 +6,8 @@ The form validates types only; `mailroom.mail_settings` saves and refuses. The I
 is a password field that never renders a value — left blank it keeps the stored secret —
 and a new endpoint token is shown once, by the action that sets it. "Test connection"
 (`mailroom.connection_check`) uses the values as typed, and the stored secret when none is
-typed.
+typed — only for the saved host and user: the stored secret is never sent to another
+server, which anyone able to open the page could type.
 """
 
 from email.utils import parseaddr
@@ -175,9 +176,6 @@ class MailPanel(DetailsPanel):
         if form.imap_errors():
             return ActionResult(False, "Fix the fields marked below, then test again.")
         data = form.cleaned_data
-        secret = data["imap_secret"]
-        if not secret and not data["remove_secret"] and form.mail_settings:
-            secret = form.mail_settings.imap_secret
         missing = [
             what
             for what, value in (("host", data["imap_host"]), ("user", data["imap_user"]))
@@ -185,6 +183,16 @@ class MailPanel(DetailsPanel):
         ]
         if missing:
             return ActionResult(False, f"Enter the IMAP {' and '.join(missing)} first.")
+        secret = data["imap_secret"]
+        saved = form.mail_settings
+        if not secret and not data["remove_secret"] and saved and saved.imap_secret:
+            if not _same_mailbox(saved, host=data["imap_host"], user=data["imap_user"]):
+                return ActionResult(
+                    False,
+                    "Type the secret to test a different server: the stored secret is used "
+                    "only with the saved host and user.",
+                )
+            secret = saved.imap_secret
         if not secret:
             return ActionResult(False, "Type the secret first: none is stored.")
         target = connection_check.ImapTarget(
@@ -217,6 +225,14 @@ class MailPanel(DetailsPanel):
             "placeholders": [f"{{{{ {name} }}}}" for name in PLACEHOLDERS],
             "labels": self.actions,
         }
+
+
+def _same_mailbox(saved: MailSettings, *, host: str, user: str) -> bool:
+    """The typed host (case aside) and user are the saved ones."""
+    return (host.strip().lower(), user.strip()) == (
+        saved.imap_host.strip().lower(),
+        saved.imap_user.strip(),
+    )
 
 
 def envelope_sender(form: MailPanelForm) -> str:

@@ -4,7 +4,7 @@ download (never rendered inline), with a content type a browser cannot run."""
 import re
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 
 from helpdesk.access import ticket_for_agent
@@ -27,11 +27,16 @@ def safe_content_type(stored: str) -> str:
 
 @login_required
 def attachment_download(request, ticket_id: int, attachment_id: int):
-    """404 unless the user can see the ticket and the attachment belongs to it."""
+    """404 unless the user can see the ticket and the attachment belongs to it — and when its
+    file is missing from storage (lost, or not restored with the database)."""
     ticket = ticket_for_agent(request.user, ticket_id)
     attachment = get_object_or_404(Attachment, pk=attachment_id, message__ticket=ticket)
+    try:
+        file = attachment.file.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404("The attachment's file is missing from storage.") from exc
     response = FileResponse(
-        attachment.file.open("rb"),
+        file,
         as_attachment=True,
         filename=attachment.filename,
         content_type=safe_content_type(attachment.content_type),

@@ -111,3 +111,12 @@ def test_the_thread_links_each_attachment(agent_client):
     html = agent_client.get(reverse("ticket", args=[ticket.pk])).content.decode()
     assert f'href="{download_url(ticket, attachment)}"' in html
     assert "screenshot.png" in html
+
+
+def test_an_attachment_whose_file_is_missing_from_storage_is_404_not_500(agent_client):
+    """A file lost from MEDIA_ROOT (or not restored with the database) is not found."""
+    ticket = TicketFactory()
+    attachment = attach(ticket)
+    attachment.file.storage.delete(attachment.file.name)
+    response = agent_client.get(download_url(ticket, attachment))
+    assert response.status_code == 404

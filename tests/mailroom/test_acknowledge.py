@@ -7,13 +7,16 @@ from email import message_from_bytes
 import pytest
 from django.core import mail as django_mail
 from django.test import TestCase
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from helpdesk.models import Message, OutboundMessage, Ticket
+from helpdesk.models import InboundEvent, Message, OutboundMessage, Ticket
 from mailroom import acknowledge
 from mailroom.models import AutoReply
 from tests.mailroom.helpers import SUPPORT, deliver, mail, mailbox_fixture  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
+fuzz = settings(max_examples=200, deadline=None)
 
 
 @pytest.fixture
@@ -113,20 +116,123 @@ def test_one_domain_is_answered_at_most_its_hourly_limit(acking, settings):
     assert len([m for m in django_mail.outbox if "flood.example" in m.to[0]]) == 3
 
 
-def test_a_broken_template_is_refused_when_saved_and_never_sent(acking):
-    with pytest.raises(acknowledge.TemplateError):
-        acknowledge.check_template("Hi {% if %}")
-    acknowledge.check_template(acking.ack_body)
-    acking.ack_body = "Hi {% if %}"
+@pytest.mark.parametrize(
+    ("template", "named"),
+    [
+        ("Hi {% if %}", "{% if %}"),
+        ('Hi {% include "x" %}', '{% include "x" %}'),
+        ('{% extends "base.html" %}Hi', '{% extends "base.html" %}'),
+        ("Hi {# a comment #}", "{# a comment #}"),
+    ],
+)
+def test_a_tag_is_refused_when_saved_and_a_stored_one_is_never_sent(acking, template, named):
+    """Tags passed Django's compilation at save (include, extends) and raised
+    TemplateDoesNotExist when rendered, failing every new mail of the channel."""
+    with pytest.raises(acknowledge.TemplateError, match="tags and comments are not supported"):
+        acknowledge.check_template(template)
+    with pytest.raises(acknowledge.TemplateError) as refused:
+        acknowledge.check_template(template)
+    assert named in str(refused.value)
+    acking.ack_body = template  # saved by other means, or before templates were checked
     acking.save()
     event = deliver_committed(acking.channel, mail())
-    assert "the template cannot be read" in event.error
+    assert event.status == InboundEvent.Status.PROCESSED, event.error
+    assert event.error.startswith("new ticket; not acknowledged: the template cannot be used")
     assert not sent_to()
 
 
-def test_templates_see_only_plain_values(acking):
-    acking.ack_body = "{{ ticket_number }} {{ ticket.contact.email }}{{ settings.SECRET_KEY }}."
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ('{{ subject|center:"999999999" }}', "filters are not supported"),
+        ("{{ ticket_number|upper }}", "filters are not supported"),
+        ("{{ ticket.contact.email }}", "is not a placeholder"),
+        ("{{ settings.SECRET_KEY }}", "is not a placeholder"),
+        ("{{ Subject }}", "is not a placeholder"),
+        ("{{}}", "is not a placeholder"),
+        ("Hi {{ subject", "has no closing"),
+    ],
+)
+def test_only_the_five_placeholders_may_be_used(template, message):
+    with pytest.raises(acknowledge.TemplateError, match=message) as refused:
+        acknowledge.check_template(template)
+    assert "{{ ticket_number }}" in str(refused.value)  # says what may be used
+    if "|" in template or "." in template:
+        assert template.strip("{} ") in str(refused.value)
+
+
+def test_a_filter_stored_by_other_means_is_not_applied(acking):
+    """No 1 GB string: the text is substituted, never run."""
+    acking.ack_body = '{{ subject|center:"999999999" }}'
+    acking.save()
+    event = deliver_committed(acking.channel, mail())
+    assert "not acknowledged: the template cannot be used" in event.error
+    values = acknowledge.values_for(Ticket.objects.get(), None)
+    assert acknowledge.render(acking.ack_body, values) == acking.ack_body
+
+
+def test_placeholders_may_have_any_spacing_inside_the_braces(acking):
+    acking.ack_body = "{{ticket_number}}|{{   subject\t}}|{{\ncontact_email }}|{{channel_name}}"
     acking.save()
     deliver_committed(acking.channel, mail())
     ack = Message.objects.get(direction=Message.Direction.OUTBOUND)
-    assert ack.body == f"{Ticket.objects.get().pk} ."
+    pk = Ticket.objects.get().pk
+    assert ack.body == f"{pk}|Printer on fire|kim@customer.example|Support"
+
+
+def test_a_value_that_looks_like_a_placeholder_is_not_substituted_again(acking):
+    deliver_committed(acking.channel, mail(subject="{{ contact_email }} {% include 'x' %}"))
+    (sent,) = sent_to()
+    assert sent.subject.startswith("Got it: {{ contact_email }} {% include 'x' %} [#")
+
+
+def test_an_unusable_subject_stored_by_other_means_falls_back_to_the_default(acking):
+    acking.ack_subject = '{% include "x" %}'
+    acking.save()
+    deliver_committed(acking.channel, mail())
+    (sent,) = sent_to()
+    assert sent.subject == f"We received your request [#{Ticket.objects.get().pk}]"
+
+
+def test_a_template_too_long_is_refused():
+    acknowledge.check_template("x" * acknowledge.MAX_TEMPLATE_CHARS)
+    with pytest.raises(acknowledge.TemplateError, match="too long"):
+        acknowledge.check_template("x" * (acknowledge.MAX_TEMPLATE_CHARS + 1))
+
+
+PIECES = st.one_of(
+    st.sampled_from(acknowledge.PLACEHOLDERS).flatmap(
+        lambda name: st.tuples(
+            st.just(name), st.sampled_from(["", " ", "  ", "\t", "\n "]), st.sampled_from(["", " "])
+        ).map(lambda t: ("{{" + t[1] + t[0] + t[2] + "}}", t[0]))
+    ),
+    st.text(alphabet=st.characters(blacklist_characters="{}"), max_size=20).map(
+        lambda text: (text, None)
+    ),
+)
+VALUES = st.fixed_dictionaries({name: st.text(max_size=30) for name in acknowledge.PLACEHOLDERS})
+
+
+@given(pieces=st.lists(PIECES, max_size=12), values=VALUES)
+@fuzz
+def test_a_checked_template_renders_to_its_text_with_each_value_in_place(pieces, values):
+    template = "".join(text for text, _ in pieces)
+    acknowledge.check_template(template)
+    expected = "".join(values[name] if name else text for text, name in pieces)
+    assert acknowledge.render(template, values) == expected.strip()
+
+
+@given(template=st.text(alphabet="{}%#|: .ab_subjectnm\n", max_size=40))
+@fuzz
+def test_checking_and_rendering_never_raise_anything_else(template):
+    """Whatever is typed: refused with a reason, or accepted and then every `{{` in it was a
+    placeholder that rendering replaces."""
+    values = dict.fromkeys(acknowledge.PLACEHOLDERS, "X")
+    try:
+        acknowledge.check_template(template)
+    except acknowledge.TemplateError as refused:
+        assert str(refused)
+        acknowledge.render(template, values)  # a stored one that was never checked
+        return
+    assert "{%" not in template and "{#" not in template
+    assert "{{" not in acknowledge.render(template, values)

@@ -95,6 +95,18 @@ def test_a_connection_error_is_kept_and_the_next_poll_retries(imap_box, dovecot)
     assert imap_box.last_poll_error == ""
 
 
+@pytest.mark.parametrize(("field", "value"), [("imap_user", "jürgen"), ("imap_secret", "pässwort")])
+def test_a_login_imaplib_cannot_send_is_kept_and_the_task_does_not_crash(
+    imap_box, dovecot, field, value
+):
+    MailSettings.objects.filter(pk=imap_box.pk).update(**{field: value})
+    dovecot.append(mail())
+    assert poll_channel(channel_id=imap_box.channel_id) == 0
+    imap_box.refresh_from_db()
+    assert imap_box.last_poll_error.startswith("UnicodeEncodeError: ")
+    assert "pässwort" not in imap_box.last_poll_error
+
+
 @pytest.mark.postgres
 def test_two_workers_never_poll_one_mailbox_at_once(imap_box, dovecot):
     dovecot.append(mail())

@@ -88,6 +88,32 @@ def test_a_reply_to_a_mail_we_sent_threads_by_its_message_id(mailbox):
     assert event.message.quoted, "Gmail's quoted history is folded away"
 
 
+@pytest.mark.parametrize("sender", ["Support <support@helpdesk.example>", "kim@customer.example"])
+def test_our_own_sent_mail_coming_back_is_ignored_as_our_own_mail(mailbox, sender):
+    """A copy of our reply landing in a polled mailbox (Bcc, a Sent folder, a forward) is
+    recognised by its Message-ID, whoever it claims to be from, and never added again."""
+    ticket = first_ticket(mailbox)
+    ours = MessageFactory(ticket=ticket, direction=Message.Direction.OUTBOUND)
+    OutboundMessage.objects.create(
+        message=ours,
+        channel=mailbox.channel,
+        status=OutboundMessage.Status.SENT,
+        provider_id="<reply.7.4d7f@helpdesk.example>",
+    )
+    copy = mail(
+        sender=sender,
+        to="kim@customer.example",
+        subject="Re: Printer on fire [#1]",
+        message_id="<reply.7.4d7f@helpdesk.example>",
+        extra="In-Reply-To: <first.1@customer.example>",
+    )
+    event = deliver(mailbox.channel, copy)
+    assert event.status == Status.IGNORED, event.error
+    assert event.error.startswith("our own mail: <reply.7.4d7f@helpdesk.example>")
+    assert ticket.messages.count() == 2
+    assert Ticket.objects.count() == 1
+
+
 def test_a_reply_threads_by_reply_token(mailbox):
     ticket = first_ticket(mailbox)
     token = ReplyToken.objects.for_ticket(ticket)

@@ -115,6 +115,29 @@ def test_a_contact_without_email_or_a_ticket_without_channel_gets_no_row(agent):
     assert not OutboundMessage.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "ours", ["billing@help.example", "noreply@help.example", "robot@help.example"]
+)
+def test_a_contact_whose_address_is_ours_gets_no_mail(agent, settings, ours):
+    """A channel's address, a channel's from address, DEFAULT_FROM_EMAIL: mail to it would
+    come back in as mail."""
+    settings.DEFAULT_FROM_EMAIL = "Helpdesk <robot@help.example>"
+    MailSettings.objects.create(
+        channel=ChannelFactory(name="Billing"),
+        addresses=["billing@help.example"],
+        from_address="noreply@help.example",
+    )
+    ticket = email_ticket(agent, contact=ContactFactory(email=ours.upper(), name="Us"))
+    with committed():
+        services.reply(ticket=ticket, author=agent, body="Hello")
+    assert not OutboundMessage.objects.exists()
+    assert mail.outbox == []
+    # Anyone else still gets their reply.
+    with committed():
+        services.reply(ticket=email_ticket(agent), author=agent, body="Hello")
+    assert len(to_contact()) == 1
+
+
 # --- composing ---------------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from channels_cfg.models import ChannelSettingsChange
 from helpdesk.models import Channel
-from mailroom.connection_check import ImapTarget, check_imap, check_smtp
+from mailroom.connection_check import CheckResult, ImapTarget, check_imap, check_smtp
 from mailroom.mail_settings import save_mail_settings
 from mailroom.models import MailSettings, hash_token
 from tests.factories import ChannelFactory
@@ -242,11 +242,29 @@ def test_an_address_of_another_channel_is_refused_with_its_name(admin_client, ch
         ({"imap_host": "imap.example.com", "imap_user": "u"}, "imap_secret", "Type the secret"),
         ({"after_fetch": "move", "processed_folder": ""}, "processed_folder", "Name the folder"),
         ({"after_fetch": "move", "processed_folder": "INBOX"}, "processed_folder", "another"),
-        ({"ack_body": "Hi {% if %}"}, "ack_body", "The template cannot be read"),
+        ({"ack_body": "Hi {% if %}"}, "ack_body", "“{% if %}” cannot be used: tags"),
+        ({"ack_body": 'Hi {% include "x" %}'}, "ack_body", "“{% include"),
+        ({"ack_body": '{% extends "base.html" %}'}, "ack_body", "tags and comments are not"),
         (
             {"ack_subject": "[#{{ ticket_number|shout }}]"},
             "ack_subject",
-            "The template cannot be read",
+            "“{{ ticket_number|shout }}” cannot be used: filters are not supported",
+        ),
+        (
+            {"ack_body": 'Hi {{ subject|center:"999999999" }}'},
+            "ack_body",
+            "filters are not supported",
+        ),
+        ({"ack_body": "Hi {{ contact.email }}"}, "ack_body", "“{{ contact.email }}” is not a"),
+        (
+            {"imap_host": "a..b", "imap_user": "u", "imap_secret": "s"},
+            "imap_host",
+            "“a..b” is not a host name",
+        ),
+        (
+            {"imap_host": "x" * 64 + ".example", "imap_user": "u", "imap_secret": "s"},
+            "imap_host",
+            "1 to 63 characters",
         ),
         ({"from_address": "nobody"}, "from_address", "Enter a valid email address."),
         ({"imap_security": "rot13"}, "imap_security", "Select a valid choice."),
@@ -424,16 +442,59 @@ def test_imap_a_server_that_never_greets_times_out(settings):
     assert result.message == f"The server at 127.0.0.1:{port} did not answer within 0.3 seconds."
 
 
+@pytest.mark.parametrize(
+    ("host", "said"),
+    [
+        ("a..b", "“a..b” is not a host name"),
+        ("x" * 64 + ".example", "each part between dots must have 1 to 63 characters"),
+    ],
+)
+def test_imap_a_host_name_that_is_not_one_is_said_not_raised(host, said):
+    result = check_imap(ImapTarget(host, 993, Security.SSL, "u", "secret-x"))
+    assert result.ok is False
+    assert said in result.message
+
+
+@pytest.mark.imap
+@pytest.mark.parametrize(
+    ("changes", "said"),
+    [
+        ({"user": "jürgen"}, "The user or the secret contains characters other than ASCII"),
+        ({"secret": "pässwort"}, "The user or the secret contains characters other than ASCII"),
+        ({"folder": "Erledigt/Büro"}, "The folder name “Erledigt/Büro” contains characters"),
+    ],
+)
+def test_imap_values_imaplib_cannot_send_are_said_not_raised(dovecot, changes, said):
+    result = check_imap(target(dovecot, **changes))
+    assert result.ok is False
+    assert said in result.message
+    assert "pässwort" not in result.message
+
+
+def test_test_connection_on_the_page_with_a_bad_host_answers_in_words(admin_client, channel):
+    response = post_mail(
+        admin_client, channel, "test_imap", imap_host="a..b", imap_user="u", imap_secret="s"
+    )
+    assert response.status_code == 200
+    assert "“a..b” is not a host name" in text(response)
+
+
 @pytest.mark.imap
 def test_test_connection_on_the_page_uses_the_typed_values_and_the_stored_secret(
     admin_client, channel, dovecot
 ):
-    MailSettings.objects.create(channel=channel, imap_secret=dovecot.password)
+    MailSettings.objects.create(
+        channel=channel,
+        imap_host=dovecot.host,
+        imap_user=dovecot.user,
+        imap_secret=dovecot.password,
+        imap_port=1,
+    )
     response = post_mail(
         admin_client,
         channel,
         "test_imap",
-        imap_host=dovecot.host,
+        imap_host=dovecot.host.upper(),  # a host name's case does not matter
         imap_port=str(dovecot.port),
         imap_security=Security.NONE,
         imap_user=dovecot.user,
@@ -441,8 +502,8 @@ def test_test_connection_on_the_page_uses_the_typed_values_and_the_stored_secret
     assert response.status_code == 200
     assert f"Connected to 127.0.0.1:{dovecot.port} (no TLS), logged in as support" in text(response)
     assert dovecot.password not in response.content.decode()
-    assert 'value="127.0.0.1"' in response.content.decode()  # kept as typed
-    assert MailSettings.objects.get(channel=channel).imap_host == ""  # not saved
+    assert f'value="{dovecot.port}"' in response.content.decode()  # kept as typed
+    assert MailSettings.objects.get(channel=channel).imap_port == 1  # not saved
     assert not channel.settings_changes.exists()
 
     refused = post_mail(
@@ -457,6 +518,45 @@ def test_test_connection_on_the_page_uses_the_typed_values_and_the_stored_secret
     )
     assert "The server refused the login" in text(refused)
     assert "Typo-Secret-55" not in refused.content.decode()
+
+
+@pytest.mark.parametrize(
+    "typed", [{"imap_host": "imap.attacker.example"}, {"imap_user": "someone-else"}]
+)
+def test_test_connection_never_sends_the_stored_secret_to_another_server_or_user(
+    admin_client, stored, monkeypatch, typed
+):
+    """Anyone able to open the page could type their own server and collect the secret."""
+    tried = []
+    monkeypatch.setattr(
+        "mailroom.connection_check.check_imap", lambda target, **kw: tried.append(target)
+    )
+    response = post_mail(admin_client, stored.channel, "test_imap", **typed)
+    assert response.status_code == 200
+    assert "Type the secret to test a different server" in text(response)
+    assert tried == []
+
+
+def test_test_connection_uses_the_stored_secret_with_the_saved_host_and_user(
+    admin_client, stored, monkeypatch
+):
+    tried = []
+
+    def check(target, **kwargs):
+        tried.append(target)
+        return CheckResult(True, "Connected (checked).")
+
+    monkeypatch.setattr("mailroom.connection_check.check_imap", check)
+    response = post_mail(admin_client, stored.channel, "test_imap", imap_port="143")
+    assert "Connected (checked)." in text(response)
+    assert [(t.host, t.port, t.user, t.secret) for t in tried] == [
+        ("imap.example.com", 143, "support@helpdesk.example", STORED_SECRET)
+    ]
+    typed = post_mail(
+        admin_client, stored.channel, "test_imap", imap_host="other.example", imap_secret="typed-1"
+    )
+    assert "Connected (checked)." in text(typed)
+    assert (tried[-1].host, tried[-1].secret) == ("other.example", "typed-1")
 
 
 def test_test_connection_says_what_is_missing_first(admin_client, channel):
@@ -539,6 +639,38 @@ def test_smtp_without_an_smtp_backend_there_is_nothing_to_test(settings):
     assert result.message == (
         "Mail is not sent by SMTP in this installation (the console backend: mail is printed "
         "on the console of the web and worker processes), so there is nothing to test."
+    )
+
+
+@pytest.mark.smtp
+def test_smtp_an_idn_from_address_is_offered_in_its_ascii_form(smtp_server):
+    result = check_smtp(sender="support@bücher.example")
+    assert result.ok is True, result.message
+    assert "MAIL FROM:<support@xn--bcher-kva.example> accepted: 250 OK." in result.message
+
+
+@pytest.mark.smtp
+def test_smtp_a_from_address_smtp_cannot_carry_is_said_not_raised(smtp_server):
+    result = check_smtp(sender="jürgen@helpdesk.example")
+    assert result.ok is False
+    assert result.message == (
+        "“jürgen@helpdesk.example” cannot be a from address here: the part before the @ has "
+        "characters other than ASCII."
+    )
+    assert check_smtp(sender="a@b..example").ok is False
+
+
+def test_smtp_a_host_name_that_is_not_one_is_said_not_raised(settings):
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "smtp..example", "port": 25},
+        }
+    }
+    result = check_smtp(sender="a@b.example")
+    assert (result.ok, result.message) == (
+        False,
+        "“smtp..example” is not a host name: each part between dots must have 1 to 63 characters.",
     )
 
 

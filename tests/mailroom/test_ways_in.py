@@ -6,11 +6,12 @@ import io
 import sys
 
 import pytest
-from django.core.management import call_command
+from django.core.management import ManagementUtility, call_command
+from django.db import OperationalError
 from django.test import Client
 from django.urls import reverse
 
-from helpdesk.models import InboundEvent, Ticket
+from helpdesk.models import Channel, InboundEvent, Ticket
 from mailroom.models import MailSettings
 from tests.factories import ChannelFactory
 from tests.mailroom.conftest import eml
@@ -73,6 +74,48 @@ def test_the_endpoint_is_404_for_an_unknown_channel(endpoint):
     assert response.json()["error"]
 
 
+def test_the_endpoint_is_404_for_an_inactive_channel_and_stores_nothing(endpoint, mailbox):
+    url, token = endpoint
+    Channel.objects.filter(pk=mailbox.channel_id).update(is_active=False)
+    response = post(url, mail(), token)
+    assert response.status_code == 404
+    assert "active" in response.json()["error"]
+    assert not InboundEvent.objects.exists()
+
+
+def post_chunked(url, body: bytes, token: str):
+    """As gunicorn hands on a chunked request: no Content-Length, the body decoded."""
+    return Client().generic(
+        "POST",
+        url,
+        b"",
+        CONTENT_TYPE="message/rfc822",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+        HTTP_TRANSFER_ENCODING="chunked",
+        **{"wsgi.input": io.BytesIO(body)},
+    )
+
+
+def test_the_endpoint_reads_a_chunked_body_without_content_length(endpoint, mailbox):
+    url, token = endpoint
+    response = post_chunked(url, mail(), token)
+    assert response.status_code == 202, response.content
+    event = InboundEvent.objects.get(pk=response.json()["event"])
+    assert bytes(event.raw) == mail()
+
+
+def test_a_chunked_body_is_read_only_up_to_the_limit(endpoint, settings):
+    url, token = endpoint
+    settings.MAIL_MAX_RAW_BYTES = len(mail())
+    assert post_chunked(url, mail(), token).status_code == 202
+    too_large = mail(body="x" * 200)
+    response = post_chunked(url, too_large, token)
+    assert response.status_code == 413
+    assert InboundEvent.objects.count() == 1
+    empty = post_chunked(url, b"", token)
+    assert empty.status_code == 400
+
+
 def test_the_endpoint_needs_post(endpoint):
     url, _ = endpoint
     assert Client().get(url).status_code == 405
@@ -86,6 +129,66 @@ def test_ingest_email_reads_one_mail_from_stdin(mailbox, monkeypatch):
     assert event.status == Status.PROCESSED, event.error
     assert f"event {event.pk} processed" in out.getvalue()
     assert Ticket.objects.count() == 1
+
+
+def run_from_mta(channel_id: int, raw: bytes, monkeypatch) -> int:
+    """`manage.py ingest_email --channel ID` as an MTA pipe runs it: its exit status."""
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(raw)))
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    # Django closes the connections when a command ends; the test's transaction needs its own.
+    monkeypatch.setattr("django.core.management.base.connections.close_all", lambda: None)
+    with pytest.raises(SystemExit) as exited:
+        ManagementUtility(["manage.py", "ingest_email", "--channel", str(channel_id)]).execute()
+    return exited.value.code
+
+
+@pytest.mark.parametrize(
+    "error", [OperationalError("the database system is starting up"), RuntimeError("surprise")]
+)
+def test_ingest_email_exits_75_when_the_mail_could_not_be_stored(mailbox, monkeypatch, error):
+    """EX_TEMPFAIL: the MTA keeps the mail and delivers it again later (1 would bounce it)."""
+
+    def fail(**kwargs):
+        raise error
+
+    monkeypatch.setattr("mailroom.management.commands.ingest_email.store_email", fail)
+    assert run_from_mta(mailbox.channel_id, mail(), monkeypatch) == 75
+    assert "The mail was not stored" in sys.stderr.getvalue()
+    assert not InboundEvent.objects.exists()
+
+
+def test_ingest_email_exits_75_when_the_database_is_unreachable(mailbox, monkeypatch):
+    def unreachable(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr("django.db.models.query.QuerySet.first", unreachable)
+    assert run_from_mta(mailbox.channel_id, mail(), monkeypatch) == 75
+
+
+def test_ingest_email_exits_0_once_stored_even_when_processing_fails(mailbox, monkeypatch):
+    def fail(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr("mailroom.management.commands.ingest_email.process_inbound", fail)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(mail())))
+    err = io.StringIO()
+    call_command("ingest_email", "--channel", str(mailbox.channel_id), stdout=io.StringIO(),
+                 stderr=err)  # fmt: skip
+    event = InboundEvent.objects.get()
+    assert event.status == Status.RECEIVED  # the intake sweep processes it
+    assert f"event {event.pk} stored, not processed yet (OperationalError)" in err.getvalue()
+
+
+def test_ingest_email_usage_errors_exit_64(mailbox, monkeypatch, tmp_path):
+    assert run_from_mta(999999, mail(), monkeypatch) == 64
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    with pytest.raises(SystemExit) as exited:
+        ManagementUtility(
+            ["manage.py", "ingest_email", "--channel", str(mailbox.channel_id), "--maildir",
+             str(tmp_path)]
+        ).execute()  # fmt: skip
+    assert exited.value.code == 64
+    assert not InboundEvent.objects.exists()
 
 
 def test_ingest_email_reads_a_maildir_and_marks_every_mail_seen(mailbox, tmp_path):
