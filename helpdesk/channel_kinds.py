@@ -132,7 +132,7 @@ POLICIES: dict[str, KindPolicy] = {
             skill_routing=True,
             emails_offline_contact_owner=True,
             intake="form",  # webforms app: the public form page /f/<public id>/
-            outbound="email",  # a reply to a form goes to the address the visitor typed
+            outbound="email",  # by mail: the contact's address, else the one typed on the form
         ),
         KindPolicy(
             kind=ChannelKind.WHATSAPP,

@@ -124,21 +124,40 @@ def new_message_id(message: Message, channel: Channel) -> str:
 # --- the intent --------------------------------------------------------------------------
 
 
+def recipient_for(ticket: Ticket) -> tuple[str, str] | None:
+    """(name, address) a reply on `ticket` goes to: the contact's address; for a contact
+    without one, the address the customer gave on the ticket's first message — a form
+    submission whose typed address belongs to another contact keeps it only there
+    (`webforms.identity`, rule 4), and the form promised to answer at it. None: no address.
+    One query, only for a contact without an address."""
+    contact = ticket.contact
+    if contact is None:
+        return None
+    if contact.email:
+        return contact.name, contact.email
+    given = (
+        Message.objects.filter(ticket=ticket, direction=Message.Direction.INBOUND)
+        .exclude(sender_address="")
+        .order_by("pk")
+        .values_list("sender_address", flat=True)
+        .first()
+    )
+    return (contact.name, given) if given else None
+
+
 def wants_email(message: Message, ticket: Ticket) -> bool:
-    """An agent's reply on a ticket of an email channel, to a contact with an address that
+    """An agent's reply on a ticket of an email channel, to a customer with an address that
     is not one of ours (a channel's address or from address, DEFAULT_FROM_EMAIL: mail to
     ourselves would come back in as mail, `mailroom.inbound.current_directory`)."""
     channel = ticket.channel
-    contact = ticket.contact
     if not (
         message.direction == Message.Direction.OUTBOUND
         and channel is not None
         and channel.policy.outbound == "email"
-        and contact is not None
-        and contact.email
     ):
         return False
-    return contact.email.strip().lower() not in current_directory().ours
+    recipient = recipient_for(ticket)
+    return recipient is not None and recipient[1].strip().lower() not in current_directory().ours
 
 
 def queue_reply(*, message: Message, ticket: Ticket) -> OutboundMessage | None:
@@ -225,10 +244,15 @@ def bodies(message: Message, signature: str) -> tuple[str, str]:
     return f"{text}\n", f"<!doctype html><html><body>{html}</body></html>"
 
 
-def compose(outbound: OutboundMessage) -> EmailMultiAlternatives:
+def compose(
+    outbound: OutboundMessage, recipient: tuple[str, str] | None = None
+) -> EmailMultiAlternatives:
+    """The mail of one outbox row, to `recipient` (default: `recipient_for` its ticket)."""
     message = outbound.message
     ticket = message.ticket
-    contact = ticket.contact
+    recipient = recipient or recipient_for(ticket)
+    if recipient is None:
+        raise ValueError(f"Ticket {ticket.pk}: the contact has no email address.")
     in_reply_to, references = thread_ids(outbound)
     headers = {"Message-ID": outbound.provider_id, "Auto-Submitted": "auto-generated"}
     subject = subject_for(ticket)
@@ -248,7 +272,7 @@ def compose(outbound: OutboundMessage) -> EmailMultiAlternatives:
         subject=subject,
         body=text,
         from_email=sender_for(outbound.channel),
-        to=[formataddr((contact.name, contact.email))],
+        to=[formataddr(recipient)],
         reply_to=[reply_to] if reply_to else None,
         headers=headers,
     )
@@ -272,13 +296,13 @@ def send(*, outbound_id: int) -> str:
     if not outbound.provider_id:  # a row written by other means: choose its id before sending
         outbound.provider_id = new_message_id(outbound.message, outbound.channel)
         OutboundMessage.objects.filter(pk=outbound_id).update(provider_id=outbound.provider_id)
-    contact = outbound.message.ticket.contact
-    if contact is None or not contact.email:
+    recipient = recipient_for(outbound.message.ticket)
+    if recipient is None:
         outbox.finish(outbound_id, Status.FAILED, "The contact has no email address.")
         return Outcome.FAILED
     try:
         attempt = send_once(
-            compose(outbound),
+            compose(outbound, recipient),
             attempts=outbound.attempts,
             final=outbound.attempts >= MAX_ATTEMPTS,
             base=settings.NOTIFICATIONS_RETRY_BASE_SECONDS,
