@@ -22,14 +22,14 @@ def test_r11_an_agent_goes_away_and_the_next_ticket_goes_to_someone_else(
         users=[agent, other_agent],
     ).channel
     page = login_page(agent, "/queues/unassigned/")
-    control = page.locator("nav.hd-topbar .hd-status")
+    control = page.locator("nav.hd-topbar .hd-avail")
     assert control.get_attribute("data-availability") == "ok"
 
-    control.locator(".hd-status-toggle").click()
+    control.locator(".hd-avail-toggle").click()
     screenshot("availability-top-bar-menu", full_page=False)
     control.get_by_role("button", name="Away").click()
     page.wait_for_url("**/queues/unassigned/")
-    assert page.locator("nav.hd-topbar .hd-status").get_attribute("data-availability") == "away"
+    assert page.locator("nav.hd-topbar .hd-avail").get_attribute("data-availability") == "away"
     agent.refresh_from_db()
     assert agent.status == User.Status.AWAY
 
