@@ -378,3 +378,25 @@ CELERY_BEAT_SCHEDULE["livechat-webhook-sweep"] = {  # livechat: webhook replies 
     "task": "livechat.tasks.sweep_chat_webhooks_task",
     "schedule": SWEEP_SECONDS,
 }
+# Live chat, continued: a visitor's message to a chat ticket closed more than
+# LIVECHAT_NEW_CONVERSATION_AFTER_HOURS ago starts a new conversation (a new ticket, routed
+# again); sooner, it reopens the ticket. Rate limits of the widget (livechat/throttle.py), per
+# LIVECHAT_RATE_WINDOW_SECONDS: LIVECHAT_RATE_STARTS_PER_IP new visitor tokens per client
+# address, LIVECHAT_RATE_MESSAGES_PER_CONVERSATION and LIVECHAT_RATE_MESSAGES_PER_IP visitor
+# messages (0 = no limit); counted in Redis at LIVECHAT_RATE_REDIS_URL (default: the broker's
+# when it is Redis), else in each process's memory. /chat/demo/ is served when DEBUG or
+# LIVECHAT_DEMO is on.
+LIVECHAT_NEW_CONVERSATION_AFTER_HOURS = env.float(
+    "LIVECHAT_NEW_CONVERSATION_AFTER_HOURS", default=24.0
+)
+LIVECHAT_RATE_WINDOW_SECONDS = env.int("LIVECHAT_RATE_WINDOW_SECONDS", default=600)
+LIVECHAT_RATE_STARTS_PER_IP = env.int("LIVECHAT_RATE_STARTS_PER_IP", default=20)
+LIVECHAT_RATE_MESSAGES_PER_CONVERSATION = env.int(
+    "LIVECHAT_RATE_MESSAGES_PER_CONVERSATION", default=60
+)
+LIVECHAT_RATE_MESSAGES_PER_IP = env.int("LIVECHAT_RATE_MESSAGES_PER_IP", default=300)
+LIVECHAT_RATE_REDIS_URL = env.str(
+    "LIVECHAT_RATE_REDIS_URL",
+    default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
+)
+LIVECHAT_DEMO = env.bool("LIVECHAT_DEMO", default=DEBUG)

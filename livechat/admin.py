@@ -82,10 +82,10 @@ class ChatSettingsAdmin(admin.ModelAdmin):
 
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
-    list_display = ["id", "channel", "short_key", "contact", "ticket", "created_at"]
+    list_display = ["id", "channel", "short_key", "number", "contact", "ticket", "created_at"]
     list_select_related = ["channel", "contact", "ticket"]
     list_filter = ["channel"]
-    readonly_fields = ["channel", "key", "contact", "ticket", "created_at"]
+    readonly_fields = ["channel", "key", "number", "contact", "ticket", "created_at"]
 
     def has_add_permission(self, request):
         return False

@@ -7,19 +7,27 @@ redelivery that stores nothing new — and publishes `process_chat_task` after c
 (settings.INTAKE_TASKS["chat"]). `handle_chat(event)` is the handler `process_inbound`
 runs, inside its transaction:
 
-1. The conversation (`Conversation`: channel and key) is found or created, then locked, so
-   two workers with two first messages of one conversation take turns: one ticket.
+1. The key's first conversation row (`Conversation`: channel, key, number 1) is found or
+   created, then locked, so two workers with two messages of one key take turns: one
+   ticket. The key's current conversation is its highest number; when its ticket has been
+   closed for more than LIVECHAT_NEW_CONVERSATION_AFTER_HOURS, the message starts the next
+   conversation (number + 1, the same contact) instead.
 2. No ticket yet: the contact — the widget visitor's by `visitor_token` (a name or address
    they typed fills a new contact; an address that is another contact's is kept on the
    message only, since nobody verified it); the custom chat's by its address (the API is
    authenticated: its backend vouches for the address), else a new contact with the name —
    and a Messages ticket on the channel (`create_ticket`), routed by the chatflow's toggle
    (R18) once `ticket_created` is sent.
-3. A ticket: the message is appended (`add_inbound_message`; a closed ticket reopens).
+3. A ticket: the message is appended (`add_inbound_message`; a ticket closed more recently
+   reopens).
 4. The conversation's readers are woken at commit (`livechat.realtime.notify`).
 """
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from helpdesk.models import Channel, Contact, InboundEvent, Message, Ticket
 from helpdesk.services import add_inbound_message, contact_for_email, create_ticket
@@ -66,9 +74,32 @@ def store_chat_message(
 
 
 def _conversation(channel: Channel, key: str) -> Conversation:
-    """The conversation row, locked until the event's transaction ends."""
-    insert_once(Conversation(channel=channel, key=key))
-    return Conversation.objects.select_for_update().get(channel=channel, key=key)
+    """The key's current conversation (its highest number), the key's first row locked
+    until the event's transaction ends; a new one when the current one's ticket has been
+    closed for LIVECHAT_NEW_CONVERSATION_AFTER_HOURS."""
+    insert_once(Conversation(channel=channel, key=key, number=1))
+    Conversation.objects.select_for_update().get(channel=channel, key=key, number=1)
+    # Read after the lock (a new statement sees what the previous holder committed).
+    current = (
+        Conversation.objects.filter(channel=channel, key=key)
+        .select_related("ticket")
+        .order_by("-number")
+        .first()
+    )
+    if not _ended(current.ticket):
+        return current
+    return Conversation.objects.create(
+        channel=channel, key=key, number=current.number + 1, contact=current.contact
+    )
+
+
+def _ended(ticket: Ticket | None) -> bool:
+    """Closed for longer than LIVECHAT_NEW_CONVERSATION_AFTER_HOURS: the visitor's next
+    message is a new conversation, not a reopening."""
+    if ticket is None or ticket.status != Ticket.Status.CLOSED or ticket.closed_at is None:
+        return False
+    hours = settings.LIVECHAT_NEW_CONVERSATION_AFTER_HOURS
+    return ticket.closed_at <= timezone.now() - timedelta(hours=hours)
 
 
 def _visitor_contact(key: str, name: str, email: str) -> Contact:
@@ -119,7 +150,9 @@ def handle_chat(event: InboundEvent) -> Outcome:
     conversation = _conversation(channel, key)
     details = {"sender_name": message.name, "sender_address": message.email}
     if conversation.ticket_id is None:
-        if channel.policy.outbound == WEBHOOK:
+        if conversation.contact_id is not None:  # the key's earlier conversation's
+            contact = conversation.contact
+        elif channel.policy.outbound == WEBHOOK:
             contact = _api_contact(message)
         else:
             contact = _visitor_contact(key, message.name, message.email)

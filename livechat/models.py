@@ -14,6 +14,7 @@ when left blank, and a new token or secret is shown once, when it is set.
 """
 
 import hashlib
+import re
 import secrets
 from urllib.parse import urlsplit
 
@@ -44,9 +45,20 @@ def webhook_kinds() -> tuple[str, ...]:
     return kinds_sending_by(WEBHOOK)
 
 
+PUBLIC_ID_CHARS = 32  # the column
+# A public id as `new_public_id` makes it (16 URL-safe base64 characters), or any of that
+# alphabet up to the column's length: anything else (NUL, a space, 5,000 characters) names
+# no chat and is answered without a query.
+PUBLIC_ID = re.compile(rf"\A[A-Za-z0-9_-]{{1,{PUBLIC_ID_CHARS}}}\Z")
+
+
 def new_public_id() -> str:
     """What the embedding page names the channel by (`data-channel`): random, not the id."""
     return secrets.token_urlsafe(12)
+
+
+def is_public_id(value: str) -> bool:
+    return bool(PUBLIC_ID.match(value))
 
 
 def hash_secret(raw: str) -> str:
@@ -78,7 +90,7 @@ class ChatSettings(models.Model):
 
     channel = models.OneToOneField(Channel, on_delete=models.CASCADE, related_name="chat_settings")
     public_id = models.CharField(
-        max_length=32,
+        max_length=PUBLIC_ID_CHARS,
         unique=True,
         default=new_public_id,
         help_text="The channel's name in the embed snippet (data-channel). Not a secret.",
@@ -158,11 +170,18 @@ class ChatSettings(models.Model):
 class Conversation(models.Model):
     """One chat: a widget visitor (their token's visitor key) or a custom chat's
     conversation id on one channel, with its contact and — from the first message on — its
-    ticket. Later messages append to that ticket, whatever its status."""
+    ticket. Later messages append to that ticket (a closed one reopens) until it has been
+    closed for LIVECHAT_NEW_CONVERSATION_AFTER_HOURS: the next message then starts the key's
+    next conversation (`number` + 1) with a new ticket. Every row keeps its ticket, so each
+    ticket of a visitor still reaches them (`livechat.receivers`) and the widget shows the
+    visitor's conversations as one thread."""
 
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(
         max_length=255, help_text="The visitor key (widget) or the API's conversation id."
+    )
+    number = models.PositiveIntegerField(
+        default=1, help_text="1 for the key's first conversation, then 2, 3, …"
     )
     contact = models.ForeignKey(
         Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -174,11 +193,13 @@ class Conversation(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["channel", "key"], name="livechat_conversation_once")
+            models.UniqueConstraint(
+                fields=["channel", "key", "number"], name="livechat_conversation_number_once"
+            )
         ]
 
     def __str__(self) -> str:
-        return f"Chat {self.key[:12]} on {self.channel_id}"
+        return f"Chat {self.key[:12]} #{self.number} on {self.channel_id}"
 
 
 class WebhookReply(OutboundMessage):

@@ -6,13 +6,16 @@ from datetime import UTC, datetime
 from django.db.models import QuerySet
 
 from helpdesk.models import AssignmentEvent, Message, Ticket, User
-from livechat.models import ChatSettings, widget_kinds
+from livechat.models import ChatSettings, is_public_id, widget_kinds
 
 MAX_BATCH = 200  # messages in one answer; the rest come with the next
 
 
 def widget_settings(public_id: str) -> ChatSettings | None:
-    """The settings of the active chatflow channel with this public id, or None."""
+    """The settings of the active chatflow channel with this public id, or None (without a
+    query when the id is not of the shape public ids have)."""
+    if not is_public_id(public_id):
+        return None
     return (
         ChatSettings.objects.select_related("channel")
         .filter(
@@ -20,6 +23,17 @@ def widget_settings(public_id: str) -> ChatSettings | None:
             channel__is_active=True,
             channel__kind__in=widget_kinds(),
         )
+        .first()
+    )
+
+
+def demo_chat() -> ChatSettings | None:
+    """What the demo page embeds: the settings of the first active chatflow that has them
+    (made by its Details tab or `seed_demo`; the page itself writes nothing)."""
+    return (
+        ChatSettings.objects.select_related("channel")
+        .filter(channel__is_active=True, channel__kind__in=widget_kinds())
+        .order_by("channel_id")
         .first()
     )
 

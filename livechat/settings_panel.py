@@ -2,7 +2,8 @@
 registered in `livechat.apps`). Its shape follows the kind's policy, never a kind's name:
 
 - a chatflow (`policy.outbound == WIDGET`): the widget's title, greeting and allowed
-  origins, its public id and the `<script>` snippet to paste, and the demo page;
+  origins, its public id and the `<script>` snippet to paste, and the demo page (when it
+  is served: `setup.demo_served`);
 - a custom chat (`policy.outbound == WEBHOOK`): the API's address and the first
   characters of its token ("New API token"), the webhook's address and its secret
   ("New webhook secret").
@@ -20,8 +21,8 @@ from django.urls import reverse
 
 from channels_cfg.panels import ActionResult, DetailsPanel
 from helpdesk.models import Channel, User
-from livechat import setup
-from livechat.models import INTAKE, WEBHOOK, WIDGET, ChatSettings, widget_kinds
+from livechat import selectors, setup
+from livechat.models import INTAKE, WEBHOOK, WIDGET, ChatSettings
 
 SM = {"class": "form-control-sm"}
 
@@ -169,17 +170,13 @@ class ChatPanel(DetailsPanel):
         chat = form.chat
         extra = {"public_id": chat.public_id, "labels": self.actions}
         if chat.serves_widget:
-            first = (
-                Channel.objects.filter(is_active=True, kind__in=widget_kinds())
-                .order_by("pk")
-                .values_list("pk", flat=True)
-                .first()
-            )
-            extra |= {
-                "snippet": setup.embed_snippet(chat),
-                "demo_url": reverse("livechat:demo"),
-                "demo_shows_this": first == channel.pk,
-            }
+            extra["snippet"] = setup.embed_snippet(chat)
+            if setup.demo_served():
+                shown = selectors.demo_chat()
+                extra |= {
+                    "demo_url": reverse("livechat:demo"),
+                    "demo_shows_this": shown is not None and shown.channel_id == channel.pk,
+                }
         if chat.serves_api:
             extra |= {"api_url": api_url(channel), "token_prefix": chat.api_token_prefix}
         return extra

@@ -39,6 +39,12 @@ def ensure_chat_settings(channel: Channel) -> ChatSettings:
     return ChatSettings.objects.select_related("channel").get(channel=channel)
 
 
+def demo_served() -> bool:
+    """The demo page (/chat/demo/) is for development and trials: served when DEBUG or
+    LIVECHAT_DEMO is on."""
+    return settings.DEBUG or settings.LIVECHAT_DEMO
+
+
 def new_api_token(chat: ChatSettings) -> str:
     """Replace the custom chat API's token; returns the raw value, to be shown once."""
     raw = chat.set_api_token()

@@ -15,27 +15,30 @@ channel's API token>` and `{"conversation_id", "message_id", "text", "contact_na
 "contact_email"?}` → 202 `{"event", "duplicate"}`.
 
 Refusals are JSON `{"error": "…"}`: 400 bad JSON or fields, 401 missing or wrong token, 403
-an origin not allowed or an inactive channel, 404 no such chat, 405, 413 too large, 415 not
-JSON. Nothing is stored for a refused request.
+an origin not allowed or an inactive channel, 404 no such chat (or a public id of another
+shape, answered without a query), 405, 413 too large, 415 not JSON, 429 over a rate limit
+of `livechat.throttle` (new conversations per address, messages per conversation and per
+address; with `Retry-After`). Nothing is stored for a refused request.
 
 For agents: `GET tickets/<id>/messages/?after=<id>` — the ticket page's thread, polled by
 htmx: the messages after the last one shown (204 when there is none), in a fixed number of
-queries. And `GET demo/`: a page that embeds the widget of the first active chatflow.
+queries. And `GET demo/` (only when DEBUG or LIVECHAT_DEMO is on, else 404): a page that
+embeds the widget of the first active chatflow.
 """
 
 from functools import wraps
 
 from django.conf import settings
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk.access import agent_required, ticket_for_agent
-from helpdesk.models import Channel
-from livechat import cors, realtime, selectors, setup, tokens
+from helpdesk.throttling import client_ip
+from livechat import cors, realtime, selectors, setup, throttle, tokens
 from livechat.intake import store_chat_message
-from livechat.models import ChatSettings, webhook_kinds, widget_kinds
+from livechat.models import ChatSettings, webhook_kinds
 from livechat.payloads import BadInput, api_message, widget_message
 from livechat.templatetags.livechat_tags import now_ms, poller_context
 
@@ -47,6 +50,12 @@ MAX_SINCE_MS = 10**13  # the year 2286
 
 def _refuse(status: int, error: str) -> JsonResponse:
     return JsonResponse({"error": error}, status=status)
+
+
+def _limited(exc: throttle.RateLimited) -> JsonResponse:
+    response = _refuse(429, exc.error)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _poll_ms() -> int:
@@ -122,6 +131,10 @@ def widget_start(request, chat: ChatSettings):
     if visitor is not None:
         token = tokens.bearer(request)
     else:
+        try:
+            throttle.count_start(client_ip=client_ip(request))  # a new conversation
+        except throttle.RateLimited as exc:
+            return _limited(exc)
         token, visitor = tokens.issue(channel_id=chat.channel_id)
     return JsonResponse(
         {
@@ -169,8 +182,13 @@ def _post_message(request, chat: ChatSettings, visitor: tokens.Visitor):
     try:
         body = _read_body(request)
         message = widget_message(body, max_text=settings.LIVECHAT_MAX_TEXT_CHARS)
+        throttle.count_message(
+            client_ip=client_ip(request), conversation=f"{chat.channel_id}:{visitor.key}"
+        )
     except BadInput as exc:
         return _refuse(exc.status, exc.error)
+    except throttle.RateLimited as exc:
+        return _limited(exc)
     event, created = store_chat_message(
         channel=chat.channel,
         conversation_key=visitor.key,
@@ -248,8 +266,10 @@ def ticket_messages(request, ticket_id: int):
 
 @require_GET
 def demo(request):
-    """A shop page that embeds the chat widget of the first active chatflow channel."""
-    channel = Channel.objects.filter(is_active=True, kind__in=widget_kinds()).order_by("pk").first()
-    chat = setup.ensure_chat_settings(channel) if channel else None
+    """A shop page that embeds the chat widget of the first active chatflow channel; 404
+    unless DEBUG or LIVECHAT_DEMO is on. It writes nothing (`seed_demo` sets the chat up)."""
+    if not setup.demo_served():
+        raise Http404("The chat demo page is off (LIVECHAT_DEMO).")
+    chat = selectors.demo_chat()
     context = {"chat": chat, "snippet": setup.embed_snippet(chat) if chat else ""}
     return render(request, "livechat/demo.html", context)

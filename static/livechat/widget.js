@@ -29,6 +29,7 @@
   var API = new URL("chat/w/" + encodeURIComponent(CHANNEL) + "/", BASE).href;
   var STORE = "helpdesk-chat:" + CHANNEL;
   var UNREACHABLE = "We could not reach the chat. Try again in a moment.";
+  var BUSY = "Too many messages just now. Wait a few minutes, then try again."; // 429
   var WAIT_TIMEOUT_MS = 40000;
   var SEND_TRIES = 4;
 
@@ -212,7 +213,8 @@
     });
   }
 
-  function showError(shown) {
+  function showError(shown, message) {
+    errorText.textContent = message || UNREACHABLE;
     error.hidden = !shown;
     wrap.classList.toggle("hdchat-offline", shown);
   }
@@ -225,7 +227,8 @@
     state.starting = request("POST", "start", {}).then(function (answer) {
       state.starting = null;
       if (answer.status !== 200 || !answer.data.token) {
-        showError(true);
+        state.startError = answer.status === 429 ? BUSY : UNREACHABLE;
+        showError(true, state.startError);
         return false;
       }
       if (answer.data.token !== state.token) {
@@ -246,6 +249,7 @@
       return true;
     }, function () {
       state.starting = null;
+      state.startError = UNREACHABLE;
       showError(true);
       return false;
     });
@@ -350,6 +354,10 @@
         restart().then(function (ok) { if (ok) post(entry, tries); else failed(entry, UNREACHABLE); });
         return;
       }
+      if (answer.status === 429) {
+        failed(entry, BUSY);
+        return;
+      }
       if (answer.status >= 400 && answer.status < 500) {
         failed(entry, answer.data.error || "This message was not accepted.");
         return;
@@ -392,7 +400,7 @@
     }
     start().then(function (ok) {
       if (!ok) {
-        formError.textContent = UNREACHABLE;
+        formError.textContent = state.startError || UNREACHABLE;
         formError.hidden = false;
         return;
       }

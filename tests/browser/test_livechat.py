@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from helpdesk.models import Ticket
+from livechat import throttle
 from tests.browser.conftest import _new_page, session_cookie_for
 from tests.factories import AgentFactory
 from tests.livechat.conftest import chatflow
@@ -18,6 +19,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("eager_celery")]
 
 PHONE = {"width": 390, "height": 844}
 UNREACHABLE = "We could not reach the chat. Try again in a moment."
+BUSY = "Too many messages just now. Wait a few minutes, then try again."
 
 
 @pytest.fixture
@@ -34,6 +36,9 @@ def shoot(screenshot):
 def short_waits(settings):
     # Each long poll is held at most this long, so none outlives the test for long.
     settings.LIVECHAT_WAIT_SECONDS = 5
+    settings.LIVECHAT_DEMO = True  # the page the visitor chats on (off in production)
+    settings.LIVECHAT_RATE_REDIS_URL = ""  # rate limits counted afresh, in this process
+    throttle.counter_store().clear()
 
 
 def never_reloads(page):
@@ -144,3 +149,20 @@ def test_the_widget_at_390_px_and_when_the_helpdesk_cannot_be_reached(browser, l
         )
     finally:
         context.close()
+
+
+def test_the_widget_says_plainly_when_the_visitor_is_over_a_rate_limit(page, settings):
+    settings.LIVECHAT_RATE_MESSAGES_PER_CONVERSATION = 1
+    chatflow(title="Chat with Northwind")
+    page.goto("/chat/demo/")
+    page.get_by_role("button", name="Chat with us").click()
+    page.get_by_label("Your message").fill("Do you sell filters?")
+    page.keyboard.press("Enter")
+    accepted = ".hdchat-msg-visitor[data-status=sent], .hdchat-msg-visitor[data-status=delivered]"
+    expect(page.locator(accepted)).to_have_count(1)
+    page.get_by_label("Your message").fill("And paper ones?")
+    page.keyboard.press("Enter")
+    refused = page.locator(".hdchat-msg-visitor", has_text="And paper ones?")
+    expect(refused.locator(".hdchat-status")).to_contain_text(BUSY)
+    expect(refused.get_by_role("button", name="Send again")).to_be_visible()
+    assert page.console_errors == [] or all("429" in e for e in page.console_errors)

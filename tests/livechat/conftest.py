@@ -13,10 +13,20 @@ from django.urls import reverse
 
 from channels_cfg.models import AssignMode
 from helpdesk.models import Channel
-from livechat import setup
+from livechat import setup, throttle
 from tests.factories import ChannelAutomationFactory, ChannelFactory
 
 ORIGIN = "https://shop.example.com"
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_counts(settings):
+    """Every test counts its rate limits from zero, in this process's memory (a test of the
+    Redis counts sets LIVECHAT_RATE_REDIS_URL itself)."""
+    settings.LIVECHAT_RATE_REDIS_URL = ""
+    throttle.counter_store().clear()
+    yield
+    throttle._store_for.cache_clear()
 
 
 def chatflow(*, users=(), on: bool = True, **settings):

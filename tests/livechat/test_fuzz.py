@@ -3,6 +3,7 @@ stored (and a worker makes it part of a ticket without failing), or a 4xx with a
 and nothing written — never a 5xx. Each example runs in a savepoint that is rolled back."""
 
 import json
+from urllib.parse import quote
 
 import pytest
 from django.db import transaction
@@ -60,9 +61,28 @@ raw_bodies = (
 )
 
 
+# A chat's public id as the URL carries it: the generated shape (16 URL-safe characters),
+# near misses, NUL, other characters and lengths far past the column's 32.
+public_ids = (
+    st.from_regex(r"\A[A-Za-z0-9_-]{0,40}\Z")
+    | text
+    | long_text
+    | st.builds(lambda a, b: a + "\x00" + b, ids, ids)
+)
+
+
 # What a URL's query and an HTTP header can carry at all.
 query_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
 header_text = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=500)
+
+
+@pytest.fixture(autouse=True)
+def no_rate_limits(settings):
+    # One conversation takes every example: the limits would answer 429 after the first few
+    # dozen, and the fuzz is about what gets stored.
+    settings.LIVECHAT_RATE_STARTS_PER_IP = 0
+    settings.LIVECHAT_RATE_MESSAGES_PER_CONVERSATION = 0
+    settings.LIVECHAT_RATE_MESSAGES_PER_IP = 0
 
 
 def counts():
@@ -149,4 +169,20 @@ def test_fuzz_reading_with_any_cursor_or_token_is_200_or_4xx(widget, after, toke
             headers={"Authorization": f"Bearer {token}", "Origin": widget.origin},
         )
         assert forged.status_code == 401
+        transaction.set_rollback(True)
+
+
+@fuzz
+@given(public_id=public_ids)
+def test_fuzz_any_public_id_is_a_4xx_never_a_5xx(widget, public_id):
+    quoted = quote(public_id.encode("utf-8", "surrogatepass"), safe="")
+    with transaction.atomic():
+        before = counts()
+        for method, name in (("post", "start"), ("get", "messages"), ("post", "messages")):
+            response = getattr(widget.client, method)(
+                f"/chat/w/{quoted}/{name}", headers=widget._headers()
+            )
+            event(f"{name} {response.status_code}")
+            assert 400 <= response.status_code < 500, (name, response.content[:300])
+        assert counts() == before
         transaction.set_rollback(True)

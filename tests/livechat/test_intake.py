@@ -2,11 +2,15 @@
 toggle (R18); later messages append; a redelivery is one message; the two first messages of
 one conversation handled at the same moment make one ticket."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from helpdesk import services
 from helpdesk.models import Contact, InboundEvent, Message, Ticket
 from helpdesk.services.intake import process_inbound
+from livechat import selectors
 from livechat.intake import handle_chat, store_chat_message
 from livechat.models import Conversation
 from livechat.payloads import ChatInput
@@ -64,6 +68,68 @@ def test_later_messages_append_and_a_closed_chat_reopens(agent):
     assert [m.body for m in ticket.messages.order_by("pk")] == ["First", "Still broken"]
     assert ticket.status == Ticket.Status.WAITING_ON_US
     assert Ticket.objects.count() == 1 and Contact.objects.count() == 1
+
+
+def closed_hours_ago(ticket, hours: float, actor) -> None:
+    services.close(ticket=ticket, actor=actor)
+    Ticket.objects.filter(pk=ticket.pk).update(closed_at=timezone.now() - timedelta(hours=hours))
+
+
+def test_a_message_within_the_hours_after_closing_reopens_the_chat(agent, settings):
+    settings.LIVECHAT_NEW_CONVERSATION_AFTER_HOURS = 24
+    chat = chatflow()
+    deliver(chat, "First", "m1")
+    ticket = Ticket.objects.get()
+    closed_hours_ago(ticket, 23, agent)
+    event = deliver(chat, "One more thing", "m2")
+    assert event.error == "added to the chat" and event.ticket == ticket
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.WAITING_ON_US
+    assert Ticket.objects.count() == 1 and Conversation.objects.count() == 1
+
+
+def test_a_message_long_after_the_chat_closed_starts_a_new_conversation_routed_again(
+    published_tasks, agent, settings
+):
+    settings.LIVECHAT_NEW_CONVERSATION_AFTER_HOURS = 24
+    router_pick = AgentFactory()
+    chat = chatflow(users=[router_pick], on=True)
+    with published_tasks.after_commit():
+        deliver(chat, "My grinder is loud", "m1", name="Kim")
+    old = Ticket.objects.get()
+    closed_hours_ago(old, 25, agent)
+    with published_tasks.after_commit() as ran:
+        event = deliver(chat, "Now the kettle leaks", "m2")
+    assert event.error == "new chat"
+    new = Ticket.objects.exclude(pk=old.pk).get()
+    assert event.ticket == new and "routing.tasks.route_ticket_task" in ran
+    assert (new.subject, new.contact, new.owner) == (
+        "Now the kettle leaks",
+        old.contact,
+        router_pick,
+    )
+    old.refresh_from_db()
+    assert old.status == Ticket.Status.CLOSED
+    assert [m.body for m in old.messages.all()] == ["My grinder is loud"]
+    deliver(chat, "It drips", "m3")  # later messages go to the new ticket
+    assert [m.body for m in new.messages.order_by("pk")] == ["Now the kettle leaks", "It drips"]
+    # One visitor, one thread in the widget; each ticket still knows its conversation (an
+    # agent's late reply on the old ticket reaches the visitor too).
+    seen = selectors.visitor_messages(channel_id=chat.channel_id, key=KEY, after=0)
+    assert [m.body for m in seen] == ["My grinder is loud", "Now the kettle leaks", "It drips"]
+    assert {c.ticket_id: c.key for c in Conversation.objects.all()} == {old.pk: KEY, new.pk: KEY}
+    assert Contact.objects.count() == 1
+
+
+def test_a_custom_chat_long_closed_starts_a_new_ticket_for_the_same_contact(agent, settings):
+    settings.LIVECHAT_NEW_CONVERSATION_AFTER_HOURS = 1
+    chat = custom_chat()
+    deliver(chat, "Hi from the app", "1", key="conv-9", conversation_id="conv-9", name="Kim")
+    old = Ticket.objects.get()
+    closed_hours_ago(old, 2, agent)
+    deliver(chat, "Hi again", "2", key="conv-9", conversation_id="conv-9", name="Kim")
+    new = Ticket.objects.exclude(pk=old.pk).get()
+    assert new.contact == old.contact and Contact.objects.count() == 1
 
 
 def test_a_reprocessed_event_adds_nothing():

@@ -56,7 +56,8 @@ def api_chat():
 # ---------------------------------------------------------------------------------------
 
 
-def test_a_chatflow_shows_its_public_id_snippet_and_settings(admin_client, widget_chat):
+def test_a_chatflow_shows_its_public_id_snippet_and_settings(admin_client, widget_chat, settings):
+    settings.LIVECHAT_DEMO = True
     response = admin_client.get(details_url(widget_chat.channel))
     assert response.status_code == 200
     html = response.content.decode()
@@ -75,10 +76,18 @@ def test_a_chatflow_shows_its_public_id_snippet_and_settings(admin_client, widge
     assert "API URL" not in page and "Webhook secret" not in page
 
 
-def test_the_demo_link_says_when_it_shows_another_chat(admin_client, widget_chat):
+def test_the_demo_link_says_when_it_shows_another_chat(admin_client, widget_chat, settings):
+    settings.LIVECHAT_DEMO = True
     later = chatflow()
     response = admin_client.get(details_url(later.channel))
     assert "embeds the first active chatflow, which is another channel" in text(response)
+
+
+def test_without_the_demo_page_there_is_no_link_to_it(admin_client, widget_chat, settings):
+    settings.DEBUG, settings.LIVECHAT_DEMO = False, False
+    response = admin_client.get(details_url(widget_chat.channel))
+    assert response.status_code == 200
+    assert reverse("livechat:demo") not in response.content.decode()
 
 
 def test_saving_a_chatflow_records_each_change(admin_client, admin_user, widget_chat):

@@ -1,6 +1,8 @@
 """Setting a chat up: the snippet, the settings' rules, the admin (a secret never rendered
 back, tokens shown once), the demo page."""
 
+import io
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
@@ -136,6 +138,12 @@ def test_the_admin_lists_webhook_replies_only_and_retries_failed_ones(site, agen
     assert WebhookReply.objects.get(pk=row.pk).status == "queued"
 
 
+@pytest.fixture
+def demo_on(settings):
+    settings.DEBUG, settings.LIVECHAT_DEMO = False, True
+
+
+@pytest.mark.usefixtures("demo_on")
 def test_the_demo_page_embeds_the_widget_of_the_first_active_chatflow(client):
     chat = chatflow()
     html = client.get(reverse("livechat:demo")).content.decode()
@@ -144,6 +152,37 @@ def test_the_demo_page_embeds_the_widget_of_the_first_active_chatflow(client):
     assert "&lt;script src=" in html
 
 
+@pytest.mark.usefixtures("demo_on")
 def test_the_demo_page_says_what_to_do_without_a_chatflow(client):
     html = client.get(reverse("livechat:demo")).content.decode()
-    assert "There is no active chatflow channel" in html and "<script" not in html
+    assert "No active chatflow channel has its chat set up" in html and "<script" not in html
+
+
+@pytest.mark.usefixtures("demo_on")
+def test_the_demo_page_writes_nothing(client, django_assert_num_queries):
+    channel = ChannelFactory(kind=Channel.Kind.CHATFLOW)  # its chat settings never made
+    with django_assert_num_queries(1):
+        response = client.get(reverse("livechat:demo"))
+    assert response.status_code == 200 and "<script" not in response.content.decode()
+    assert not ChatSettings.objects.filter(channel=channel).exists()
+
+
+@pytest.mark.parametrize(("debug", "demo", "status"), [
+    (False, False, 404), (False, True, 200), (True, False, 200),
+])  # fmt: skip
+def test_the_demo_page_is_served_only_with_debug_or_livechat_demo(
+    client, settings, debug, demo, status
+):
+    settings.DEBUG, settings.LIVECHAT_DEMO = debug, demo
+    chatflow()
+    assert client.get(reverse("livechat:demo")).status_code == status
+
+
+def test_seed_demo_sets_up_the_demo_chat(client, settings):
+    from django.core.management import call_command
+
+    settings.DEBUG, settings.LIVECHAT_DEMO = False, True
+    call_command("seed_demo", tickets=0, stdout=io.StringIO())
+    chat = ChatSettings.objects.get(channel__kind=Channel.Kind.CHATFLOW)
+    html = client.get(reverse("livechat:demo")).content.decode()
+    assert f'data-channel="{chat.public_id}"' in html

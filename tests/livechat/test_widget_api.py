@@ -197,6 +197,25 @@ def test_an_inactive_channel_or_unknown_id_is_404():
     assert nothing_stored()
 
 
+@pytest.mark.parametrize(
+    "public_id",
+    ["ab%00cd", "%00", "x" * 33, "x" * 5000, "abc%20def", "%C3%B1and%C3%BA", "abc%2Bdef"],
+    ids=["nul", "only-nul", "33-chars", "5000-chars", "space", "non-ascii", "plus"],
+)
+def test_a_public_id_of_another_shape_is_the_404_before_any_query(
+    client, django_assert_num_queries, public_id
+):
+    chatflow()
+    for method, name in (("post", "start"), ("get", "messages"), ("post", "messages")):
+        with django_assert_num_queries(0):
+            response = getattr(client, method)(
+                f"/chat/w/{public_id}/{name}", headers={"Origin": ORIGIN}
+            )
+        assert response.status_code == 404, (method, name, response.content[:200])
+        assert "not available" in response.json()["error"]
+    assert nothing_stored()
+
+
 def test_a_custom_chat_channel_has_no_widget():
     from tests.livechat.conftest import custom_chat
 

@@ -24,6 +24,8 @@ from helpdesk.models.availability import OutOfOffice, WorkingHours
 from helpdesk.models.teams import AgentSkill, Skill, Team, TeamMembership
 from helpdesk.models.tickets import AssignmentEvent, Message, Ticket
 from helpdesk.services.groups import ACCOUNT_ADMINS, AGENTS, ensure_default_groups
+from livechat.models import chat_kinds  # livechat: the chat widget's demo page
+from livechat.setup import ensure_chat_settings
 from webforms.models import form_kinds  # webforms: the public form pages
 from webforms.services import form_settings_for, public_url
 
@@ -95,6 +97,7 @@ class Command(BaseCommand):
     def handle(self, *args, tickets: int, once: bool, **options):
         if once and User.objects.filter(username="admin").exists():
             self.stdout.write("Demo data already present.")
+            self._chat_settings()  # a database seeded before the demo page stopped making them
             self._print_logins()
             return
         self.rng = random.Random(42)
@@ -103,6 +106,7 @@ class Command(BaseCommand):
             users = self._users()
             teams = self._teams(users)
             channels = self._channels(users, teams)
+            self._chat_settings()
             contacts = self._contacts(users)
             self._tickets(tickets, users, teams, channels, contacts)
             if not ApiToken.objects.filter(key_hash=hash_token(settings.DEMO_API_TOKEN)).exists():
@@ -193,6 +197,11 @@ class Command(BaseCommand):
                 )
             channels.append(channel)
         return channels
+
+    def _chat_settings(self) -> None:
+        """The chat channels' settings (the widget's public id): /chat/demo/ only reads them."""
+        for channel in Channel.objects.filter(kind__in=chat_kinds()):
+            ensure_chat_settings(channel)
 
     def _automation_extras(self, kind: str) -> dict:
         if kind == K.CALLING:

@@ -16,7 +16,8 @@ through the handler, then the real-time wake.
    (handler and commit, whose NOTIFY wakes the poll) to the poll's answer (median, p95).
 
 It builds its own chatflow channel ("Bench chat …") and leaves its data behind: run it on
-a database of its own. DEBUG is off while it runs (no query log kept in memory).
+a database of its own. DEBUG is off while it runs (no query log kept in memory), and so
+are the widget's rate limits (every visitor is one address here).
 """
 
 import logging
@@ -115,7 +116,15 @@ class Command(BaseCommand):
             mock.patch.object(jobs, "_send", _nothing),
             mock.patch.object(jobs, "_publish", _nothing),
         )
-        with override_settings(DEBUG=False), patches[0], patches[1]:
+        # Every visitor of the bench is this one address, and it posts 1,000s of messages
+        # in seconds: the rate limits (livechat.throttle) are off while it runs.
+        no_limits = override_settings(
+            DEBUG=False,
+            LIVECHAT_RATE_STARTS_PER_IP=0,
+            LIVECHAT_RATE_MESSAGES_PER_CONVERSATION=0,
+            LIVECHAT_RATE_MESSAGES_PER_IP=0,
+        )
+        with no_limits, patches[0], patches[1]:
             server = make_server(
                 "127.0.0.1", 0, WSGIHandler(), server_class=_Server, handler_class=_QuietHandler
             )
