@@ -1,6 +1,8 @@
 """The helpdesk's forms: validation only. Every value a client sends is checked against an
 allowlist here before a view uses it."""
 
+import re
+
 from django import forms
 
 from helpdesk.models import Channel, Team, Ticket, TicketType, User
@@ -149,3 +151,63 @@ def keep_blank_secret(form: forms.ModelForm, name: str) -> str:
     """The secret typed into `name`, or — left blank — the one the instance already has."""
     value = form.cleaned_data.get(name)
     return value or (getattr(form.instance, name) if form.instance.pk else "")
+
+
+TICKET_AT_VERSION = re.compile(r"^(\d{1,18}):(\d{1,9})$")
+
+
+class BulkForm(forms.Form):
+    """A queue page's bulk bar: which tickets (each as `id:version`, the version the agent
+    saw; `all_on_page` takes every row of the page) and one action with its value."""
+
+    ACTIONS = (("assign", "Assign"), ("status", "Set status"), ("priority", "Set priority"))
+    ACTIONS += (("close", "Close"),)
+
+    action = forms.ChoiceField(choices=ACTIONS)
+    tickets = forms.MultipleChoiceField(required=False)
+    page_tickets = forms.MultipleChoiceField(required=False)
+    all_on_page = forms.BooleanField(required=False)
+    assignee = forms.ChoiceField(required=False)
+    status = forms.ChoiceField(required=False, choices=[("", "Status…"), *OPEN_STATUSES])
+    priority = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[("", "Priority…"), *Ticket.Priority.choices],
+    )
+
+    def __init__(self, *args, teams: list[Team], users: list[User], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.teams = {f"team:{t.pk}": t for t in teams}
+        self.users = {f"user:{u.pk}": u for u in users}
+        self.fields["assignee"].choices = [
+            ("", "Assign to…"),
+            ("none", "Nobody (unassigned)"),
+            ("Teams", [(key, t.name) for key, t in self.teams.items()]),
+            ("Users", [(key, user_label(u)) for key, u in self.users.items()]),
+        ]
+        for name in ("tickets", "page_tickets"):
+            self.fields[name].valid_value = lambda value: bool(TICKET_AT_VERSION.match(value))
+
+    def clean(self):
+        data = super().clean()
+        chosen = data.get("page_tickets") if data.get("all_on_page") else data.get("tickets")
+        picked = {}
+        for value in chosen or []:
+            pk, version = TICKET_AT_VERSION.match(value).groups()
+            picked[int(pk)] = int(version)
+        if not picked:
+            raise forms.ValidationError("Select one or more tickets first.")
+        data["picked"] = picked
+        action = data.get("action")
+        if action == "assign":
+            key = data.get("assignee")
+            if not key:
+                self.add_error("assignee", "Choose who gets the tickets.")
+            data["owner"] = self.users.get(key)
+            data["team"] = self.teams.get(key)
+        elif action == "status" and not data.get("status"):
+            self.add_error("status", "Choose a status.")
+        elif action == "priority" and data.get("priority") is None:
+            self.add_error("priority", "Choose a priority.")
+        return data

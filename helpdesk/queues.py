@@ -182,6 +182,14 @@ def page_rows(ids: QuerySet, sort: str) -> QuerySet[Ticket]:
     return for_list(ordered(Ticket.objects.filter(pk__in=ids), sort))
 
 
+def ticket_number(text: str) -> int | None:
+    """`1234` or `#1234` typed into the search box: the ticket with that number."""
+    digits = text.strip().removeprefix("#").strip()
+    if digits.isascii() and digits.isdigit() and len(digits) <= 18:
+        return int(digits)
+    return None
+
+
 def search(queryset: QuerySet[Ticket], text: str) -> QuerySet[Ticket]:
     """Subject, contact name or contact email containing `text` (case-insensitive)."""
     text = text.strip()

@@ -4,7 +4,7 @@ from django.contrib.auth.models import Group
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from helpdesk.access import TICKET_ACCESS, permission_parts
-from helpdesk.models import Seat, User
+from helpdesk.models import Seat, Team, User
 
 
 def _access_permission() -> Q:
@@ -29,3 +29,11 @@ def annotate_helpdesk_roles(users: QuerySet[User]) -> QuerySet[User]:
 
 def users_with_ticket_access() -> QuerySet[User]:
     return annotate_helpdesk_roles(User.objects.all()).filter(has_ticket_access_db=True)
+
+
+def owner_choices() -> tuple[list[Team], list[User]]:
+    """Who a person can give a ticket to: every team, and every user with ticket access
+    (with `has_seat`), in name order. Two queries."""
+    teams = list(Team.objects.order_by("name"))
+    users = list(users_with_ticket_access().order_by("first_name", "last_name", "username"))
+    return teams, users

@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from helpdesk import api
-from helpdesk.views import attachments, home, outbox, queues, tickets
+from helpdesk.views import attachments, bulk, home, outbox, queues, tickets
 
 api_urls = [
     path("tickets/", api.tickets_collection, name="api-tickets"),
@@ -14,6 +14,7 @@ api_urls = [
 urlpatterns = [
     path("", home.home, name="home"),
     path("queues/<slug:slug>/", queues.queue_view, name="queue"),
+    path("queues/<slug:slug>/bulk/", bulk.queue_bulk, name="queue-bulk"),
     path("tickets/<int:ticket_id>/", tickets.ticket_detail, name="ticket"),
     path("tickets/<int:ticket_id>/owner/", tickets.ticket_owner, name="ticket-owner"),
     path("tickets/<int:ticket_id>/reply/", tickets.ticket_reply, name="ticket-reply"),

@@ -19,6 +19,7 @@ from helpdesk.services.availability import (
     set_status,
     set_time_zone,
 )
+from helpdesk.services.bulk import apply_bulk
 from helpdesk.services.contacts import (
     contact_for_email,
     create_ticket_for_email,
@@ -56,6 +57,7 @@ __all__ = [
     "add_inbound_message",
     "add_note",
     "add_out_of_office",
+    "apply_bulk",
     "assign",
     "check_seat_free",
     "claim_for_routing",

@@ -124,12 +124,13 @@ def _local(value: datetime | None) -> datetime | None:
     return timezone.localtime(value) if value is not None else None
 
 
-def _time_cell(value: datetime | None, title: str) -> str:
+def _time_cell(value: datetime | None, title: str, css: str = "") -> str:
     local = _local(value)
     if local is None:
-        return mark_safe('<td class="text-end text-nowrap text-secondary">—</td>')
+        return format_html('<td class="{} text-end text-nowrap text-secondary">—</td>', css)
     return format_html(
-        '<td class="text-end text-nowrap" title="{} {}"><time datetime="{}">{}</time></td>',
+        '<td class="{} text-end text-nowrap" title="{} {}"><time datetime="{}">{}</time></td>',
+        css,
         title,
         local.strftime("%Y-%m-%d %H:%M"),
         local.isoformat(),
@@ -176,22 +177,28 @@ def ticket_row(ticket: Ticket, queue_slug: str, closed: bool = False) -> str:
     else:
         owner_cell = mark_safe('<span class="text-secondary fst-italic">Unassigned</span>')
     last = (
-        _time_cell(ticket.closed_at, "Closed")
+        _time_cell(ticket.closed_at, "Closed", "hd-col-last")
         if closed
-        else _time_cell(ticket.last_activity_at, "Last activity")
+        else _time_cell(ticket.last_activity_at, "Last activity", "hd-col-last")
     )
     return format_html(
         '<tr data-href="{url}" data-ticket="{pk}">'
+        '<td class="hd-col-pick"><label class="hd-pick"><input class="form-check-input" '
+        'type="checkbox" name="tickets" value="{pk}:{version}" form="bulk-form" data-bulk-pick '
+        'aria-label="Select ticket #{pk}"></label></td>'
         '<td class="hd-col-id text-secondary">{pk}</td>'
         '<td class="hd-col-subject"><a class="hd-subject" href="{url}">{subject}</a></td>'
         '<td class="hd-col-contact">{contact}</td>'
         '<td class="hd-col-channel">{channel}</td>'
         '<td class="hd-col-owner">{owner}</td>'
-        '<td><span class="hd-status hd-status-{status}">{status_label}</span></td>'
-        '<td><span class="hd-prio hd-prio-{priority}">{priority_label}</span></td>'
+        '<td class="hd-col-status"><span class="hd-status hd-status-{status}">{status_label}'
+        "</span></td>"
+        '<td class="hd-col-prio"><span class="hd-prio hd-prio-{priority}">{priority_label}'
+        "</span></td>"
         "{created}{last}</tr>",
         url=url,
         pk=ticket.pk,
+        version=ticket.version,
         subject=ticket.subject,
         contact=contact_cell,
         channel=channel_cell,
@@ -200,7 +207,7 @@ def ticket_row(ticket: Ticket, queue_slug: str, closed: bool = False) -> str:
         status_label=STATUS_LABELS.get(ticket.status, ticket.status),
         priority=ticket.priority,
         priority_label=PRIORITY_LABELS.get(ticket.priority, ticket.priority),
-        created=_time_cell(ticket.created_at, "Created"),
+        created=_time_cell(ticket.created_at, "Created", "hd-col-age"),
         last=last,
     )
 

@@ -3,14 +3,23 @@ whatever the page size or the number of tickets."""
 
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.functional import cached_property
 
 from helpdesk import queues
-from helpdesk.access import agent_required
-from helpdesk.forms import DEFAULT_PER_PAGE, PER_PAGE_CHOICES, QueueFilterForm
+from helpdesk.access import agent_required, tickets_visible_to
+from helpdesk.forms import DEFAULT_PER_PAGE, PER_PAGE_CHOICES, BulkForm, QueueFilterForm
 from helpdesk.models import Channel
-from helpdesk.queues import QUEUES, capped_count, clean_sort, page_ids, page_rows, search
+from helpdesk.queues import (
+    QUEUES,
+    capped_count,
+    clean_sort,
+    page_ids,
+    page_rows,
+    search,
+    ticket_number,
+)
+from helpdesk.selectors import owner_choices
 from helpdesk.views.common import count_label, queue_nav
 
 
@@ -45,6 +54,9 @@ def queue_view(request, slug: str):
     channels = list(Channel.objects.order_by("name"))
     form = QueueFilterForm(request.GET, channels=channels)
     values = form.values()
+    number = ticket_number(values.get("q", ""))
+    if number is not None and tickets_visible_to(request.user).filter(pk=number).exists():
+        return redirect("ticket", ticket_id=number)  # "1234" or "#1234" opens that ticket
     nav = queue_nav(request.user, current=slug)
     sort = clean_sort(queue, values.get("sort"))
 
@@ -66,6 +78,8 @@ def queue_view(request, slug: str):
         page_ids(tickets, sort), values.get("per_page", DEFAULT_PER_PAGE), known_count=known
     )
     page = paginator.get_page(request.GET.get("page"))
+    tickets = list(page_rows(page.object_list, sort))
+    teams, users = owner_choices() if tickets else ([], [])
     context = {
         "queue": queue,
         "nav": nav,
@@ -73,7 +87,8 @@ def queue_view(request, slug: str):
         "sort": sort,
         "filtered": filtered,
         "page": page,
-        "tickets": list(page_rows(page.object_list, sort)),
+        "tickets": tickets,
+        "bulk_form": BulkForm(teams=teams, users=users),
         "total": paginator.count,
         "total_label": count_label(paginator.raw_count),
         "capped": paginator.capped,

@@ -3,6 +3,7 @@
  *   /            focus the search box
  *   j / k, ↓ / ↑ move through the ticket table; Enter or o opens the ticket
  *   n / p        next / previous page
+ *   x            select the highlighted row for the bulk bar
  *   r            focus the reply editor (ticket page)
  *   Ctrl+Enter   send the reply (Cmd+Enter on a Mac)
  *   Esc          leave a text field
@@ -106,6 +107,16 @@
           reply.focus();
         }
         break;
+      case "x":
+        list = rows();
+        var picked = activeIndex(list);
+        var box = picked >= 0 ? list[picked].querySelector("[data-bulk-pick]") : null;
+        if (box) {
+          event.preventDefault();
+          box.checked = !box.checked;
+          box.dispatchEvent(new Event("change", { bubbles: true }));
+        }
+        break;
       case "n":
         var next = document.querySelector("[data-page-next]");
         if (next) window.location.href = next.href;
@@ -149,6 +160,37 @@
         window.setTimeout(function () { field.disabled = false; }, 0);
       }
     });
+  });
+
+  // The bulk bar: how many rows are picked; "all on this page" picks every row (the server
+  // reads `all_on_page` itself, so it works without this script too).
+  function bulkCount() {
+    var bar = document.querySelector("[data-bulk-count]");
+    if (!bar) return;
+    var boxes = Array.prototype.slice.call(document.querySelectorAll("[data-bulk-pick]"));
+    var all = document.querySelector("[data-bulk-all]");
+    var n = boxes.filter(function (b) { return b.checked; }).length;
+    boxes.forEach(function (b) { b.closest("tr").classList.toggle("hd-row-picked", b.checked); });
+    if (all) {
+      all.checked = n > 0 && n === boxes.length;
+      all.indeterminate = n > 0 && n < boxes.length;
+    }
+    bar.textContent = n ? n + (n === 1 ? " ticket selected" : " tickets selected")
+                        : "Select tickets to change several at once";
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("[data-bulk-all]")) {
+      var on = event.target.checked;
+      document.querySelectorAll("[data-bulk-pick]").forEach(function (b) { b.checked = on; });
+      bulkCount();
+    } else if (event.target.matches("[data-bulk-pick]")) {
+      bulkCount();
+    }
+  });
+  document.addEventListener("submit", function (event) {
+    if (!event.target.matches("form[data-bulk]")) return;
+    var all = document.querySelector("[data-bulk-all]");
+    if (all && all.indeterminate) all.checked = false; // send the rows picked one by one
   });
 
   // Filters and the page size apply as soon as they change.

@@ -1,0 +1,80 @@
+"""A queue page's bulk bar: parse the chosen tickets and action → only tickets the agent can
+see → the bulk service (each ticket version-checked) → back to the same page with a
+summary of what changed and what was refused, and why."""
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from helpdesk import services
+from helpdesk.access import agent_required, tickets_visible_to
+from helpdesk.forms import BulkForm
+from helpdesk.models import Ticket
+from helpdesk.queues import QUEUES
+from helpdesk.selectors import owner_choices
+
+SHOWN_REFUSALS = 5
+
+
+def _back(request, slug: str) -> str:
+    base = reverse("queue", args=[slug])
+    query = request.POST.get("query", "")
+    return f"{base}?{query}" if query and "\n" not in query and "//" not in query else base
+
+
+def _done(form: BulkForm) -> str:
+    data = form.cleaned_data
+    action = data["action"]
+    if action == "assign":
+        target = data["owner"] or data["team"]
+        return f"assigned to {target}" if target else "unassigned"
+    if action == "status":
+        return f"set to {Ticket.Status(data['status']).label}"
+    if action == "priority":
+        return f"set to {Ticket.Priority(data['priority']).label} priority"
+    return "closed"
+
+
+def _plural(n: int) -> str:
+    return f"{n} ticket" if n == 1 else f"{n} tickets"
+
+
+@require_POST
+@agent_required
+def queue_bulk(request, slug: str):
+    if slug not in QUEUES:
+        raise Http404("No such queue.")
+    teams, users = owner_choices()
+    form = BulkForm(request.POST, teams=teams, users=users)
+    if not form.is_valid():
+        errors = [e for errs in form.errors.values() for e in errs]
+        messages.error(request, " ".join(errors) or "Choose tickets and an action.")
+        return redirect(_back(request, slug))
+    data = form.cleaned_data
+    picked = data["picked"]
+    visible = {t.pk: t for t in tickets_visible_to(request.user).filter(pk__in=list(picked))}
+    result = services.apply_bulk(
+        actor=request.user,
+        tickets=[(visible[pk], picked[pk]) for pk in sorted(visible)],
+        action=data["action"],
+        owner=data.get("owner"),
+        team=data.get("team"),
+        status=data.get("status") or None,
+        priority=data.get("priority"),
+    )
+    result.refused += [(pk, "not found") for pk in sorted(set(picked) - set(visible))]
+    summary = []
+    if result.changed:
+        summary.append(f"{_plural(len(result.changed))} {_done(form)}.")
+    if result.unchanged:
+        summary.append(f"{_plural(len(result.unchanged))} already so.")
+    if result.changed or result.unchanged:
+        messages.success(request, " ".join(summary))
+    if result.refused:
+        shown = "; ".join(f"#{pk}: {why}" for pk, why in result.refused[:SHOWN_REFUSALS])
+        more = len(result.refused) - SHOWN_REFUSALS
+        tail = f"; and {more} more" if more > 0 else ""
+        messages.warning(request, f"{_plural(len(result.refused))} not changed — {shown}{tail}.")
+    return redirect(_back(request, slug))
