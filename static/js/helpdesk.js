@@ -177,7 +177,10 @@
     }
     bar.textContent = n ? n + (n === 1 ? " ticket selected" : " tickets selected")
                         : "Select tickets to change several at once";
+    var form = bar.closest("form");
+    if (form) form.classList.toggle("hd-bulk-idle", n === 0); // the actions show once needed
   }
+  bulkCount();
   document.addEventListener("change", function (event) {
     if (event.target.matches("[data-bulk-all]")) {
       var on = event.target.checked;
