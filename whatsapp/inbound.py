@@ -1,11 +1,16 @@
 """The WhatsApp handler: one stored event (a message or a status) → part of a ticket, a
-delivery state on our outbound message, or a recorded reason why not. `process_inbound`
-runs it inside the event's transaction, so a message is written whole or not at all.
+delivery state on our outbound message, or a recorded reason why not. `process(event_id)`
+(the task's entry) fetches a message's media first, with no transaction open and no row
+locked (`prefetch_media`: up to two Graph calls of WHATSAPP_HTTP_TIMEOUT_SECONDS each), then
+`process_inbound` runs `handle_event` inside the event's transaction, so a message is
+written whole or not at all. (`handle_event` called without what was prefetched fetches
+the media itself, inside the transaction.)
 
 A message:
 1. the same wamid already on a message of the channel → nothing new (a redelivery);
 2. its text, or a readable line for what has none (location, reaction, contact card,
-   unsupported), and its media fetched (`whatsapp.media`) — before any row is locked;
+   unsupported), and its media (`whatsapp.media`) — fetched before the event was claimed;
+   Meta not answering fails the event (`MediaUnavailable`), tried again by the task;
 3. the contact by WhatsApp id (`Contact.whatsapp_id`, the `wa_id`), created on first sight
    with the profile name; a transaction-scoped advisory lock on the WhatsApp id
    (PostgreSQL) makes two workers with messages of one new customer take turns, so there
@@ -13,7 +18,12 @@ A message:
 4. the contact's newest ticket on this channel that is not closed gets the message
    (`add_inbound_message`: it comes back to the agents); no such ticket — none yet, or only
    closed ones — a new Messages ticket (`create_ticket`; routing follows by itself). A
-   reaction never opens a ticket, and changes no ticket's status.
+   reaction never opens a ticket, and changes no ticket's status;
+5. the message's `created_at` is when the customer sent it — Meta's `timestamp`
+   (`sent_at`: never later than now; absent, garbled or older than `OLDEST_SENT_AT`, our
+   own time is kept) — not when a worker got to it: the 24-hour customer-service window
+   (`whatsapp.outbound.window_closes_at`) is measured from it, as Meta measures it, so a
+   backlog or a late redelivery cannot make the page offer free text Meta would refuse.
 
 A status (sent, delivered, read, failed) is recorded on the outbound message we sent with
 that wamid (`whatsapp.outbound.record_status`); one we do not know yet — its send may not
@@ -21,7 +31,8 @@ have committed — fails and is tried again by the task, then ignored.
 """
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import connection
@@ -30,18 +41,20 @@ from django.utils import timezone
 from helpdesk.models import Channel, Contact, InboundEvent, Message, Ticket
 from helpdesk.models.tickets import OPEN_SQL
 from helpdesk.services import add_inbound_message, create_ticket
-from helpdesk.services.intake import Outcome, Quarantine
+from helpdesk.services.intake import CLAIMABLE, Outcome, Quarantine, process_inbound
 from whatsapp import media
 from whatsapp.models import WhatsAppOutbound, WhatsAppSettings
 from whatsapp.outbound import STATES, record_status
 from whatsapp.payload import MESSAGE, OTHER, STATUS
-from whatsapp.webhook import REJECTED_PREFIX
+from whatsapp.webhook import KIND, REJECTED_PREFIX
 
 Status = InboundEvent.Status
 WA_ID = re.compile(r"^\+?[0-9]{4,32}$")
 SUBJECT_LENGTH = 80
 # A status arriving before the send that it reports committed: tries before it is ignored.
 RETRYABLE = ("MediaUnavailable", "UnknownWamid")
+# Meta redelivers for up to 7 days: a message "sent" longer ago than this is a garbled time.
+OLDEST_SENT_AT = timedelta(days=30)
 
 
 class NotConfigured(Exception):
@@ -65,7 +78,45 @@ def _dict(value) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def handle_event(event: InboundEvent) -> Outcome:
+# What `prefetch_media` hands the handler: the media, Meta's silence, or nothing to fetch.
+Prefetched = media.Fetched | media.MediaUnavailable | None
+
+
+def process(event_id: int) -> InboundEvent | None:
+    """Process one stored event as the task does: media first, then the claim."""
+    prefetched = prefetch_media(event_id)
+    return process_inbound(event_id, partial(handle_event, prefetched=prefetched))
+
+
+def prefetch_media(event_id: int) -> Prefetched:
+    """The media of a stored, still claimable message event, downloaded before the event is
+    claimed (so no row is locked during the HTTP calls). None when there is nothing to
+    fetch: not a media message, already received, not this channel's number."""
+    found = (
+        InboundEvent.objects.filter(pk=event_id, kind=KIND, status__in=CLAIMABLE)
+        .values_list("payload", "channel_id", "source_id")
+        .first()
+    )
+    if found is None:
+        return None
+    payload, channel_id, wamid = _dict(found[0]), found[1], found[2]
+    message = _dict(payload.get("message"))
+    if payload.get("item") != MESSAGE or channel_id is None:
+        return None
+    kind = readable(message)[1]
+    if kind is None or Message.objects.filter(channel_id=channel_id, external_id=wamid).exists():
+        return None
+    wa = WhatsAppSettings.objects.filter(channel_id=channel_id).first()
+    phone = _text(_dict(payload.get("metadata")).get("phone_number_id"))
+    if wa is None or (phone and phone != wa.phone_number_id):
+        return None
+    try:
+        return media.fetch(wa, kind, _dict(message.get(kind)))
+    except media.MediaUnavailable as exc:
+        return exc  # raised by the handler, so the event records it and is tried again
+
+
+def handle_event(event: InboundEvent, prefetched: Prefetched = None) -> Outcome:
     payload = _dict(event.payload)
     item = payload.get("item")
     if event.source_id.startswith(REJECTED_PREFIX) or item == "rejected":
@@ -92,7 +143,7 @@ def handle_event(event: InboundEvent) -> Outcome:
     if item == STATUS:
         return handle_status(event, _dict(payload.get("status")))
     if item == MESSAGE:
-        return handle_message(event, wa, payload)
+        return handle_message(event, wa, payload, prefetched)
     raise Quarantine(f"not a WhatsApp message or status: {str(item)[:40]!r}")
 
 
@@ -171,7 +222,24 @@ def open_ticket_of(channel: Channel, contact: Contact) -> Ticket | None:
     )
 
 
-def handle_message(event: InboundEvent, wa: WhatsAppSettings, payload: dict) -> Outcome:
+def sent_at(value, *, now: datetime) -> datetime | None:
+    """When the customer sent the message (Meta's `timestamp`, Unix seconds), never later
+    than `now`; None when absent, garbled or older than `OLDEST_SENT_AT`."""
+    try:
+        seconds = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    if not 0 < seconds < 10**11:
+        return None
+    at = datetime.fromtimestamp(seconds, tz=UTC)
+    if at < now - OLDEST_SENT_AT:
+        return None
+    return min(at, now)
+
+
+def handle_message(
+    event: InboundEvent, wa: WhatsAppSettings, payload: dict, prefetched: Prefetched = None
+) -> Outcome:
     message = _dict(payload.get("message"))
     wa_id = _text(message.get("from")).lstrip("+")
     if not WA_ID.match(wa_id):
@@ -190,7 +258,13 @@ def handle_message(event: InboundEvent, wa: WhatsAppSettings, payload: dict) -> 
     text, media_kind = readable(message)
     files = []
     if media_kind is not None:
-        fetched = media.fetch(wa, media_kind, _dict(message.get(media_kind)))
+        if isinstance(prefetched, media.MediaUnavailable):
+            raise prefetched
+        fetched = (
+            prefetched
+            if isinstance(prefetched, media.Fetched)
+            else media.fetch(wa, media_kind, _dict(message.get(media_kind)))
+        )
         if fetched.file is not None:
             files.append(fetched.file)
         else:
@@ -207,11 +281,17 @@ def handle_message(event: InboundEvent, wa: WhatsAppSettings, payload: dict) -> 
         "sender_name": name,
         "attachments": files,
     }
+    sent = sent_at(message.get("timestamp"), now=timezone.now())
     _lock_sender(wa_id)
     contact = contact_for_whatsapp(wa_id=wa_id, name=name)
     ticket = open_ticket_of(channel, contact)
     if ticket is not None:
-        added, _ = add_inbound_message(ticket=ticket, is_automatic=is_reaction, **details)
+        added, created = add_inbound_message(ticket=ticket, is_automatic=is_reaction, **details)
+        if created and sent is not None and sent < added.created_at:
+            # `add_inbound_message` takes no time of its own (`create_ticket` does): one
+            # UPDATE puts Meta's on the new row.
+            Message.objects.filter(pk=added.pk).update(created_at=sent)
+            added.created_at = sent
         return Outcome(ticket=ticket, message=added, reason=f"Added to open ticket #{ticket.pk}.")
     if is_reaction:
         return Outcome(
@@ -221,6 +301,7 @@ def handle_message(event: InboundEvent, wa: WhatsAppSettings, payload: dict) -> 
         subject=subject_for(text, _text(message.get("type")), name, wa_id),
         channel=channel,
         contact=contact,
+        created_at=sent,
         **details,
     )
     first = Message.objects.filter(channel=channel, external_id=wamid).first()

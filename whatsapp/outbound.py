@@ -14,7 +14,9 @@ worker died after Meta accepted it and before our commit is sent twice — we ch
 worst twice" over "possibly never", as for email.
 
 The customer-service window (`window_closes_at`): WhatsApp takes free-form text only
-within 24 hours of the customer's last message on the ticket. Outside it `queue_reply`
+within 24 hours of the customer's last message on the ticket — counted from when they sent
+it: the message's `created_at` is Meta's timestamp (`whatsapp.inbound.sent_at`), not when
+a worker processed it. Outside it `queue_reply`
 refuses the reply with a `ValidationError` — raised inside the reply's transaction, so
 nothing of the reply is stored and the ticket page shows the reason — and only an approved
 template may be sent (`send_template`).

@@ -8,7 +8,6 @@ from django.db import DatabaseError
 
 from helpdesk import outbox
 from helpdesk.jobs import backoff_seconds
-from helpdesk.services.intake import process_inbound
 from whatsapp import inbound, outbound
 
 # A status before its send committed, Meta's media server away: tries of one event.
@@ -19,7 +18,7 @@ INBOUND_RETRIES = 5
 def process_whatsapp_task(self, event_id: int) -> str | None:
     """Process one stored message or status (idempotent: a settled event is skipped). A
     failure worth another try (`inbound.worth_retrying`) is tried again after a backoff."""
-    event = process_inbound(event_id, inbound.handle_event)
+    event = inbound.process(event_id)  # media fetched first, outside the claim
     if (
         event is not None
         and inbound.worth_retrying(event)
