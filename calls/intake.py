@@ -5,9 +5,12 @@
 
 1. **Signature** — `X-Twilio-Signature` checked with the `twilio` package's
    `RequestValidator` against the public URL Twilio called (`CallSettings.public_url`: base
-   URL + proxy prefix + our path). A mismatch is refused (403) and kept as an IGNORED event
-   (`rejected:<sha256>`), so a misconfigured token or a forger shows in the admin; the same
-   refused request twice is one row.
+   URL + proxy prefix + our path). A mismatch is refused (403) and kept as an IGNORED event,
+   so a misconfigured token or a forger shows in the admin — as a sample, since anyone can
+   post: at most `CALLS_REJECTIONS_PER_HOUR` per channel and hour (`rejected:<hour>:<slot>`,
+   the slot a hash of the request; one insert, no counting; 0 keeps none). The same refused
+   request twice is one row. (WhatsApp's webhook keeps the same sample by the same rule,
+   `whatsapp.webhook.record_rejection`: the apps may not import each other.)
 2. **Shape** — the fields we read (`calls.forms`); a signed request without them is bad
    input (400), kept QUARANTINED (`invalid:<sha256>`) and nothing else is written.
 3. **Raw first** — `store_inbound(kind="call")` with the source's own id: the CallSid for an
@@ -39,7 +42,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from django.db import connection
+from django.conf import settings
+from django.db import OperationalError, connection
 from django.urls import reverse
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
@@ -72,6 +76,7 @@ URL_NAMES = {
     STATUS: "calls-status",
     RECORDING: "calls-recording",
 }
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's lock_timeout expired
 E164 = re.compile(r"\+[1-9][0-9]{1,14}")  # as `helpdesk.models.users.validate_e164`
 
 
@@ -140,8 +145,10 @@ def receive(*, call_settings: CallSettings, webhook: Webhook) -> Answer:
             if not call_settings.auth_token
             else f"refused: X-Twilio-Signature does not match {url} and the channel's auth token"
         )
-        digest = _digest(url, webhook.raw, webhook.signature)
-        event = _settle(channel, f"{REJECTED}:{digest}", webhook, headers, payload, REJECTED, why)
+        source_id = rejection_slot(_digest(url, webhook.raw, webhook.signature))
+        if source_id is None:
+            return Answer(403, error=why)
+        event = _settle(channel, source_id, webhook, headers, payload, REJECTED, why)
         return Answer(403, error=why, event_id=event.pk)
     form = FORMS[webhook.callback](data=_single(webhook.params))
     if not form.is_valid():
@@ -162,8 +169,20 @@ def receive(*, call_settings: CallSettings, webhook: Webhook) -> Answer:
     return Answer(200, twiml=_answer(call_settings, webhook.callback, data), event_id=event.pk)
 
 
+def rejection_slot(digest: str) -> str | None:
+    """The source id a refused request is kept under: one of CALLS_REJECTIONS_PER_HOUR slots
+    of the current hour, picked by the request's hash, so the same request is one row and
+    no more than that many are kept an hour. None: keep none."""
+    limit = settings.CALLS_REJECTIONS_PER_HOUR
+    if limit <= 0:
+        return None
+    slot = int(digest[:8], 16) % limit
+    return f"{REJECTED}:{timezone.now():%Y-%m-%dT%H}:{slot}"
+
+
 def _settle(channel, source_id, webhook, headers, payload, callback, why) -> InboundEvent:
-    """Keep a refused request: one row per distinct request, settled at once."""
+    """Keep a refused request (one row per source id: a rejection's slot, a bad input's
+    hash), settled at once."""
     event, _ = store_inbound(
         channel=channel,
         kind=KIND,
@@ -266,7 +285,7 @@ def handle_incoming(event: InboundEvent, data: dict) -> Outcome:
         external_id=sid,
         sender_address=caller,
     )
-    route_ticket(ticket_id=ticket.pk, at=at)  # the engine's one decision, now
+    decided = _decide_in_time(ticket.pk, at)  # the engine's one decision, now
     owner_id = Ticket.objects.filter(pk=ticket.pk).values_list("owner_id", flat=True).get()
     owner = User.objects.filter(pk=owner_id).only("pk", "phone").first() if owner_id else None
     automation = _automation(channel)
@@ -275,6 +294,9 @@ def handle_incoming(event: InboundEvent, data: dict) -> Outcome:
     if not RoutingConfig.from_automation(automation).is_open_at(at):
         answer, twiml = Call.Answer.AFTER_HOURS, answers.after_hours(voicemail)
         reason = "after hours: voicemail"
+    elif not decided:
+        answer, twiml = Call.Answer.BUSY, answers.voicemail(voicemail)
+        reason = "routing waited too long for a lock: voicemail; the worker routes the ticket"
     elif owner is not None and owner.phone:
         answer = Call.Answer.DIAL
         twiml = answers.dial(
@@ -304,6 +326,37 @@ def handle_incoming(event: InboundEvent, data: dict) -> Outcome:
     )
     first = Message.objects.filter(ticket=ticket).order_by("id").only("pk").first()
     return Outcome(ticket=ticket, message=first, reason=f"new call ticket; {reason}")
+
+
+def _decide_in_time(ticket_id: int, at) -> bool:
+    """`route_ticket` within the webhook's time budget: on PostgreSQL no lock is waited for
+    longer than CALLS_DECISION_LOCK_TIMEOUT_MS (`lock_timeout`, for this decision only).
+    False when one was: the decision alone is rolled back (its savepoint), the ticket stays
+    pending, and the `route_ticket_task` that `ticket_created` publishes after commit (or
+    the routing sweep) routes it — the caller gets voicemail meanwhile."""
+    timeout_ms = settings.CALLS_DECISION_LOCK_TIMEOUT_MS
+    if connection.vendor != "postgresql" or timeout_ms <= 0:
+        route_ticket(ticket_id=ticket_id, at=at)
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)",
+            [f"{timeout_ms}ms"],
+        )
+        previous = cursor.fetchone()[0]
+    try:
+        # `route_ticket` is one `atomic` block, here a savepoint of the event's transaction:
+        # a timeout rolls the decision back alone, and the transaction goes on.
+        route_ticket(ticket_id=ticket_id, at=at)
+        decided = True
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        log.warning("Routing ticket %s waited %s ms for a lock: voicemail", ticket_id, timeout_ms)
+        decided = False
+    with connection.cursor() as cursor:  # the rest of the transaction waits as before
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+    return decided
 
 
 def handle_dial(event: InboundEvent, data: dict) -> Outcome:

@@ -97,6 +97,7 @@ class Call(models.Model):
         NOBODY = "nobody", "Voicemail: nobody to ring"
         AFTER_HOURS = "after_hours", "Voicemail: after hours"
         FALLBACK = "fallback", "Voicemail: the call could not be processed"
+        BUSY = "busy", "Voicemail: routing waited too long for a lock"
 
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="+")
     call_sid = models.CharField(max_length=34)

@@ -329,6 +329,12 @@ WHATSAPP_SENDING_LEASE_SECONDS = env.int("WHATSAPP_SENDING_LEASE_SECONDS", defau
 WHATSAPP_STATUS_MATCH_ATTEMPTS = env.int("WHATSAPP_STATUS_MATCH_ATTEMPTS", default=4)
 WHATSAPP_INBOUND_RETRY_BASE_SECONDS = env.int("WHATSAPP_INBOUND_RETRY_BASE_SECONDS", default=5)
 WHATSAPP_REJECTIONS_PER_HOUR = env.int("WHATSAPP_REJECTIONS_PER_HOUR", default=100)
+# Calls (the calls app, docs/channels/calls.md): at most CALLS_REJECTIONS_PER_HOUR refused
+# (badly signed) webhooks per channel and hour are kept; the incoming-call webhook's routing
+# decision waits at most CALLS_DECISION_LOCK_TIMEOUT_MS for a lock (PostgreSQL), else the
+# caller gets voicemail and the ticket is routed by the worker.
+CALLS_REJECTIONS_PER_HOUR = env.int("CALLS_REJECTIONS_PER_HOUR", default=100)
+CALLS_DECISION_LOCK_TIMEOUT_MS = env.int("CALLS_DECISION_LOCK_TIMEOUT_MS", default=3000)
 
 # Web forms (the webforms app, docs/channels/forms.md): an attachment of at most
 # FORMS_MAX_ATTACHMENT_BYTES, a message of at most FORMS_MAX_MESSAGE_CHARS; at most

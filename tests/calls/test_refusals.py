@@ -166,3 +166,26 @@ def test_unknown_or_other_channels_inactive_ones_wrong_methods_and_bodies(twilio
     fields = {"CallSid": call_sid(), "From": "+4798765432"}
     assert twilio.post("incoming", fields).status == 404
     assert InboundEvent.objects.count() == 0
+
+
+@time_machine.travel(OPEN, tick=False)  # one hour: one sample
+def test_badly_signed_posts_are_kept_as_a_capped_sample_and_all_refused(twilio, settings):
+    settings.CALLS_REJECTIONS_PER_HOUR = 5
+    answers = [
+        twilio.post("incoming", {"CallSid": call_sid(), "From": "+4798765432"}, token="forged")
+        for _ in range(settings.CALLS_REJECTIONS_PER_HOUR + 5)
+    ]
+
+    assert {a.status for a in answers} == {403}
+    kept = InboundEvent.objects.all()
+    assert 1 <= kept.count() <= settings.CALLS_REJECTIONS_PER_HOUR
+    assert {e.status for e in kept} == {"ignored"}
+    assert nothing_written()
+
+
+def test_with_a_sample_of_zero_refusals_store_nothing(twilio, settings):
+    settings.CALLS_REJECTIONS_PER_HOUR = 0
+    answer = twilio.post("incoming", {"CallSid": call_sid(), "From": "+4798765432"}, token="x")
+
+    assert answer.status == 403
+    assert InboundEvent.objects.count() == 0
