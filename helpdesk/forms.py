@@ -105,9 +105,18 @@ class OwnerForm(forms.Form):
         return user, keep_team
 
 
+AWAY_WORDS = {"set to away": "away", "out of office": "out of office"}
+AWAY_WORDS["outside working hours"] = "off hours"
+
+
 def user_label(user: User) -> str:
-    """How a user appears in the owner dropdown: seated users are marked (R7)."""
-    return f"{user} · seat" if getattr(user, "has_seat", False) else f"{user} · no seat"
+    """How a user appears in an owner picker: seated users are marked (R7), and who is not
+    available right now says why (R11) — when `availability` was read with the users."""
+    label = f"{user} · seat" if getattr(user, "has_seat", False) else f"{user} · no seat"
+    availability = getattr(user, "availability", None)
+    if availability is not None and not availability.available:
+        label += f" · {AWAY_WORDS.get(availability.reason, availability.reason)}"
+    return label
 
 
 class ReplyForm(forms.Form):

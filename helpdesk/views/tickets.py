@@ -16,9 +16,9 @@ from django.views.decorators.http import require_POST
 
 from helpdesk.access import agent_required, ticket_for_agent
 from helpdesk.forms import OwnerForm, PriorityForm, ReplyForm, StatusForm
-from helpdesk.models import AssignmentEvent, Team, Ticket
+from helpdesk.models import AssignmentEvent, Ticket
 from helpdesk.queues import QUEUES
-from helpdesk.selectors import users_with_ticket_access
+from helpdesk.selectors import owner_choices
 from helpdesk.services import (
     TicketChanged,
     add_note,
@@ -51,16 +51,10 @@ def _ticket_url(ticket_id: int, from_queue: str | None) -> str:
     return f"{url}?{urlencode({'from': from_queue})}" if from_queue else url
 
 
-def _owner_choices():
-    teams = list(Team.objects.order_by("name"))
-    users = list(users_with_ticket_access().order_by("first_name", "last_name", "username"))
-    return teams, users
-
-
 def _workspace(request, ticket_id: int, **extra) -> dict:
     """Everything the ticket page shows, in a fixed number of queries."""
     ticket = ticket_for_agent(request.user, ticket_id)
-    teams, users = _owner_choices()
+    teams, users = owner_choices()
     from_queue = _from_queue(request)
     context = {
         "ticket": ticket,
@@ -104,7 +98,7 @@ def ticket_owner(request, ticket_id: int):
     """Assign, reassign or clear the owner (R3, R5) — htmx swaps the control in place; a
     plain form redirects back to the page."""
     ticket = ticket_for_agent(request.user, ticket_id)
-    teams, users = _owner_choices()
+    teams, users = owner_choices()
     data = request.POST.copy()
     if data.get("take"):  # the "Assign to me" button
         data["assignee"] = f"user:{request.user.pk}"

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from helpdesk import services
 from helpdesk.models import AssignmentEvent, Ticket
-from tests.factories import TicketFactory
+from tests.factories import AgentFactory, OutOfOfficeFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -142,3 +142,14 @@ def test_a_number_that_is_no_ticket_searches_as_text(agent_client):
     response = agent_client.get(reverse("queue", args=["open"]), {"q": "424242"})
     assert response.status_code == 200
     assert [t.subject for t in response.context["tickets"]] == ["Order 424242 missing"]
+
+
+def test_r11_owner_pickers_say_who_is_away_or_out_of_office(agent_client, other_agent):
+    services.set_status(user=other_agent, status="away")
+    on_leave = AgentFactory(first_name="Olav", last_name="Leave")
+    OutOfOfficeFactory(user=on_leave)
+    ticket = TicketFactory(channel=None)
+    for url in (reverse("queue", args=["open"]), reverse("ticket", args=[ticket.pk])):
+        page = agent_client.get(url).content.decode()
+        assert f"{other_agent} · seat · away</option>" in page
+        assert "Olav Leave · seat · out of office</option>" in page
