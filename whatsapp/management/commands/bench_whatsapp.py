@@ -223,9 +223,11 @@ class Command(BaseCommand):
             f"twice) from {clients} clients over http://127.0.0.1:{port}; {contacts} contacts; "
             f"gunicorn {web} processes, Celery {workers} processes; run {run}"
         )
-        parts = [Part("worker", env, logs / "worker.log"), Part("web", env, logs / "web.log")]
         path = reverse("whatsapp:webhook", args=[channel.pk])
-        try:
+        parts: list[Part] = []
+        try:  # whatever raises, what was started is stopped
+            parts.append(Part("worker", env, logs / "worker.log"))
+            parts.append(Part("web", env, logs / "web.log"))
             self._wait_for_web(port, path, parts)
             load = Load(
                 port=port, path=path, run=run, secret=secret, deliveries=deliveries,
