@@ -9,8 +9,8 @@
    so a misconfigured token or a forger shows in the admin — as a sample, since anyone can
    post: at most `CALLS_REJECTIONS_PER_HOUR` per channel and hour (`rejected:<hour>:<slot>`,
    the slot a hash of the request; one insert, no counting; 0 keeps none). The same refused
-   request twice is one row. (WhatsApp's webhook keeps the same sample by the same rule,
-   `whatsapp.webhook.record_rejection`: the apps may not import each other.)
+   request twice is one row. (One rule for every webhook:
+   `helpdesk.services.intake.rejection_sample_id`, which WhatsApp's webhook uses too.)
 2. **Shape** — the fields we read (`calls.forms`); a signed request without them is bad
    input (400), kept QUARANTINED (`invalid:<sha256>`) and nothing else is written.
 3. **Raw first** — `store_inbound(kind="call")` with the source's own id: the CallSid for an
@@ -61,7 +61,13 @@ from calls.models import KIND, Call, CallSettings
 from channels_cfg.models import ChannelAutomation
 from helpdesk.models import Channel, Contact, InboundEvent, Message, Ticket, User
 from helpdesk.services import add_inbound_message, create_ticket
-from helpdesk.services.intake import Outcome, Quarantine, process_inbound, store_inbound
+from helpdesk.services.intake import (
+    Outcome,
+    Quarantine,
+    process_inbound,
+    rejection_sample_id,
+    store_inbound,
+)
 from routing.config import RoutingConfig
 from routing.engine import route_ticket
 
@@ -145,7 +151,11 @@ def receive(*, call_settings: CallSettings, webhook: Webhook) -> Answer:
             if not call_settings.auth_token
             else f"refused: X-Twilio-Signature does not match {url} and the channel's auth token"
         )
-        source_id = rejection_slot(_digest(url, webhook.raw, webhook.signature))
+        source_id = rejection_sample_id(
+            digest=bytes.fromhex(_digest(url, webhook.raw, webhook.signature)),
+            limit=settings.CALLS_REJECTIONS_PER_HOUR,
+            prefix=REJECTED,
+        )
         if source_id is None:
             return Answer(403, error=why)
         event = _settle(channel, source_id, webhook, headers, payload, REJECTED, why)
@@ -167,17 +177,6 @@ def receive(*, call_settings: CallSettings, webhook: Webhook) -> Answer:
     )
     process_inbound(event.pk, handle_call_event)  # a redelivery: settled, nothing happens
     return Answer(200, twiml=_answer(call_settings, webhook.callback, data), event_id=event.pk)
-
-
-def rejection_slot(digest: str) -> str | None:
-    """The source id a refused request is kept under: one of CALLS_REJECTIONS_PER_HOUR slots
-    of the current hour, picked by the request's hash, so the same request is one row and
-    no more than that many are kept an hour. None: keep none."""
-    limit = settings.CALLS_REJECTIONS_PER_HOUR
-    if limit <= 0:
-        return None
-    slot = int(digest[:8], 16) % limit
-    return f"{REJECTED}:{timezone.now():%Y-%m-%dT%H}:{slot}"
 
 
 def _settle(channel, source_id, webhook, headers, payload, callback, why) -> InboundEvent:

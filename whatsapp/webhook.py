@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from helpdesk.models import InboundEvent
-from helpdesk.services.intake import publish_on_commit, store_inbound
+from helpdesk.services.intake import publish_on_commit, rejection_sample_id, store_inbound
 from whatsapp.models import OUTBOUND, WhatsAppSettings
 from whatsapp.payload import BadDelivery, parse_delivery, signature_matches
 
@@ -129,16 +129,19 @@ def receive_delivery(*, wa: WhatsAppSettings, body: bytes, request_headers) -> S
 
 def record_rejection(*, wa: WhatsAppSettings, body: bytes, headers: dict, reason: str) -> bool:
     """Keep a sample of a refused delivery (see the module's docstring); True if stored."""
-    limit = settings.WHATSAPP_REJECTIONS_PER_HOUR
-    if limit <= 0:
+    source_id = rejection_sample_id(
+        digest=hashlib.sha256(body).digest(),
+        limit=settings.WHATSAPP_REJECTIONS_PER_HOUR,
+        prefix=REJECTED_PREFIX.rstrip(":"),
+    )
+    if source_id is None:
         return False
     now = timezone.now()
-    slot = int.from_bytes(hashlib.sha256(body).digest()[:4], "big") % limit
     with transaction.atomic():
         event, created = store_inbound(
             channel=wa.channel,
             kind=KIND,
-            source_id=f"{REJECTED_PREFIX}{now:%Y-%m-%dT%H}:{slot}",
+            source_id=source_id,
             raw=body[:REJECTED_RAW_BYTES],
             payload={"item": "rejected", "size": len(body)},
             headers=headers,

@@ -190,6 +190,17 @@ def insert_once(row: Model) -> bool:
     return True
 
 
+def rejection_sample_id(*, digest: bytes, limit: int, prefix: str = "rejected") -> str | None:
+    """The source id a refused request (a bad signature) is kept under, so nobody can fill
+    the database with forged posts: one of `limit` slots of the current hour, picked by the
+    request's hash (`digest`) — the same request is one row, and no more than `limit` rows
+    are kept per channel and hour, in one statement without counting. None: keep none."""
+    if limit <= 0:
+        return None
+    slot = int.from_bytes(digest[:4], "big") % limit
+    return f"{prefix}:{timezone.now():%Y-%m-%dT%H}:{slot}"
+
+
 def process_inbound(event_id: int, handler: Handler) -> InboundEvent | None:
     """Claim and process one event; returns it with its new status, or None when another
     worker holds it or it is already settled. Never raises for what the handler does.
