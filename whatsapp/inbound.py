@@ -286,12 +286,9 @@ def handle_message(
     contact = contact_for_whatsapp(wa_id=wa_id, name=name)
     ticket = open_ticket_of(channel, contact)
     if ticket is not None:
-        added, created = add_inbound_message(ticket=ticket, is_automatic=is_reaction, **details)
-        if created and sent is not None and sent < added.created_at:
-            # `add_inbound_message` takes no time of its own (`create_ticket` does): one
-            # UPDATE puts Meta's on the new row.
-            Message.objects.filter(pk=added.pk).update(created_at=sent)
-            added.created_at = sent
+        added, _ = add_inbound_message(
+            ticket=ticket, is_automatic=is_reaction, created_at=sent, **details
+        )
         return Outcome(ticket=ticket, message=added, reason=f"Added to open ticket #{ticket.pk}.")
     if is_reaction:
         return Outcome(

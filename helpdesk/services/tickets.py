@@ -11,6 +11,7 @@ among themselves. A caller that showed the user a version of the ticket passes
 """
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Protocol
 
 from django.core.exceptions import ValidationError
@@ -345,9 +346,11 @@ def add_inbound_message(
     sender_name: str = "",
     is_automatic: bool = False,
     attachments: Iterable[AttachmentFile] = (),
+    created_at: datetime | None = None,
 ) -> tuple[Message, bool]:
     """The contact wrote again on this ticket. Returns (message, created); a redelivered
-    input (same channel and external id) creates nothing.
+    input (same channel and external id) creates nothing. `created_at`: when the customer
+    sent it, if the channel says (default: now).
 
     A person's message sets the ticket to *waiting on us* whatever its status — a closed
     ticket reopens, one waiting on the contact comes back to the agents. An automatic one
@@ -379,6 +382,8 @@ def add_inbound_message(
                 is_automatic=is_automatic,
             ),
         )
+        if created_at is not None:
+            message.created_at = created_at
         if not insert_once(message):  # already received (unique channel and external id)
             return Message.objects.get(channel_id=locked.channel_id, external_id=external_id), False
         _store_attachments(message, attachments)
