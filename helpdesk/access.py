@@ -17,7 +17,7 @@ Ticket access is the permission `helpdesk.access_tickets`, granted through the g
 does not exist) is a 404: the pages and the API start from `tickets_visible_to`.
 """
 
-from functools import wraps
+from functools import partial, wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -77,14 +77,18 @@ def agent_required(view):
     return login_required(wrapped)
 
 
-def account_admin_required(view):
+def account_admin_required(view=None, *, forbidden_template: str = ""):
     """`@login_required` plus the account-admin permission; a 403 page that says who can
-    help."""
+    help. `@account_admin_required(forbidden_template=...)` names a page's own 403 template
+    (the People pages say what they manage)."""
+    if view is None:
+        return partial(account_admin_required, forbidden_template=forbidden_template)
+    template = forbidden_template or ACCOUNT_ADMIN_FORBIDDEN_TEMPLATE
 
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         if not can_manage_helpdesk(request.user):
-            return render(request, ACCOUNT_ADMIN_FORBIDDEN_TEMPLATE, status=403)
+            return render(request, template, status=403)
         return view(request, *args, **kwargs)
 
     return login_required(wrapped)

@@ -6,6 +6,7 @@ from helpdesk.models.channels import Channel, TicketType
 from helpdesk.models.contacts import Contact
 from helpdesk.models.intake import Attachment, InboundEvent, OutboundMessage
 from helpdesk.models.jobs import Job
+from helpdesk.models.people import PeopleChange
 from helpdesk.models.teams import AgentSkill, Skill, Team, TeamMembership
 from helpdesk.models.tickets import AssignmentEvent, Message, Ticket
 from helpdesk.models.users import User
@@ -23,6 +24,7 @@ __all__ = [
     "Message",
     "OutOfOffice",
     "OutboundMessage",
+    "PeopleChange",
     "Seat",
     "Skill",
     "Team",

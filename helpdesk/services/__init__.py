@@ -33,6 +33,8 @@ from helpdesk.services.intake import (
     retry_failed_inbound,
     store_inbound,
 )
+from helpdesk.services.people_log import PeopleChanged
+from helpdesk.services.team_admin import create_skill, create_team, update_skill, update_team
 from helpdesk.services.tickets import (
     add_automatic_reply,
     add_inbound_message,
@@ -48,9 +50,11 @@ from helpdesk.services.tickets import (
     set_priority,
     set_ticket_status,
 )
+from helpdesk.services.user_admin import invite_user, set_user_active, update_user
 
 __all__ = [
     "Outcome",
+    "PeopleChanged",
     "Quarantine",
     "TicketChanged",
     "add_automatic_reply",
@@ -64,10 +68,13 @@ __all__ = [
     "close",
     "contact_for_email",
     "create_api_token",
+    "create_skill",
+    "create_team",
     "create_ticket",
     "create_ticket_for_email",
     "end_out_of_office",
     "give_seat",
+    "invite_user",
     "mark_routed",
     "mark_routing_pending",
     "normalize_email",
@@ -82,6 +89,10 @@ __all__ = [
     "set_status",
     "set_ticket_status",
     "set_time_zone",
+    "set_user_active",
     "store_inbound",
+    "update_skill",
+    "update_team",
+    "update_user",
     "user_for_token",
 ]

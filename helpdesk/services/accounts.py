@@ -2,12 +2,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from helpdesk.models import AccountSettings, ApiToken, Seat, User
+from helpdesk.models import AccountSettings, ApiToken, PeopleChange, Seat, User
 from helpdesk.models.account import hash_token
+from helpdesk.services.people_log import record_people_change
 
 
 def give_seat(*, user: User, by: User | None = None) -> Seat:
-    """Give `user` a seat, never more seats than the account purchased (R7)."""
+    """Give `user` a seat, never more seats than the account purchased (R7). With `by` (an
+    admin's action) the People audit log records it."""
     with transaction.atomic():
         # Lock the account row so two admins cannot both take the last seat.
         account = AccountSettings.objects.select_for_update().get(pk=AccountSettings.load().pk)
@@ -15,7 +17,10 @@ def give_seat(*, user: User, by: User | None = None) -> Seat:
         if existing is not None:
             return existing
         check_seat_free(account)
-        return Seat.objects.create(user=user, given_by=by)
+        seat = Seat.objects.create(user=user, given_by=by)
+        if by is not None:
+            _record_seat(user=user, by=by, given=True)
+        return seat
 
 
 def check_seat_free(account: AccountSettings | None = None) -> None:
@@ -29,9 +34,26 @@ def check_seat_free(account: AccountSettings | None = None) -> None:
         )
 
 
-def remove_seat(*, user: User) -> bool:
-    deleted, _ = Seat.objects.filter(user=user).delete()
+def remove_seat(*, user: User, by: User | None = None) -> bool:
+    """Take `user`'s seat; routing skips them from the next ticket on (R7). With `by` the
+    People audit log records it."""
+    with transaction.atomic():
+        deleted, _ = Seat.objects.filter(user=user).delete()
+        if deleted and by is not None:
+            _record_seat(user=user, by=by, given=False)
     return bool(deleted)
+
+
+def _record_seat(*, user: User, by: User, given: bool) -> None:
+    before, after = ("No", "Yes") if given else ("Yes", "No")
+    record_people_change(
+        kind=PeopleChange.Subject.SEAT,
+        subject_id=user.pk,
+        label=str(user),
+        actor=by,
+        summary="Seat given" if given else "Seat taken",
+        changes=[{"field": "Seat", "before": before, "after": after}],
+    )
 
 
 def create_api_token(*, user: User, name: str = "API token", raw: str | None = None) -> str:
