@@ -15,6 +15,7 @@ works with or without `collectstatic`).
 """
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+DOC_SCREENSHOTS = ROOT / "docs" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 800}
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -124,12 +126,17 @@ def login_page(page, live_server):
 @pytest.fixture
 def screenshot(page, request):
     """`screenshot(name)` saves a full-page PNG to test-artifacts/screenshots/ and returns
-    its path; `screenshot(name, target=other_page)` shoots another page."""
+    its path; `screenshot(name, target=other_page)` shoots another page. With `docs=True`
+    it also replaces docs/screenshots/<name>.png, the picture the user guides show — so the
+    guides show the pages as they are (tests/test_docs.py checks every picture has a test)."""
 
-    def _shot(name: str, target=None, full_page: bool = True) -> Path:
+    def _shot(name: str, target=None, full_page: bool = True, docs: bool = False) -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
         (target or page).screenshot(path=str(path), full_page=full_page)
+        if docs:
+            DOC_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, DOC_SCREENSHOTS / path.name)
         return path
 
     return _shot

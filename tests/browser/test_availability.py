@@ -26,7 +26,7 @@ def test_r11_an_agent_goes_away_and_the_next_ticket_goes_to_someone_else(
     assert control.get_attribute("data-availability") == "ok"
 
     control.locator(".hd-avail-toggle").click()
-    screenshot("availability-top-bar-menu", full_page=False)
+    screenshot("availability-top-bar-menu", full_page=False, docs=True)
     control.get_by_role("button", name="Away").click()
     page.wait_for_url("**/queues/unassigned/")
     assert page.locator("nav.hd-topbar .hd-avail").get_attribute("data-availability") == "away"
@@ -59,7 +59,7 @@ def test_r11_an_agent_plans_an_out_of_office_period_on_their_page(login_page, ag
     page.get_by_role("button", name="Add period").click()
     row = page.locator("[data-period]")
     assert "Summer holiday" in row.inner_text() and "Mon 1 Jul 2030 08:00" in row.inner_text()
-    screenshot("availability-page")
+    screenshot("availability-page", docs=True)
     period = OutOfOffice.objects.get(user=agent)
     assert period.note == "Summer holiday"
     agent.refresh_from_db()

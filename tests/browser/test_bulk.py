@@ -18,7 +18,7 @@ def test_bulk_assign_20_tickets_from_the_queue(login_page, agent, other_agent, s
     page.locator("[data-bulk-all]").check()
     assert page.locator("[data-bulk-count]").inner_text() == "20 tickets selected"
     page.select_option("#bulk-assignee", f"user:{other_agent.pk}")
-    screenshot("bulk-assign-picked", full_page=False)
+    screenshot("bulk-assign-picked", full_page=False, docs=True)
     page.get_by_role("button", name="Assign", exact=True).click()
     page.wait_for_url("**/queues/unassigned/**")
     assert f"20 tickets assigned to {other_agent}." in page.locator("main").inner_text()
@@ -42,6 +42,6 @@ def test_the_queue_at_phone_width_shows_subject_and_owner(browser, live_server, 
         assert str(agent) in row.locator(".hd-col-owner").inner_text()
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, width  # nothing runs off the screen, the top bar included
-        screenshot("queue-phone", target=page)
+        screenshot("queue-phone", target=page, full_page=False, docs=True)
     finally:
         context.close()

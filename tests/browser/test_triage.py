@@ -92,7 +92,7 @@ def test_r1_to_r5_agent_triages_in_the_browser(
     row = page.locator(f"tr[data-ticket='{ticket.pk}']")
     assert row.is_visible()
     assert page.locator("[data-count=unassigned]").inner_text() == "5"
-    screenshot("queue-unassigned")
+    screenshot("queue-unassigned", full_page=False, docs=True)
 
     # Open it (R2): thread, contact with its owner, hostile body shown as text.
     row.locator("a.hd-subject").click()
@@ -100,7 +100,7 @@ def test_r1_to_r5_agent_triages_in_the_browser(
     body = page.locator(".hd-msg-inbound .hd-msg-body").inner_text()
     assert "<script>alert('x')</script>" in body
     assert page.locator("[data-contact-owner]").inner_text() == "Carla Mehta"
-    screenshot("ticket-page")
+    screenshot("ticket-page", full_page=False, docs=True)
 
     # Give it to the Support team with the owner control — htmx swaps it in place (R3).
     page.evaluate("window.__noReload = true")
