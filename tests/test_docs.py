@@ -25,7 +25,10 @@ def test_every_link_points_at_a_file_in_the_repository(page):
             broken.append(f"{target}: outside the repository")
             continue
         path = target.split("#", 1)[0]
-        if path and not (page.parent / path).resolve().exists():
+        resolved = (page.parent / path).resolve()
+        if path and not resolved.is_relative_to(ROOT):
+            broken.append(f"{target}: outside the repository")
+        elif path and not resolved.exists():
             broken.append(f"{target}: no such file")
     assert not broken, broken
 
