@@ -36,6 +36,7 @@ urlpatterns = [
     path("api/v1/", include(api_urls)),
     # The other apps' pages (the core imports none of their code, only their URLconfs).
     path("settings/channels/", include("channels_cfg.urls")),
+    path("settings/people/", include("people.manage.urls")),  # people: users, teams, seats, skills
     path("routing/", include("routing.urls")),
     path("notifications/", include("notifications.urls")),
     path("mail/", include("mailroom.urls")),

@@ -1,0 +1,1 @@
+"""Settings › People pages: users, teams, seats, skills (one module each)."""
