@@ -3,7 +3,16 @@ channels and routing (R6). Created after every migrate, idempotently."""
 
 from django.contrib.auth.models import Group, Permission
 
-from helpdesk.access import MANAGE_HELPDESK, TICKET_ACCESS, permission_parts
+from helpdesk.models.permissions import MANAGE_HELPDESK, TICKET_ACCESS
+
+# Not `helpdesk.access.permission_parts`: the access module imports the services, and the
+# user services use these groups.
+
+
+def permission_parts(permission: str) -> tuple[str, str]:
+    app_label, _, name = permission.partition(".")
+    return app_label, name
+
 
 AGENTS = "Agents"
 ACCOUNT_ADMINS = "Account admins"

@@ -15,6 +15,7 @@ from django.db import transaction
 
 from helpdesk.models import AgentSkill, Seat, Skill, Team, TeamMembership, User
 from helpdesk.services.accounts import give_seat, remove_seat
+from helpdesk.services.groups import AGENTS, ensure_default_groups
 from helpdesk.services.people_log import (
     Subject,
     check_unchanged,
@@ -36,14 +37,8 @@ USER_LABELS = {
 }
 
 
-# The group that carries ticket access (R8); `helpdesk.services.groups` names it and is
-# imported late (it imports `helpdesk.access`, which imports these services).
-AGENTS = "Agents"
-
-
 def agents_group() -> Group:
-    from helpdesk.services.groups import ensure_default_groups
-
+    """The group that carries ticket access (R8)."""
     group = Group.objects.filter(name=AGENTS).first()
     if group is None:
         ensure_default_groups()

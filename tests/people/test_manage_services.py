@@ -6,7 +6,6 @@ from django.core.exceptions import ValidationError
 
 from helpdesk import services
 from helpdesk.models import AgentSkill, PeopleChange, Seat, TeamMembership, User
-from helpdesk.services import groups, user_admin
 from helpdesk.services.team_admin import skill_state, team_state
 from helpdesk.services.user_admin import user_state
 from tests.factories import (
@@ -37,10 +36,6 @@ def edit(user, actor, shown=None, **overrides):
     }
     values.update(overrides)
     return services.update_user(user=user, actor=actor, shown=shown or state, **values)
-
-
-def test_the_agents_group_name_is_the_one_groups_creates():
-    assert user_admin.AGENTS == groups.AGENTS
 
 
 # --- seats (R7) -------------------------------------------------------------------------
