@@ -1,9 +1,13 @@
 """The helpdesk's forms: validation only. Every value a client sends is checked against an
 allowlist here before a view uses it."""
 
+import mimetypes
 import re
+from dataclasses import dataclass
 
 from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
 
 from helpdesk.models import Channel, Team, Ticket, TicketType, User
 
@@ -119,8 +123,35 @@ def user_label(user: User) -> str:
     return label
 
 
+@dataclass(frozen=True)
+class UploadedAttachment:
+    """A file an agent attached to a reply, as the services keep files (`AttachmentFile`).
+    Its type comes from its name, never from the browser."""
+
+    filename: str
+    content: bytes
+    content_type: str
+    content_id: str | None = None
+    inline: bool = False
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data] if data else []
+        return [super(MultipleFileField, self).clean(f, initial) for f in files]
+
+
 class ReplyForm(forms.Form):
-    """Send (an outbound reply, R4) or Add note (internal)."""
+    """Send (an outbound reply, R4) or Add note (internal). Files go with a reply on a
+    channel whose replies leave by email (`accepts_files`), within the mail limits."""
 
     SEND, NOTE = "send", "note"
 
@@ -131,6 +162,45 @@ class ReplyForm(forms.Form):
     )
     action = forms.ChoiceField(choices=[(SEND, "Send"), (NOTE, "Add note")])
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    files = MultipleFileField(required=False)
+
+    def __init__(self, *args, accepts_files: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.accepts_files = accepts_files
+
+    def clean(self):
+        data = super().clean()
+        files = data.get("files") or []
+        data["attachments"] = []
+        if not files:
+            return data
+        if not self.accepts_files:
+            self.add_error("files", "Files can be sent only on tickets answered by email.")
+            return data
+        if data.get("action") == self.NOTE:
+            self.add_error("files", "Files go with a reply, not with an internal note.")
+            return data
+        per_file, total = settings.MAIL_MAX_ATTACHMENT_BYTES, settings.MAIL_MAX_MESSAGE_BYTES
+        for upload in files:
+            if upload.size > per_file:
+                self.add_error(
+                    "files",
+                    f"{upload.name} is {filesizeformat(upload.size)}; "
+                    f"a file may be at most {filesizeformat(per_file)}.",
+                )
+        if sum(f.size for f in files) > total:
+            self.add_error("files", f"Together the files may be at most {filesizeformat(total)}.")
+        if "files" in self.errors:
+            return data
+        data["attachments"] = [
+            UploadedAttachment(
+                filename=upload.name,
+                content=upload.read(),
+                content_type=mimetypes.guess_type(upload.name)[0] or "application/octet-stream",
+            )
+            for upload in files
+        ]
+        return data
 
 
 class StatusForm(forms.Form):

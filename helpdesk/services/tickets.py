@@ -288,10 +288,15 @@ def mark_routing_pending(*, ticket_id: int) -> bool:
 
 
 def reply(
-    *, ticket: Ticket, author: User, body: str, expected_version: int | None = None
+    *,
+    ticket: Ticket,
+    author: User,
+    body: str,
+    expected_version: int | None = None,
+    attachments: Iterable[AttachmentFile] = (),
 ) -> Message:
-    """Send a reply to the contact. Replying to a ticket without owner makes the author its
-    owner (R4); the ticket then waits on the contact."""
+    """Send a reply to the contact, with `attachments`. Replying to a ticket without owner
+    makes the author its owner (R4); the ticket then waits on the contact."""
     if not author.has_ticket_access:
         raise ValidationError("Only users with ticket access can reply.")
     body = _require_body(body)
@@ -304,6 +309,7 @@ def reply(
             author=author,
             body=body,
         )
+        _store_attachments(message, attachments)
         if locked.owner_id is None:
             _assign_locked(
                 locked, ticket, owner=author, team=locked.team, actor=author, cause=Cause.REPLY

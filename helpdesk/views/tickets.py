@@ -51,6 +51,11 @@ def _ticket_url(ticket_id: int, from_queue: str | None) -> str:
     return f"{url}?{urlencode({'from': from_queue})}" if from_queue else url
 
 
+def accepts_files(ticket: Ticket) -> bool:
+    """Files go with replies that leave by email (the channel kind's policy)."""
+    return ticket.channel is not None and ticket.channel.policy.outbound == "email"
+
+
 def _workspace(request, ticket_id: int, **extra) -> dict:
     """Everything the ticket page shows, in a fixed number of queries."""
     ticket = ticket_for_agent(request.user, ticket_id)
@@ -66,6 +71,7 @@ def _workspace(request, ticket_id: int, **extra) -> dict:
         ),
         "owner_form": OwnerForm(ticket=ticket, teams=teams, users=users),
         "reply_form": ReplyForm(initial={"version": ticket.version, "action": ReplyForm.SEND}),
+        "accepts_files": accepts_files(ticket),
         "status_form": StatusForm(initial={"status": ticket.status, "version": ticket.version}),
         "priority_form": PriorityForm(
             initial={"priority": ticket.priority, "version": ticket.version}
@@ -152,7 +158,7 @@ def ticket_owner(request, ticket_id: int):
 def ticket_reply(request, ticket_id: int):
     """Send a reply (R4: an unassigned ticket becomes the sender's) or add an internal note."""
     ticket = ticket_for_agent(request.user, ticket_id)
-    form = ReplyForm(request.POST)
+    form = ReplyForm(request.POST, request.FILES, accepts_files=accepts_files(ticket))
     if not form.is_valid():
         return _render_page(request, ticket_id, status=400, reply_form=form)
     body = form.cleaned_data["body"]
@@ -167,6 +173,7 @@ def ticket_reply(request, ticket_id: int):
                 author=request.user,
                 body=body,
                 expected_version=form.cleaned_data["version"],
+                attachments=form.cleaned_data["attachments"],
             )
             notice = "Reply sent." if had_owner else "Reply sent. The ticket is now yours."
         else:
