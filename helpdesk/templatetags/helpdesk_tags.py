@@ -93,6 +93,13 @@ def age(value: datetime | None) -> str:
 
 
 @register.filter
+def ago(value: datetime | None) -> str:
+    """The age in a sentence: "just now", "5m ago", "2d ago"."""
+    compact = age(value)
+    return "just now" if compact == "now" else f"{compact} ago" if compact else ""
+
+
+@register.filter
 def owner_description(ticket) -> str:
     """Who holds the ticket, in words: "Ada Agent (Support)", "the Billing team (no owner
     yet)", "nobody (unassigned)". Reads the already-loaded owner and team only."""

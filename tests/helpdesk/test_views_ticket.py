@@ -458,3 +458,9 @@ def test_bad_status_or_priority_is_refused_not_a_500(agent_client, name, data):
     response = agent_client.post(url(name, ticket), {**data, "version": 1})
     assert response.status_code == 302
     assert refreshed(ticket).version == 1
+
+
+def test_the_ticket_page_says_opened_just_now_not_now_ago(agent_client):
+    ticket = TicketFactory(channel=None)
+    page = agent_client.get(url("ticket", ticket)).content.decode()
+    assert "opened just now" in page and "now ago" not in page
