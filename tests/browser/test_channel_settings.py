@@ -114,7 +114,7 @@ def test_r16_r17_fields_follow_the_choices_and_the_preview_follows_the_form(
     page.get_by_label("Route by skills").check()
     check(page.locator('[data-cs-group="skill_rules"]')).to_be_visible()
     top(page)
-    screenshot("channel-settings-automation-specific")
+    screenshot("channel-settings-automation-specific", full_page=False, docs=True)
 
     modes.get_by_label("Customer agent", exact=True).check()
     check(page.locator('[data-cs-group="pool"]')).to_be_hidden()

@@ -92,12 +92,12 @@ def test_r25_r26_settings_grid_in_the_browser(login_page, superadmin, screenshot
     row = page.locator("tr[data-event=ticket_unassigned]")
     assert "Your choice" in row.inner_text()
     assert row.locator("input[data-medium=email]").is_checked()
-    screenshot("notifications-settings")
+    screenshot("notifications-settings", full_page=False, docs=True)
 
     page.goto("/notifications/defaults/")
     page.locator("tr[data-event=team_unassigned] input[data-medium=email]").check()
     page.click("button[type=submit]:has-text('Save defaults')")
     page.wait_for_selector(".alert-success")
     assert "Account default" in page.locator("tr[data-event=team_unassigned]").inner_text()
-    screenshot("notifications-defaults")
+    screenshot("notifications-defaults", full_page=False, docs=True)
     assert page.console_errors == [], page.console_errors

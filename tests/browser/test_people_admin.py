@@ -47,7 +47,7 @@ def test_r17_an_account_admin_builds_a_team_and_a_skill_ticket_reaches_the_new_u
     page.get_by_role("button", name="Save").click()
     assert "Saved team Nordic" in page.locator("main").inner_text()
     assert "Main members:" in page.locator("[data-history]").inner_text()
-    screenshot("people-team")
+    screenshot("people-team", full_page=False, docs=True)
 
     # A seat.
     page.goto("/settings/people/seats/")
@@ -55,7 +55,7 @@ def test_r17_an_account_admin_builds_a_team_and_a_skill_ticket_reaches_the_new_u
     page.get_by_role("button", name="Give seat").click()
     assert "Ulla User has a seat" in page.locator("main").inner_text()
     assert Seat.objects.filter(user=ulla).exists()
-    screenshot("people-seats")
+    screenshot("people-seats", full_page=False, docs=True)
 
     # A skill, given to Ulla.
     page.goto("/settings/people/skills/")
@@ -86,7 +86,7 @@ def test_r17_an_account_admin_builds_a_team_and_a_skill_ticket_reaches_the_new_u
     page.goto("/settings/people/users/")
     row = page.locator(f"[data-user='{ulla.pk}']").inner_text()
     assert "Nordic" in row and "Norwegian" in row and "Seat" in row
-    screenshot("people-users")
+    screenshot("people-users", full_page=False, docs=True)
     assert PeopleChange.objects.filter(actor=admin_user).count() >= 5
     assert page.console_errors == []
 
