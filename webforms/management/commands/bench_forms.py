@@ -18,8 +18,6 @@ turn the last submission into a ticket.
 import http.client
 import os
 import secrets
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +34,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.db.models import Count
 
+from helpdesk.loopback import Part, free_port
 from helpdesk.models import Channel, InboundEvent, Message, Ticket
 from webforms.models import INTAKE, form_kinds
 from webforms.services import form_settings_for
@@ -45,35 +44,6 @@ TOKEN_MARK = 'name="token" value="'
 DOUBLE_EVERY = 10
 START_TIMEOUT = 60
 SETTLE_TIMEOUT = 300
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Part:
-    """One `bin/serve <part>` in a process group of its own (stopped as a group)."""
-
-    def __init__(self, part: str, env: dict, log: Path) -> None:
-        self.log = log
-        with log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                ["bin/serve", part], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            with suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            with suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
 
 
 def request(port: int, method: str, path: str, body: bytes = b"", headers=None):

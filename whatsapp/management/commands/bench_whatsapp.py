@@ -21,10 +21,7 @@ import http.client
 import json
 import os
 import secrets
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -40,6 +37,7 @@ from django.db.models import Count, Max
 from django.urls import reverse
 
 from helpdesk.channel_kinds import POLICIES
+from helpdesk.loopback import Part, free_port
 from helpdesk.models import Channel, InboundEvent, Message, Ticket
 from whatsapp.models import WhatsAppSettings
 from whatsapp.payload import sign
@@ -50,35 +48,6 @@ PHONE_NUMBER_ID = "100200300400"
 START_TIMEOUT = 60
 SETTLE_TIMEOUT = 300
 MAX_DELIVERIES = 100_000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Part:
-    """One `bin/serve <part>` in a process group of its own (stopped as a group)."""
-
-    def __init__(self, part: str, env: dict, log: Path) -> None:
-        self.log = log
-        with log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                ["bin/serve", part], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            with suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            with suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
 
 
 def post(port: int, path: str, body: bytes, headers: dict) -> tuple[int, bytes]:
