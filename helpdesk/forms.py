@@ -162,6 +162,7 @@ class ReplyForm(forms.Form):
     )
     action = forms.ChoiceField(choices=[(SEND, "Send"), (NOTE, "Add note")])
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    seen = forms.CharField(required=False, max_length=200)  # what the page showed
     files = MultipleFileField(required=False)
 
     def __init__(self, *args, accepts_files: bool = False, **kwargs):

@@ -40,6 +40,41 @@ def conflict_message(ticket: Ticket) -> str:
     return CONFLICT.format(owner=describe_owner(ticket))
 
 
+# What the agent saw when the page was drawn (the reply form carries it), to name what changed
+# if their reply meets a newer version: status | priority | owner | team | last message.
+def seen_state(ticket: Ticket, thread: list) -> str:
+    last = thread[-1].pk if thread else ""
+    owner, team = ticket.owner_id or "", ticket.team_id or ""
+    return f"{ticket.status}|{ticket.priority}|{owner}|{team}|{last}"
+
+
+# Changes that do not cost a reply: the reply is sent on the newer version.
+HARMLESS = {"status", "priority"}
+
+
+def what_changed(seen: str, fresh: Ticket) -> list[tuple[str, str]]:
+    """(kind, words) of each change since `seen`; [] when `seen` cannot be read."""
+    parts = (seen or "").split("|")
+    if len(parts) != 5:
+        return []
+    status, priority, owner_id, team_id, last = parts
+    changes = []
+    newer = fresh.messages.exclude(direction="note")
+    if last.isdigit():
+        newer = newer.filter(pk__gt=int(last))
+    message = newer.select_related("author").order_by("-pk").first()
+    if message is not None:
+        who = message.author or message.sender_name or fresh.contact or "someone"
+        changes.append(("message", f"a new message from {who}"))
+    if (owner_id, team_id) != (str(fresh.owner_id or ""), str(fresh.team_id or "")):
+        changes.append(("owner", f"the owner is now {describe_owner(fresh)}"))
+    if status != fresh.status:
+        changes.append(("status", f"the status is now {fresh.get_status_display()}"))
+    if priority != str(fresh.priority):
+        changes.append(("priority", f"the priority is now {fresh.get_priority_display()}"))
+    return changes
+
+
 def _from_queue(request) -> str | None:
     """The queue the agent came from (`?from=unassigned`), allowlisted."""
     slug = request.GET.get("from") or request.POST.get("from")
@@ -61,9 +96,10 @@ def _workspace(request, ticket_id: int, **extra) -> dict:
     ticket = ticket_for_agent(request.user, ticket_id)
     teams, users = owner_choices()
     from_queue = _from_queue(request)
+    thread = list(ticket.messages.select_related("author"))
     context = {
         "ticket": ticket,
-        "thread": list(ticket.messages.select_related("author")),
+        "thread": thread,
         "history": list(
             ticket.assignments.select_related(
                 "from_owner", "to_owner", "from_team", "to_team", "actor"
@@ -71,6 +107,7 @@ def _workspace(request, ticket_id: int, **extra) -> dict:
         ),
         "owner_form": OwnerForm(ticket=ticket, teams=teams, users=users),
         "reply_form": ReplyForm(initial={"version": ticket.version, "action": ReplyForm.SEND}),
+        "seen": seen_state(ticket, thread),
         "accepts_files": accepts_files(ticket),
         "status_form": StatusForm(initial={"status": ticket.status, "version": ticket.version}),
         "priority_form": PriorityForm(
@@ -181,13 +218,39 @@ def ticket_reply(request, ticket_id: int):
             notice = "Internal note added."
     except TicketChanged as exc:
         fresh = ticket_for_agent(request.user, exc.ticket.pk)
+        changes = what_changed(form.cleaned_data.get("seen", ""), fresh)
+        if changes and {kind for kind, _ in changes} <= HARMLESS:
+            # Only status or priority moved: that does not change what the reply says.
+            try:
+                reply(
+                    ticket=fresh,
+                    author=request.user,
+                    body=body,
+                    expected_version=fresh.version,
+                    attachments=form.cleaned_data["attachments"],
+                )
+            except TicketChanged:
+                changes = [("again", "it changed once more")]
+            else:
+                words = "; ".join(text for _, text in changes)
+                messages.success(request, f"Reply sent. Meanwhile {words}.")
+                return redirect(_ticket_url(ticket_id, _from_queue(request)))
         # Keep the draft, with the new version, so the agent can review and send again.
         draft = ReplyForm(
-            initial={"body": body, "version": fresh.version, "action": ReplyForm.SEND}
+            initial={
+                "body": body,
+                "version": fresh.version,
+                "action": form.cleaned_data["action"],
+            }
         )
-        return _render_page(
-            request, ticket_id, status=409, conflict=conflict_message(fresh), reply_form=draft
+        conflict = (
+            "This ticket changed while you were writing: "
+            + "; ".join(text for _, text in changes)
+            + ". Your text is kept below: review it and send again."
+            if changes
+            else conflict_message(fresh)
         )
+        return _render_page(request, ticket_id, status=409, conflict=conflict, reply_form=draft)
     except ValidationError as exc:
         form.add_error(None, _errors(exc))
         return _render_page(request, ticket_id, status=400, reply_form=form)

@@ -2,12 +2,14 @@
 htmx and as a plain form, Send (R4) and Add note, status and priority, conflicts between two
 agents, access, CSRF and hostile message bodies."""
 
+import re
+
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from helpdesk.models import AssignmentEvent, Message, Ticket
-from helpdesk.services import assign, reply
+from helpdesk.services import add_inbound_message, assign, reply, set_priority
 from tests.factories import (
     AgentFactory,
     ContactFactory,
@@ -464,3 +466,51 @@ def test_the_ticket_page_says_opened_just_now_not_now_ago(agent_client):
     ticket = TicketFactory(channel=None)
     page = agent_client.get(url("ticket", ticket)).content.decode()
     assert "opened just now" in page and "now ago" not in page
+
+
+# --- a reply meeting a newer version (issue 13) ---------------------------------------------
+
+
+def seen_on(agent_client, ticket) -> dict:
+    """The reply form's hidden fields as the page drew them."""
+    html = agent_client.get(url("ticket", ticket)).content.decode()
+    fields = dict(re.findall(r'<input type="hidden" name="(version|seen)" value="([^"]*)"', html))
+    return {"version": int(fields["version"]), "seen": fields["seen"]}
+
+
+def test_a_priority_change_meanwhile_does_not_cost_the_reply(agent_client, agent, other_agent):
+    ticket = TicketFactory(channel=None)
+    form = seen_on(agent_client, ticket)
+    set_priority(ticket=ticket, priority=Ticket.Priority.URGENT, actor=other_agent)
+    response = agent_client.post(
+        url("ticket-reply", ticket), {"body": "On it.", "action": "send", **form}, follow=True
+    )
+    assert response.status_code == 200
+    assert Message.objects.filter(ticket=ticket, direction="outbound").count() == 1
+    assert "Reply sent. Meanwhile the priority is now Urgent." in response.content.decode()
+    assert refreshed(ticket).priority == Ticket.Priority.URGENT  # the other change stays
+
+
+def test_a_new_customer_message_meanwhile_keeps_the_draft_and_names_it(agent_client, agent):
+    ticket = TicketFactory(channel=None, contact=ContactFactory(name="Kim Larsen"))
+    form = seen_on(agent_client, ticket)
+    add_inbound_message(ticket=ticket, body="Never mind, it works now.", sender_name="Kim Larsen")
+    response = agent_client.post(
+        url("ticket-reply", ticket), {"body": "Have you tried…", "action": "send", **form}
+    )
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "This ticket changed while you were writing: a new message from Kim Larsen" in html
+    assert "Have you tried…" in html  # the draft is kept
+    assert not Message.objects.filter(ticket=ticket, direction="outbound").exists()
+
+
+def test_an_owner_change_meanwhile_is_named(agent_client, other_agent):
+    ticket = TicketFactory(channel=None)
+    form = seen_on(agent_client, ticket)
+    assign(ticket=ticket, owner=other_agent, actor=other_agent, cause="manual")
+    response = agent_client.post(
+        url("ticket-reply", ticket), {"body": "Mine?", "action": "send", **form}
+    )
+    assert response.status_code == 409
+    assert f"the owner is now {other_agent}" in response.content.decode()
