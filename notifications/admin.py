@@ -67,7 +67,9 @@ class PreferenceAdmin(admin.ModelAdmin):
 class DefaultPreferenceAdmin(admin.ModelAdmin):
     """Read-only here: superadmins change the defaults on /notifications/defaults/."""
 
-    list_display = ["event", "medium", "enabled", "updated_by", "updated_at"]
+    list_display = ["event", "medium", "enabled", "team", "user", "updated_by", "updated_at"]
+    list_filter = ["event", "medium", "enabled"]
+    list_select_related = ["team", "user", "updated_by"]
 
     def has_module_permission(self, request):
         return request.user.is_superuser

@@ -11,14 +11,20 @@ from dataclasses import dataclass
 from django import forms
 
 from notifications.catalog import EVENT_HELP, Event, Medium, field_name
-from notifications.services import Cell, Effective, Source
+from notifications.services import PRECEDENCE, Cell, Effective, Source
 
-PRECEDENCE = [Source.OWN, Source.DEFAULT, Source.BUILT_IN]
+# Where a value comes from, as the personal grid says it (R27).
 SOURCE_LABELS = {
     Source.OWN: "Your choice",
-    Source.DEFAULT: "Account default",
+    Source.USER_DEFAULT: "Default set for you",
+    Source.TEAM_DEFAULT: "Default for team {team}",
+    Source.ACCOUNT_DEFAULT: "Default for everyone",
     Source.BUILT_IN: "Built-in default",
 }
+
+
+def source_label(effective: Effective) -> str:
+    return SOURCE_LABELS[effective.source].format(team=effective.team)
 
 
 @dataclass
@@ -34,19 +40,28 @@ class GridRow:
     label: str
     help: str
     source: str
+    source_label: str
     chosen: bool  # the choice of whoever edits this grid (else inherited)
     cells: list[GridCell]
 
-    @property
-    def source_label(self) -> str:
-        return SOURCE_LABELS[self.source]
-
 
 class PreferenceGridForm(forms.Form):
-    def __init__(self, *args, current: dict[Cell, Effective], own_source: str, **kwargs):
+    """`own_source`: the source of the rows whoever edits this grid has set (`OWN` for a
+    user, the audience's source for a superadmin); `own_label` names those rows where the
+    personal wording would not fit ("Default for Kari Nordmann")."""
+
+    def __init__(
+        self,
+        *args,
+        current: dict[Cell, Effective],
+        own_source: str,
+        own_label: str | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.current = current
         self.own_source = own_source
+        self.own_label = own_label
         for event in Event.values:
             for medium in Medium.values:
                 self.fields[field_name(event, medium)] = forms.BooleanField(
@@ -62,16 +77,20 @@ class PreferenceGridForm(forms.Form):
     def rows(self) -> list[GridRow]:
         rows = []
         for event in Event.values:
-            sources = {self.current[(event, m)].source for m in Medium.values}
+            cells = [self.current[(event, m)] for m in Medium.values]
             # A row belongs to the strongest source among its cells (R27).
-            source = next(s for s in PRECEDENCE if s in sources)
+            strongest = min(cells, key=lambda c: PRECEDENCE.index(c.source))
+            chosen = strongest.source == self.own_source
             rows.append(
                 GridRow(
                     event=event,
                     label=Event(event).label,
                     help=EVENT_HELP[event],
-                    source=source,
-                    chosen=source == self.own_source,
+                    source=strongest.source,
+                    source_label=self.own_label
+                    if chosen and self.own_label
+                    else source_label(strongest),
+                    chosen=chosen,
                     cells=[
                         GridCell(m, Medium(m).label, self[field_name(event, m)])
                         for m in Medium.values
@@ -87,6 +106,22 @@ class PreferenceGridForm(forms.Form):
             e for e in Event.values if any(field_name(e, m) in changed for m in Medium.values)
         ]
         return {(e, m): self.cleaned_data[field_name(e, m)] for e in events for m in Medium.values}
+
+
+class AudienceForm(forms.Form):
+    """The superadmin defaults page's audience picker (R26): everyone, a team or a user, in
+    one select so only one can be picked. A GET form; the page works without JS."""
+
+    audience = forms.ChoiceField(label="Defaults for", required=False)
+
+    def __init__(self, *args, teams, users, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["audience"].choices = [
+            ("", "Everyone"),
+            ("Teams (their main members)", [(f"team:{t.pk}", t.name) for t in teams]),
+            ("Users", [(f"user:{u.pk}", str(u)) for u in users]),
+        ]
+        self.fields["audience"].widget.attrs.update({"class": "form-select form-select-sm"})
 
 
 class QuietHoursForm(forms.Form):

@@ -1,12 +1,13 @@
 """What notifications keep: in-app notifications, each user's own choices, the superadmin
-defaults, and one `Delivery` per (event, recipient, medium) — the unit sent exactly once."""
+defaults (for everyone, a team or a user), and one `Delivery` per (event, recipient,
+medium) — the unit sent exactly once."""
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from helpdesk.models import Ticket
+from helpdesk.models import Team, Ticket
 from notifications.catalog import Event, Medium
 
 
@@ -69,12 +70,31 @@ class Preference(models.Model):
 
 
 class DefaultPreference(models.Model):
-    """The account default for one event and medium, set by a superadmin (R26). Where no row
-    exists the built-in default of `notifications.catalog` applies."""
+    """A superadmin's default for one event and medium (R26), aimed at one audience: everyone
+    (no team, no user: the account default), a team (applies to its main members), or one
+    user. Where no row applies the built-in default of `notifications.catalog` does.
+    Precedence (R27): own choice > default for the user > default for their main team >
+    account default > built-in."""
 
     event = models.CharField(max_length=24, choices=Event)
     medium = models.CharField(max_length=8, choices=Medium)
     enabled = models.BooleanField()
+    team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="For the main members of this team (else everyone, or one user).",
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="For this user alone (else everyone, or a team).",
+    )
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -84,12 +104,38 @@ class DefaultPreference(models.Model):
         ordering = ["event", "medium"]
         verbose_name = "default notification preference"
         constraints = [
-            models.UniqueConstraint(fields=["event", "medium"], name="notif_default_once"),
+            models.CheckConstraint(
+                condition=Q(team__isnull=True) | Q(user__isnull=True),
+                name="notif_default_one_audience",
+                violation_error_message="A default is for everyone, a team or a user.",
+            ),
+            models.UniqueConstraint(
+                fields=["event", "medium"],
+                condition=Q(team__isnull=True, user__isnull=True),
+                name="notif_default_account_once",
+            ),
+            models.UniqueConstraint(
+                fields=["team", "event", "medium"],
+                condition=Q(team__isnull=False),
+                name="notif_default_team_once",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "event", "medium"],
+                condition=Q(user__isnull=False),
+                name="notif_default_user_once",
+            ),
         ]
 
     def __str__(self) -> str:
         state = "on" if self.enabled else "off"
-        return f"Default: {self.get_event_display()} by {self.get_medium_display()} {state}"
+        if self.team_id:
+            audience = f"team {self.team}"
+        elif self.user_id:
+            audience = str(self.user)
+        else:
+            audience = "everyone"
+        what = f"{self.get_event_display()} by {self.get_medium_display()}"
+        return f"Default for {audience}: {what} {state}"
 
 
 class Delivery(models.Model):

@@ -2,10 +2,12 @@
 and superadmins (R26), `notify` (one Delivery per recipient and medium, published on
 commit), and reading notifications.
 
-Precedence (R27): the user's own choice where set, else the superadmin default, else the
-built-in default. `effective_preferences(user)` answers for one user (the settings page);
+Precedence (R27), strongest first: the user's own choice; a superadmin default aimed at the
+user; the default for the user's main team (an additional membership does not count); the
+default for everyone (the account default); the built-in default.
+`effective_preferences(user)` answers for one user (the settings page);
 `recipients_by_medium(event, users)` answers for every recipient of one event in a fixed
-number of queries, whatever their number (the sender).
+number of queries, whatever their number and the number of teams or defaults (the sender).
 """
 
 from collections.abc import Iterable
@@ -14,11 +16,11 @@ from dataclasses import dataclass
 from celery import current_app
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from helpdesk.jobs import ring_on_commit
-from helpdesk.models import Ticket, User
+from helpdesk.models import Team, TeamMembership, Ticket, User
 from notifications.catalog import BUILT_IN, CELLS, Event, Medium
 from notifications.models import DefaultPreference, Delivery, Notification, Preference
 
@@ -29,38 +31,116 @@ DELIVER_TASK = "notifications.tasks.deliver_task"
 
 
 class Source:
+    """Where an effective value comes from, strongest first (R27)."""
+
     OWN = "own"  # the user's own choice
-    DEFAULT = "default"  # the superadmin default
+    USER_DEFAULT = "user_default"  # a superadmin default aimed at this user
+    TEAM_DEFAULT = "team_default"  # a superadmin default for the user's main team
+    ACCOUNT_DEFAULT = "account_default"  # a superadmin default for everyone
     BUILT_IN = "built_in"  # the default in code
+
+
+PRECEDENCE = [
+    Source.OWN,
+    Source.USER_DEFAULT,
+    Source.TEAM_DEFAULT,
+    Source.ACCOUNT_DEFAULT,
+    Source.BUILT_IN,
+]
 
 
 @dataclass(frozen=True)
 class Effective:
     enabled: bool
     source: str
+    team: str = ""  # the team's name, for a TEAM_DEFAULT
 
+
+@dataclass(frozen=True)
+class Audience:
+    """Whom a superadmin default is for: everyone (neither set), a team (its main members) or
+    one user — one at a time."""
+
+    team: Team | None = None
+    user: User | None = None
+
+    def __post_init__(self):
+        if self.team is not None and self.user is not None:
+            raise ValueError("A default is for everyone, a team or a user — not both.")
+
+    @property
+    def source(self) -> str:
+        """The source of the rows set for this audience."""
+        if self.user is not None:
+            return Source.USER_DEFAULT
+        if self.team is not None:
+            return Source.TEAM_DEFAULT
+        return Source.ACCOUNT_DEFAULT
+
+    @property
+    def is_everyone(self) -> bool:
+        return self.team is None and self.user is None
+
+    def __str__(self) -> str:
+        if self.user is not None:
+            return str(self.user)
+        if self.team is not None:
+            return f"team {self.team.name}"
+        return "everyone"
+
+
+EVERYONE = Audience()
+ACCOUNT_ROWS = Q(team__isnull=True, user__isnull=True)
 
 Cell = tuple[str, str]
 
 
-def default_preferences() -> dict[Cell, Effective]:
-    """The account defaults (R26): a superadmin's choice, else the built-in one. One query."""
-    chosen = {
-        (p.event, p.medium): p.enabled
-        for p in DefaultPreference.objects.filter(event__in=Event.values)
-    }
-    return {
-        cell: Effective(chosen[cell], Source.DEFAULT)
-        if cell in chosen
-        else Effective(BUILT_IN[cell], Source.BUILT_IN)
-        for cell in CELLS
-    }
+def _main_memberships(**filters) -> QuerySet[TeamMembership]:
+    """Main memberships only: a team's default reaches its main members, not the others."""
+    return TeamMembership.objects.filter(role=TeamMembership.Role.MAIN, **filters)
+
+
+def _strongest(layers: list[tuple[str, dict]], cell: Cell) -> Effective:
+    """The first layer (strongest first) with a value for `cell`, else the built-in one.
+    A layer is (source, {cell: (enabled, team name)})."""
+    for source, values in layers:
+        if cell in values:
+            enabled, team = values[cell]
+            return Effective(enabled, source, team)
+    return Effective(BUILT_IN[cell], Source.BUILT_IN)
+
+
+def default_preferences(audience: Audience = EVERYONE) -> dict[Cell, Effective]:
+    """What applies to `audience` where nobody closer chose (R26, R27): for everyone the
+    account default, else the built-in one; for a team its own default first; for a user
+    the default aimed at them, then their main team's, then the account's. One query."""
+    scope = ACCOUNT_ROWS
+    if audience.team is not None:
+        scope |= Q(team=audience.team)
+    if audience.user is not None:
+        scope |= Q(user=audience.user) | Q(
+            team__in=_main_memberships(user=audience.user).values("team_id")
+        )
+    layers = {s: {} for s in (Source.USER_DEFAULT, Source.TEAM_DEFAULT, Source.ACCOUNT_DEFAULT)}
+    rows = DefaultPreference.objects.filter(scope, event__in=Event.values).values_list(
+        "event", "medium", "enabled", "team_id", "user_id", "team__name"
+    )
+    for event, medium, enabled, team_id, user_id, team_name in rows:
+        if user_id is not None:
+            layers[Source.USER_DEFAULT][(event, medium)] = (enabled, "")
+        elif team_id is not None:
+            layers[Source.TEAM_DEFAULT][(event, medium)] = (enabled, team_name)
+        else:
+            layers[Source.ACCOUNT_DEFAULT][(event, medium)] = (enabled, "")
+    ordered = list(layers.items())
+    return {cell: _strongest(ordered, cell) for cell in CELLS}
 
 
 def effective_preferences(user: User) -> dict[Cell, Effective]:
     """Every (event, medium) of `user` with its value and where it comes from (R27). Two
-    queries."""
-    effective = default_preferences()
+    queries, whatever the number of teams and defaults: the defaults that reach the user
+    (with their main team, a subquery) and the user's own choices."""
+    effective = default_preferences(Audience(user=user))
     for event, medium, enabled in Preference.objects.filter(user=user).values_list(
         "event", "medium", "enabled"
     ):
@@ -72,23 +152,104 @@ def effective_preferences(user: User) -> dict[Cell, Effective]:
 def recipients_by_medium(event: str, users: QuerySet[User] | Iterable[User]) -> dict[str, list]:
     """For one event, which of `users` want it by which medium (R27): {medium: [user, …]}.
 
-    Three queries whatever the number of users: the users, the defaults of this event, and
-    the own choices of these users for this event (a subquery when `users` is a queryset).
+    Four queries whatever the number of users, teams and defaults: the users, their main
+    teams, the defaults of this event that can reach them (everyone's, their main teams',
+    theirs), and their own choices for this event (subqueries when `users` is a queryset).
     """
     users_list = list(users)
     if not users_list:
         return {m: [] for m in Medium.values}
-    defaults = {m: BUILT_IN[(event, m)] for m in Medium.values}
-    defaults.update(DefaultPreference.objects.filter(event=event).values_list("medium", "enabled"))
-    if isinstance(users, QuerySet):
-        own_rows = Preference.objects.filter(event=event, user__in=users.values("pk"))
-    else:
-        own_rows = Preference.objects.filter(event=event, user__in=[u.pk for u in users_list])
+    who = users.values("pk") if isinstance(users, QuerySet) else [u.pk for u in users_list]
+    main_team = dict(_main_memberships(user__in=who).values_list("user_id", "team_id"))
+    account, team_defaults, user_defaults = {}, {}, {}
+    rows = DefaultPreference.objects.filter(
+        ACCOUNT_ROWS | Q(team__in=set(main_team.values())) | Q(user__in=who), event=event
+    ).values_list("medium", "enabled", "team_id", "user_id")
+    for medium, enabled, team_id, user_id in rows:
+        if user_id is not None:
+            user_defaults[(user_id, medium)] = enabled
+        elif team_id is not None:
+            team_defaults[(team_id, medium)] = enabled
+        else:
+            account[medium] = enabled
+    own_rows = Preference.objects.filter(event=event, user__in=who)
     own = {(u, m): e for u, m, e in own_rows.values_list("user_id", "medium", "enabled")}
-    return {
-        medium: [u for u in users_list if own.get((u.pk, medium), defaults[medium])]
-        for medium in Medium.values
-    }
+
+    def wants(user: User, medium: str) -> bool:
+        for found in (
+            own.get((user.pk, medium)),
+            user_defaults.get((user.pk, medium)),
+            team_defaults.get((main_team.get(user.pk), medium)),
+            account.get(medium),
+        ):
+            if found is not None:
+                return found
+        return BUILT_IN[(event, medium)]
+
+    return {medium: [u for u in users_list if wants(u, medium)] for medium in Medium.values}
+
+
+@dataclass(frozen=True)
+class AudienceSummary:
+    """An audience that has defaults, for the superadmin page's list."""
+
+    team_id: int | None
+    user_id: int | None
+    name: str
+    events: int  # how many events (rows of the grid) it has defaults for
+
+    @property
+    def query(self) -> str:
+        """The defaults page's query string for this audience."""
+        return audience_query(team_id=self.team_id, user_id=self.user_id)
+
+
+def audience_query(*, team_id: int | None = None, user_id: int | None = None) -> str:
+    if user_id is not None:
+        return f"?user={user_id}"
+    if team_id is not None:
+        return f"?team={team_id}"
+    return ""
+
+
+def audiences_with_defaults() -> list[AudienceSummary]:
+    """Every audience with at least one default (everyone first, then teams, then users, by
+    name), with how many events each sets. One query."""
+    rows = (
+        DefaultPreference.objects.filter(event__in=Event.values)
+        .values(
+            "team_id",
+            "team__name",
+            "user_id",
+            "user__username",
+            "user__first_name",
+            "user__last_name",
+        )
+        .annotate(events=Count("event", distinct=True))
+        .order_by()
+    )
+    found = []
+    for r in rows:
+        if r["user_id"] is not None:
+            full = f"{r['user__first_name']} {r['user__last_name']}".strip()
+            name = full or r["user__username"]
+        elif r["team_id"] is not None:
+            name = f"Team {r['team__name']}"
+        else:
+            name = "Everyone"
+        found.append(AudienceSummary(r["team_id"], r["user_id"], name, r["events"]))
+
+    def order(a: AudienceSummary) -> tuple[int, str]:
+        kind = 2 if a.user_id is not None else 1 if a.team_id is not None else 0
+        return kind, a.name.lower()
+
+    return sorted(found, key=order)
+
+
+def chosen_events(user: User) -> int:
+    """On how many events `user` made their own choice (which wins over any default). One
+    query."""
+    return Preference.objects.filter(user=user).values("event").distinct().count()
 
 
 # ---------------------------------------------------------------------------------------
@@ -115,22 +276,46 @@ def reset_preferences(*, user: User, event: str | None = None) -> int:
     return deleted
 
 
-def update_default_preferences(*, actor: User, changes: dict[Cell, bool]) -> None:
-    """A superadmin sets the account defaults of the changed cells (R26)."""
+def _superadmin_only(actor: User) -> None:
     if not actor.is_superuser:
         raise PermissionDenied("Only superadmins set default notification preferences.")
+
+
+def update_default_preferences(
+    *,
+    actor: User,
+    changes: dict[Cell, bool],
+    team: Team | None = None,
+    user: User | None = None,
+) -> None:
+    """A superadmin sets the defaults of the changed cells (R26) for one audience: everyone
+    (neither `team` nor `user`), the main members of `team`, or `user`."""
+    _superadmin_only(actor)
+    Audience(team=team, user=user)  # one audience at a time
     with transaction.atomic():
         for (event, medium), enabled in changes.items():
             DefaultPreference.objects.update_or_create(
-                event=event, medium=medium, defaults={"enabled": enabled, "updated_by": actor}
+                event=event,
+                medium=medium,
+                team=team,
+                user=user,
+                defaults={"enabled": enabled, "updated_by": actor},
             )
 
 
-def reset_default_preferences(*, actor: User, event: str | None = None) -> int:
-    """Back to the built-in defaults (of one event, or all)."""
-    if not actor.is_superuser:
-        raise PermissionDenied("Only superadmins set default notification preferences.")
-    rows = DefaultPreference.objects.all()
+def reset_default_preferences(
+    *,
+    actor: User,
+    event: str | None = None,
+    team: Team | None = None,
+    user: User | None = None,
+) -> int:
+    """Forget the defaults of one audience (of one event, or all): that audience inherits
+    again (a user from their main team, a team from everyone, everyone from the built-in
+    defaults). Other audiences keep theirs."""
+    _superadmin_only(actor)
+    Audience(team=team, user=user)
+    rows = DefaultPreference.objects.filter(team=team, user=user)
     if event is not None:
         rows = rows.filter(event=event)
     deleted, _ = rows.delete()

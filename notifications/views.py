@@ -1,22 +1,27 @@
 """The notification pages: the in-app list with the bell, personal settings (R25) and the
-superadmin defaults (R26). Every change is a POST through `notifications.services`."""
+superadmin defaults for everyone, a team or a user (R26). Every change is a POST through
+`notifications.services`."""
+
+import re
 
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk.access import agent_required, has_ticket_access, superadmin_required
 from helpdesk.availability import availability_of
+from helpdesk.models import Team, User
+from helpdesk.selectors import users_with_ticket_access
 from notifications import services
 from notifications.catalog import Event
-from notifications.forms import PreferenceGridForm, QuietHoursForm
+from notifications.forms import AudienceForm, PreferenceGridForm, QuietHoursForm
 from notifications.models import Notification
 from notifications.quiet_hours import quiet_hours_enabled, set_quiet_hours
-from notifications.services import Source
+from notifications.services import Audience, Source
 
 PER_PAGE = 30
 
@@ -141,28 +146,89 @@ def preference_settings(request):
 
 @superadmin_required
 def default_settings(request):
-    """Default notification preferences for every user (R26): what applies wherever a user
-    has not chosen (R27)."""
-    current = services.default_preferences()
+    """Default notification preferences (R26) for one audience at a time — everyone, a team
+    (`?team=<id>`, its main members) or a user (`?user=<id>`): what applies wherever the
+    user has not chosen, closest audience first (R27). An unknown or malformed audience is
+    404. A fixed number of queries whatever the number of teams, users and defaults."""
+    audience = _audience_from(request.GET)
+    here = reverse("notifications:defaults") + _query_of(audience)
+    whom = {"team": audience.team, "user": audience.user}
+    current = services.default_preferences(audience)
+    own_label = f"Default for {audience.user}" if audience.user is not None else None
+    grid = {"current": current, "own_source": audience.source, "own_label": own_label}
     if request.method == "POST":
-        if request.POST.get("reset") == "all":
-            services.reset_default_preferences(actor=request.user)
-            messages.success(request, "The account defaults are the built-in ones again.")
-            return redirect("notifications:defaults")
-        if request.POST.get("reset") in Event.values:
-            event = request.POST["reset"]
-            services.reset_default_preferences(actor=request.user, event=event)
-            messages.success(request, f"“{Event(event).label}” uses the built-in default again.")
-            return redirect("notifications:defaults")
-        form = PreferenceGridForm(request.POST, current=current, own_source=Source.DEFAULT)
+        reset = request.POST.get("reset")
+        if reset == "all":
+            services.reset_default_preferences(actor=request.user, **whom)
+            messages.success(request, f"Removed the defaults for {audience}.")
+            return redirect(here)
+        if reset in Event.values:
+            services.reset_default_preferences(actor=request.user, event=reset, **whom)
+            label = Event(reset).label
+            messages.success(request, f"“{label}”: removed the default for {audience}.")
+            return redirect(here)
+        form = PreferenceGridForm(request.POST, **grid)
         if form.is_valid():
-            services.update_default_preferences(actor=request.user, changes=form.changes())
-            messages.success(request, "Default notification preferences saved.")
-            return redirect("notifications:defaults")
+            services.update_default_preferences(actor=request.user, changes=form.changes(), **whom)
+            messages.success(request, f"Defaults for {audience} saved.")
+            return redirect(here)
     else:
-        form = PreferenceGridForm(current=current, own_source=Source.DEFAULT)
-    return render(
-        request,
-        "notifications/defaults.html",
-        {"form": form, "rows": form.rows(), "tab": "defaults"},
+        form = PreferenceGridForm(**grid)
+    picker = AudienceForm(
+        initial={"audience": _picker_value(audience)},
+        teams=Team.objects.order_by("name"),
+        users=users_with_ticket_access().order_by("first_name", "last_name", "username"),
     )
+    context = {
+        "form": form,
+        "rows": form.rows(),
+        "audience": audience,
+        "here": here,
+        "query": _query_of(audience),
+        "picker": picker,
+        "audiences": services.audiences_with_defaults(),
+        "chosen_events": services.chosen_events(audience.user) if audience.user else 0,
+        "tab": "defaults",
+    }
+    return render(request, "notifications/defaults.html", context)
+
+
+_ID = re.compile(r"[0-9]{1,18}")
+
+
+def _audience_from(params) -> Audience:
+    """The audience of the defaults page: `?team=<id>`, `?user=<id>`, or the picker's
+    `?audience=team:<id>` / `user:<id>`; none of them is everyone. 404 for a malformed or
+    unknown id, or for two audiences at once."""
+    team_id, user_id = params.get("team", ""), params.get("user", "")
+    picked = params.get("audience", "")
+    if picked:
+        kind, _, pk = picked.partition(":")
+        if team_id or user_id or kind not in ("team", "user") or not pk:
+            raise Http404("Pick one audience.")
+        team_id, user_id = (pk, "") if kind == "team" else ("", pk)
+    if team_id and user_id:
+        raise Http404("One audience at a time.")
+    for raw in (team_id, user_id):
+        if raw and not _ID.fullmatch(raw):
+            raise Http404("No such audience.")
+    if team_id:
+        return Audience(team=get_object_or_404(Team, pk=int(team_id)))
+    if user_id:
+        return Audience(user=get_object_or_404(User, pk=int(user_id)))
+    return services.EVERYONE
+
+
+def _query_of(audience: Audience) -> str:
+    return services.audience_query(
+        team_id=audience.team.pk if audience.team else None,
+        user_id=audience.user.pk if audience.user else None,
+    )
+
+
+def _picker_value(audience: Audience) -> str:
+    if audience.user is not None:
+        return f"user:{audience.user.pk}"
+    if audience.team is not None:
+        return f"team:{audience.team.pk}"
+    return ""

@@ -1,6 +1,8 @@
-"""Notifications in a real browser (R24, R25): an agent sees the bell count rise when
+"""Notifications in a real browser (R24–R27): an agent sees the bell count rise when
 another agent assigns a ticket to them, and clears it by opening the notification; the
-settings grid is saved with its toggles. Screenshots go to test-artifacts/screenshots/.
+settings grid is saved with its toggles; a superadmin sets a default for a team (without
+JavaScript) and a main member's grid says where their value comes from. Screenshots go to
+test-artifacts/screenshots/.
 
 Until the top bar of base.html carries `{% notification_bell %}` the count is read where
 the list page shows it; once it does, the bell itself is checked."""
@@ -8,7 +10,13 @@ the list page shows it; once it does, the bell itself is checked."""
 import pytest
 
 from tests.browser.conftest import session_cookie_for, sign_in
-from tests.factories import PASSWORD, TicketFactory
+from tests.factories import (
+    PASSWORD,
+    AgentFactory,
+    TeamFactory,
+    TeamMembershipFactory,
+    TicketFactory,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -98,6 +106,43 @@ def test_r25_r26_settings_grid_in_the_browser(login_page, superadmin, screenshot
     page.locator("tr[data-event=team_unassigned] input[data-medium=email]").check()
     page.click("button[type=submit]:has-text('Save defaults')")
     page.wait_for_selector(".alert-success")
-    assert "Account default" in page.locator("tr[data-event=team_unassigned]").inner_text()
+    assert "Default for everyone" in page.locator("tr[data-event=team_unassigned]").inner_text()
     screenshot("notifications-defaults", full_page=False, docs=True)
+    assert page.console_errors == [], page.console_errors
+
+
+def test_r26_r27_superadmin_sets_a_team_default_and_the_member_sees_where_it_comes_from(
+    page_without_js, page, live_server, superadmin, screenshot
+):
+    support = TeamFactory(name="Support")
+    kari = AgentFactory(first_name="Kari", last_name="Nordmann")
+    TeamMembershipFactory(team=support, user=kari)
+
+    # The superadmin picks the team and saves a row for it — plain HTML forms, no JS.
+    admin = page_without_js
+    admin.context.add_cookies([session_cookie_for(superadmin, live_server)])
+    admin.goto("/notifications/defaults/")
+    admin.select_option("#id_audience", f"team:{support.pk}")
+    admin.click("button[type=submit]:has-text('Show')")
+    assert admin.locator("#audience-title").inner_text() == "For team Support"
+    row = admin.locator("tr[data-event=ticket_unassigned]")
+    assert "Inherited · Built-in default" in row.inner_text()
+    row.locator("input[data-medium=email]").check()
+    admin.click("button[type=submit]:has-text('Save defaults')")
+    admin.wait_for_selector(".alert-success")
+    row = admin.locator("tr[data-event=ticket_unassigned]")
+    assert "Default for team Support" in row.inner_text()
+    assert "Inherited" not in row.inner_text()
+    assert admin.locator("[data-audience-summary]").all_inner_texts() == ["Team Support: 1 row"]
+    screenshot("notifications-defaults-team", target=admin)
+    admin.set_viewport_size({"width": 390, "height": 844})
+    screenshot("notifications-defaults-team-390", target=admin)
+    assert admin.evaluate("document.documentElement.scrollWidth") <= 390
+
+    # Kari, a main member of Support, sees the value and where it comes from.
+    page.context.add_cookies([session_cookie_for(kari, live_server)])
+    page.goto("/notifications/settings/")
+    row = page.locator("tr[data-event=ticket_unassigned]")
+    assert "Inherited · Default for team Support" in row.inner_text()
+    assert row.locator("input[data-medium=email]").is_checked()
     assert page.console_errors == [], page.console_errors

@@ -1,6 +1,6 @@
 """Preferences: own > superadmin default > built-in (R27), managed by each user (R25) and by
-superadmins for everyone (R26); recipients of one event resolved in a fixed number of
-queries whatever their number."""
+superadmins (R26); recipients of one event resolved in a fixed number of queries whatever
+their number. The defaults aimed at a team or a user: tests/notifications/test_audiences.py."""
 
 import pytest
 from django.core.exceptions import PermissionDenied
@@ -30,7 +30,7 @@ def test_r27_built_in_defaults_apply_when_nobody_chose(agent):
 def test_r26_r27_superadmin_default_overrides_the_built_in_one(agent, superadmin):
     services.update_default_preferences(actor=superadmin, changes={UNASSIGNED_EMAIL: True})
     effective = services.effective_preferences(agent)
-    assert effective[UNASSIGNED_EMAIL] == Effective(True, Source.DEFAULT)
+    assert effective[UNASSIGNED_EMAIL] == Effective(True, Source.ACCOUNT_DEFAULT)
     assert effective[ASSIGNED_EMAIL] == Effective(True, Source.BUILT_IN)
 
 
@@ -51,7 +51,7 @@ def test_r27_own_choice_that_equals_the_default_still_wins_when_the_default_chan
     services.update_default_preferences(actor=superadmin, changes={ASSIGNED_EMAIL: False})
     assert services.effective_preferences(agent)[ASSIGNED_EMAIL] == Effective(True, Source.OWN)
     assert services.effective_preferences(superadmin)[ASSIGNED_EMAIL] == Effective(
-        False, Source.DEFAULT
+        False, Source.ACCOUNT_DEFAULT
     )
 
 
@@ -62,7 +62,7 @@ def test_r25_reset_brings_the_defaults_back(agent, superadmin):
     )
     services.reset_preferences(user=agent, event=Event.TICKET_UNASSIGNED)
     effective = services.effective_preferences(agent)
-    assert effective[UNASSIGNED_EMAIL] == Effective(True, Source.DEFAULT)
+    assert effective[UNASSIGNED_EMAIL] == Effective(True, Source.ACCOUNT_DEFAULT)
     assert effective[ASSIGNED_EMAIL].source == Source.OWN
     services.reset_preferences(user=agent)
     assert not Preference.objects.filter(user=agent).exists()
@@ -117,8 +117,8 @@ def test_r27_recipient_resolution_costs_fixed_queries(n, superadmin, django_asse
     services.update_default_preferences(actor=superadmin, changes={UNASSIGNED_EMAIL: True})
     for user in users[::2]:
         services.update_preferences(user=user, changes={UNASSIGNED_EMAIL: False})
-    # The users, the defaults of the event, the own choices of these users: three queries.
-    with django_assert_max_num_queries(3):
+    # The users, their main teams, the defaults of the event, their own choices: four queries.
+    with django_assert_max_num_queries(4):
         wanted = services.recipients_by_medium(Event.TICKET_UNASSIGNED, users_with_ticket_access())
     assert len(wanted[Medium.EMAIL]) == n // 2 + 1  # odd ones + the superadmin
 
@@ -132,4 +132,4 @@ def test_r27_recipient_resolution_3_vs_30_users_same_query_count(superadmin):
     few = _queries(resolve)
     for _ in range(27):
         services.update_preferences(user=AgentFactory(), changes={UNASSIGNED_EMAIL: True})
-    assert _queries(resolve) == few <= 3
+    assert _queries(resolve) == few <= 4

@@ -155,7 +155,7 @@ def test_r25_reset_to_defaults_one_row_or_all(agent):
 def test_r26_r27_my_settings_show_the_superadmin_default_as_inherited(agent, superadmin):
     services.update_default_preferences(actor=superadmin, changes={(UNASSIGNED, "email"): True})
     row = row_html(signed_in(agent).get(SETTINGS).content.decode(), UNASSIGNED)
-    assert "Inherited · Account default" in row
+    assert "Inherited · Default for everyone" in row
     assert row.count("checked") == 2
 
 
@@ -180,7 +180,7 @@ def test_r26_superadmin_sets_and_resets_account_defaults(superadmin):
         (UNASSIGNED, Medium.EMAIL, True),
     }
     content = client.get(DEFAULTS).content.decode()
-    assert "Account default" in row_html(content, UNASSIGNED)
+    assert "Default for everyone" in row_html(content, UNASSIGNED)
     assert "Built-in default" in row_html(content, ASSIGNED)
     assert "Inherited" not in content
     client.post(DEFAULTS, {"reset": "all"})
@@ -292,10 +292,10 @@ def test_bell_refresh_endpoint(agent):
     assert 'data-unread="1"' in content and 'hx-trigger="every 30s"' in content
 
 
-@pytest.mark.parametrize("url", [SETTINGS, LIST])
+@pytest.mark.parametrize("url", [SETTINGS, LIST, DEFAULTS, DEFAULTS + "?user={me}"])
 def test_pages_have_no_inline_scripts_or_styles(superadmin, url):
     notification_for(superadmin)
-    content = signed_in(superadmin).get(url).content.decode()
+    content = signed_in(superadmin).get(url.format(me=superadmin.pk)).content.decode()
     assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", content)
     assert " style=" not in content and "<style" not in content
     assert "js/notifications.js" in content and "css/notifications.css" in content
