@@ -3,7 +3,7 @@ see → the bulk service (each ticket version-checked) → back to the same page
 summary of what changed and what was refused, and why."""
 
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -19,9 +19,10 @@ SHOWN_REFUSALS = 5
 
 
 def _back(request, slug: str) -> str:
+    """The same queue page, with its filters (parsed and encoded again: only a query)."""
     base = reverse("queue", args=[slug])
-    query = request.POST.get("query", "")
-    return f"{base}?{query}" if query and "\n" not in query and "//" not in query else base
+    query = QueryDict(request.POST.get("query", "")[:2000]).urlencode()
+    return f"{base}?{query}" if query else base
 
 
 def _done(form: BulkForm) -> str:

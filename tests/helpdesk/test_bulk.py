@@ -153,3 +153,25 @@ def test_r11_owner_pickers_say_who_is_away_or_out_of_office(agent_client, other_
         page = agent_client.get(url).content.decode()
         assert f"{other_agent} · seat · away</option>" in page
         assert "Olav Leave · seat · out of office</option>" in page
+
+
+@pytest.mark.parametrize(
+    ("query", "back"),
+    [
+        ("q=printer&priority=2", "?q=printer&priority=2"),
+        (
+            "q=a\r\nLocation: https://evil.example/",
+            "?q=a%0D%0ALocation%3A+https%3A%2F%2Fevil.example%2F",
+        ),
+        ("", ""),
+    ],
+)
+def test_the_bulk_bar_goes_back_to_the_same_filtered_page_and_nowhere_else(
+    agent_client, query, back
+):
+    ticket = TicketFactory(channel=None)
+    response = agent_client.post(
+        bulk_url(), {"tickets": picks(ticket), "action": "close", "query": query}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("queue", args=["open"]) + back
