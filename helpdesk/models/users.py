@@ -49,6 +49,10 @@ class User(AbstractUser):
         help_text="E.164, e.g. +4712345678: calls routed to you ring this number.",
     )
 
+    # The language of the pages and of the emails sent to this user: a code of
+    # settings.LANGUAGES, or "" to follow the browser (and LANGUAGE_CODE where there is none).
+    language = models.CharField(max_length=16, blank=True, default="")
+
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
 
