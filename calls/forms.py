@@ -6,6 +6,7 @@ bad input (400): nothing but the quarantined event is written.
 """
 
 from django import forms
+from django.utils.translation import gettext, gettext_lazy
 
 CALL_SID = r"^CA[0-9a-fA-F]{32}$"
 RECORDING_SID = r"^RE[0-9a-fA-F]{32}$"
@@ -31,7 +32,9 @@ def _choices(values):
 
 
 class _CallForm(forms.Form):
-    CallSid = forms.RegexField(CALL_SID, error_messages={"invalid": "not a Twilio CallSid"})
+    CallSid = forms.RegexField(
+        CALL_SID, error_messages={"invalid": gettext_lazy("not a Twilio CallSid")}
+    )
 
     def errors_text(self) -> str:
         return "; ".join(
@@ -61,7 +64,7 @@ class StatusForm(_CallForm):
 
 class RecordingForm(_CallForm):
     RecordingSid = forms.RegexField(
-        RECORDING_SID, error_messages={"invalid": "not a Twilio RecordingSid"}
+        RECORDING_SID, error_messages={"invalid": gettext_lazy("not a Twilio RecordingSid")}
     )
     RecordingUrl = forms.URLField(max_length=500)
     RecordingDuration = _seconds()
@@ -70,5 +73,5 @@ class RecordingForm(_CallForm):
     def clean_RecordingUrl(self) -> str:
         url = self.cleaned_data["RecordingUrl"]
         if not url.startswith(("https://", "http://")):
-            raise forms.ValidationError("the recording's address must be http(s)")
+            raise forms.ValidationError(gettext("the recording's address must be http(s)"))
         return url

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.utils.translation import gettext, gettext_lazy
 
 from helpdesk.models import Channel, Ticket
 from helpdesk.models.users import validate_e164
@@ -33,35 +34,45 @@ class CallSettings(models.Model):
     auth_token = models.CharField(
         max_length=128,
         blank=True,
-        help_text="The Twilio account's auth token: every webhook's X-Twilio-Signature is "
-        "checked with it. Without it every webhook is refused.",
+        help_text=gettext_lazy(
+            "The Twilio account's auth token: every webhook's X-Twilio-Signature is "
+            "checked with it. Without it every webhook is refused."
+        ),
     )
     public_base_url = models.URLField(
         blank=True,
-        help_text="The address Twilio calls, e.g. https://help.example.com (blank: SITE_URL).",
+        help_text=gettext_lazy(
+            "The address Twilio calls, e.g. https://help.example.com (blank: SITE_URL)."
+        ),
     )
     proxy_prefix = models.CharField(
         max_length=100,
         blank=True,
         validators=[validate_prefix],
-        help_text="The path a proxy in front of the helpdesk adds and strips, e.g. /helpdesk.",
+        help_text=gettext_lazy(
+            "The path a proxy in front of the helpdesk adds and strips, e.g. /helpdesk."
+        ),
     )
     dial_timeout = models.PositiveSmallIntegerField(
         default=20,
         validators=[MinValueValidator(5), MaxValueValidator(120)],
-        help_text="Seconds an agent's phone rings before the caller goes to voicemail.",
+        help_text=gettext_lazy(
+            "Seconds an agent's phone rings before the caller goes to voicemail."
+        ),
     )
     caller_id = models.CharField(
         max_length=16,
         blank=True,
         validators=[validate_e164],
-        help_text="The number agents see when a call rings them (a Twilio number of yours); "
-        "blank: the caller's number.",
+        help_text=gettext_lazy(
+            "The number agents see when a call rings them (a Twilio number of yours); "
+            "blank: the caller's number."
+        ),
     )
     voicemail_max_seconds = models.PositiveSmallIntegerField(
         default=120,
         validators=[MinValueValidator(5), MaxValueValidator(3600)],
-        help_text="The longest voicemail recorded, in seconds.",
+        help_text=gettext_lazy("The longest voicemail recorded, in seconds."),
     )
 
     class Meta:
@@ -73,7 +84,9 @@ class CallSettings(models.Model):
 
     def clean(self) -> None:
         if self.channel_id and self.channel.policy.intake != KIND:
-            raise ValidationError({"channel": "Call settings belong to a calling channel."})
+            raise ValidationError(
+                {"channel": gettext("Call settings belong to a calling channel.")}
+            )
 
     @property
     def public_root(self) -> str:
@@ -93,11 +106,11 @@ class Call(models.Model):
     """One incoming call (Twilio's CallSid) on a channel, its ticket and what we answered."""
 
     class Answer(models.TextChoices):
-        DIAL = "dial", "Rang the agent routing picked"
-        NOBODY = "nobody", "Voicemail: nobody to ring"
-        AFTER_HOURS = "after_hours", "Voicemail: after hours"
-        FALLBACK = "fallback", "Voicemail: the call could not be processed"
-        BUSY = "busy", "Voicemail: routing waited too long for a lock"
+        DIAL = "dial", gettext_lazy("Rang the agent routing picked")
+        NOBODY = "nobody", gettext_lazy("Voicemail: nobody to ring")
+        AFTER_HOURS = "after_hours", gettext_lazy("Voicemail: after hours")
+        FALLBACK = "fallback", gettext_lazy("Voicemail: the call could not be processed")
+        BUSY = "busy", gettext_lazy("Voicemail: routing waited too long for a lock")
 
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="+")
     call_sid = models.CharField(max_length=34)
@@ -110,7 +123,7 @@ class Call(models.Model):
     )
     dialled_number = models.CharField(max_length=16, blank=True)
     twiml = models.TextField(
-        help_text="What the incoming-call webhook answered (and answers again)."
+        help_text=gettext_lazy("What the incoming-call webhook answered (and answers again).")
     )
     # The <Dial>'s outcome (its action callback): DialCallStatus, DialCallDuration.
     dial_status = models.CharField(max_length=16, blank=True)

@@ -10,6 +10,7 @@ signatures are checked against.
 """
 
 from django import forms
+from django.utils.translation import gettext, gettext_lazy
 
 from calls import intake
 from calls.models import KIND, CallSettings
@@ -35,7 +36,7 @@ def _seconds(label: str, help_text: str) -> forms.IntegerField:
 class CallPanelForm(forms.Form):
     prefix = "calls"  # apart from the Details form's fields and the panel's own keys
     auth_token = forms.CharField(
-        label="Twilio auth token",
+        label=gettext_lazy("Twilio auth token"),
         required=False,
         max_length=_length("auth_token"),
         widget=forms.PasswordInput(
@@ -43,35 +44,45 @@ class CallPanelForm(forms.Form):
             attrs={**SM, "autocomplete": "new-password", "spellcheck": "false"},
         ),
     )
-    remove_auth_token = forms.BooleanField(label="Remove the stored token", required=False)
+    remove_auth_token = forms.BooleanField(
+        label=gettext_lazy("Remove the stored token"), required=False
+    )
     public_base_url = forms.CharField(
-        label="Public base URL",
+        label=gettext_lazy("Public base URL"),
         required=False,
         max_length=_length("public_base_url"),
         widget=forms.TextInput(attrs={**SM, "spellcheck": "false"}),
-        help_text="The address Twilio calls, e.g. https://help.example.com. Blank: this "
-        "installation's SITE_URL.",
+        help_text=gettext_lazy(
+            "The address Twilio calls, e.g. https://help.example.com. Blank: this "
+            "installation's SITE_URL."
+        ),
     )
     proxy_prefix = forms.CharField(
-        label="Proxy prefix",
+        label=gettext_lazy("Proxy prefix"),
         required=False,
         max_length=_length("proxy_prefix"),
         widget=forms.TextInput(attrs={**SM, "spellcheck": "false"}),
-        help_text="The path a proxy in front of the helpdesk adds, e.g. /helpdesk. Blank: none.",
+        help_text=gettext_lazy(
+            "The path a proxy in front of the helpdesk adds, e.g. /helpdesk. Blank: none."
+        ),
     )
     dial_timeout = _seconds(
-        "Dial timeout (seconds)", "How long an agent's phone rings before voicemail; 5–120."
+        gettext_lazy("Dial timeout (seconds)"),
+        gettext_lazy("How long an agent's phone rings before voicemail; 5–120."),
     )
     caller_id = forms.CharField(
-        label="Caller id",
+        label=gettext_lazy("Caller id"),
         required=False,
         max_length=32,  # spaces allowed here; the number itself has at most 16 characters
         widget=forms.TextInput(attrs={**SM, "inputmode": "tel", "autocomplete": "off"}),
-        help_text="The number agents see when a call rings them: a Twilio number of yours, "
-        "e.g. +4722000000. Blank: the caller's number.",
+        help_text=gettext_lazy(
+            "The number agents see when a call rings them: a Twilio number of yours, "
+            "e.g. +4722000000. Blank: the caller's number."
+        ),
     )
     voicemail_max_seconds = _seconds(
-        "Longest voicemail (seconds)", "A voicemail stops recording after this; 5–3600."
+        gettext_lazy("Longest voicemail (seconds)"),
+        gettext_lazy("A voicemail stops recording after this; 5–3600."),
     )
 
     def __init__(self, *args, call_settings: CallSettings | None, channel: Channel, **kwargs):
@@ -82,10 +93,10 @@ class CallPanelForm(forms.Form):
         self.token_stored = bool(call_settings and call_settings.auth_token)
         token = self.fields["auth_token"]
         if self.token_stored:
-            token.help_text = "A token is stored and never shown. Leave blank to keep it."
-            token.widget.attrs["placeholder"] = "Stored — leave blank to keep"
+            token.help_text = gettext("A token is stored and never shown. Leave blank to keep it.")
+            token.widget.attrs["placeholder"] = gettext("Stored — leave blank to keep")
         else:
-            token.help_text = (
+            token.help_text = gettext(
                 "None is stored yet: every webhook from Twilio is refused until it is set. "
                 "The Twilio console › Account › API keys & tokens › Auth token."
             )
@@ -101,7 +112,7 @@ class CallPanelForm(forms.Form):
 class CallPanel(DetailsPanel):
     key = "calls"
     title = "Calls"
-    description = "How Twilio reaches this channel, and how it rings the agents."
+    description = gettext_lazy("How Twilio reaches this channel, and how it rings the agents.")
     template = "calls/_panel.html"
     intake = KIND
     actions = {}
@@ -115,11 +126,13 @@ class CallPanel(DetailsPanel):
 
     def saved_message(self, changes: list[dict]) -> str:
         if not changes:
-            return "Call settings: nothing changed."
+            return gettext("Call settings: nothing changed.")
         address = {PREFIX + LABELS[name] for name in ("public_base_url", "proxy_prefix")}
         if any(change["field"] in address for change in changes):
-            return "Call settings saved. The URLs changed: give Twilio the new ones shown below."
-        return "Call settings saved. The next call uses them."
+            return gettext(
+                "Call settings saved. The URLs changed: give Twilio the new ones shown below."
+            )
+        return gettext("Call settings saved. The next call uses them.")
 
     def context(self, *, channel: Channel, form: CallPanelForm) -> dict:
         shown = form.call_settings or CallSettings(channel=channel)

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext
 
 from calls.models import KIND, CallSettings
 from channels_cfg.services import record_settings_change
@@ -43,7 +44,7 @@ PHONE_PUNCTUATION = re.compile(r"[\s-]")
 
 def _refuse_unless_calling(channel: Channel) -> None:
     if channel.policy.intake != KIND:
-        raise ValidationError("Only a calling channel has call settings.")
+        raise ValidationError(gettext("Only a calling channel has call settings."))
 
 
 def _tidy(name: str, value):

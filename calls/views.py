@@ -6,6 +6,7 @@ input, 403 bad signature."""
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpResponse, JsonResponse
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -27,20 +28,26 @@ def _webhook(request, channel_id: int, callback: str):
         .first()
     )
     if call_settings is None or call_settings.channel.policy.intake != KIND:
-        return _refuse(404, "no active calling channel with call settings has this id")
+        return _refuse(404, gettext("no active calling channel with call settings has this id"))
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
     if declared > MAX_BODY_BYTES:
-        return _refuse(413, f"the request is larger than {MAX_BODY_BYTES} bytes")
+        return _refuse(
+            413,
+            gettext("the request is larger than %(MAX_BODY_BYTES)s bytes")
+            % {"MAX_BODY_BYTES": MAX_BODY_BYTES},
+        )
     if declared and (request.content_type or "").lower() != FORM_TYPE:  # empty: no fields
-        return _refuse(415, f"send the webhook's fields as {FORM_TYPE}")
+        return _refuse(
+            415, gettext("send the webhook's fields as %(FORM_TYPE)s") % {"FORM_TYPE": FORM_TYPE}
+        )
     try:
         raw = request.body
         params = {name: request.POST.getlist(name) for name in request.POST}
     except (RequestDataTooBig, TooManyFieldsSent) as exc:
-        return _refuse(400, f"unreadable form: {exc}")
+        return _refuse(400, gettext("unreadable form: %(exc)s") % {"exc": exc})
     webhook = intake.Webhook(
         callback=callback,
         path=request.get_full_path(),

@@ -12,6 +12,7 @@ from django.core.validators import FileExtensionValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from helpdesk.channel_kinds import AssignMode, policy_for
 from helpdesk.models import Channel, Skill, Team, User
@@ -25,8 +26,8 @@ AUDIO_MAX_BYTES = 5 * 1024 * 1024
 def validate_audio_size(upload) -> None:
     if upload.size > AUDIO_MAX_BYTES:
         raise ValidationError(
-            f"The audio file is {upload.size // 1024} KiB; the limit is "
-            f"{AUDIO_MAX_BYTES // 1024} KiB."
+            gettext("The audio file is %(value)s KiB; the limit is %(value2)s KiB.")
+            % {"value": upload.size // 1024, "value2": AUDIO_MAX_BYTES // 1024}
         )
 
 
@@ -34,19 +35,19 @@ AUDIO_VALIDATORS = [FileExtensionValidator(AUDIO_EXTENSIONS), validate_audio_siz
 
 
 class Distribution(models.TextChoices):
-    LOAD_BALANCED = "load_balanced", "Load balanced"
-    ROUND_ROBIN = "round_robin", "Round robin"
-    RANDOM = "random", "Random"
+    LOAD_BALANCED = "load_balanced", gettext_lazy("Load balanced")
+    ROUND_ROBIN = "round_robin", gettext_lazy("Round robin")
+    RANDOM = "random", gettext_lazy("Random")
 
 
 class AiFallback(models.TextChoices):
-    NONE = "none", "None"
-    SPECIFIC = "specific", "Specific users and teams"
+    NONE = "none", gettext_lazy("None")
+    SPECIFIC = "specific", gettext_lazy("Specific users and teams")
 
 
 class SkillFallback(models.TextChoices):
-    LEAVE_UNASSIGNED = "leave_unassigned", "Leave the ticket unassigned"
-    UNSKILLED = "unskilled", "Route to the other candidates"
+    LEAVE_UNASSIGNED = "leave_unassigned", gettext_lazy("Leave the ticket unassigned")
+    UNSKILLED = "unskilled", gettext_lazy("Route to the other candidates")
 
 
 # ---------------------------------------------------------------------------------------
@@ -75,82 +76,94 @@ class AutomationSetting:
 AUTOMATION_SETTINGS = (  # in the order of the page and of the audit log
     AutomationSetting(
         name="assign_mode",
-        label="Assign incoming tickets to",
+        label=gettext_lazy("Assign incoming tickets to"),
         choices=AssignMode,
         needs="assign_rule",
     ),
     AutomationSetting(
         name="chat_assignment_enabled",
-        label="Assign conversations automatically",
+        label=gettext_lazy("Assign conversations automatically"),
         needs="chat_toggle",
     ),
     AutomationSetting(
         name="ai_fallback",
-        label="If AI can't answer, assign to",
+        label=gettext_lazy("If AI can't answer, assign to"),
         choices=AiFallback,
         needs="customer_agent",
         group="ai",
     ),
     AutomationSetting(
         name="fallback_users",
-        label="If AI can't answer: users",
+        label=gettext_lazy("If AI can't answer: users"),
         store=SELECTION,
         needs="customer_agent",
         group="fallback",
     ),
     AutomationSetting(
         name="fallback_teams",
-        label="If AI can't answer: teams",
+        label=gettext_lazy("If AI can't answer: teams"),
         store=SELECTION,
         needs="customer_agent",
         group="fallback",
     ),
-    AutomationSetting(name="users", label="Users", store=SELECTION, group="pool"),
-    AutomationSetting(name="teams", label="Teams", store=SELECTION, group="pool"),
+    AutomationSetting(name="users", label=gettext_lazy("Users"), store=SELECTION, group="pool"),
+    AutomationSetting(name="teams", label=gettext_lazy("Teams"), store=SELECTION, group="pool"),
     AutomationSetting(
-        name="distribution", label="Distribution", choices=Distribution, group="distribution"
+        name="distribution",
+        label=gettext_lazy("Distribution"),
+        choices=Distribution,
+        group="distribution",
     ),
     AutomationSetting(
-        name="available_only", label="Assign only to available users", group="available"
+        name="available_only",
+        label=gettext_lazy("Assign only to available users"),
+        group="available",
     ),
     AutomationSetting(
         name="reroute_when_available",
-        label="Route again when an agent becomes available",
+        label=gettext_lazy("Route again when an agent becomes available"),
         group="reroute",
     ),
     AutomationSetting(
-        name="skill_routing", label="Skill-based routing", needs="skill_routing", group="skills"
+        name="skill_routing",
+        label=gettext_lazy("Skill-based routing"),
+        needs="skill_routing",
+        group="skills",
     ),
     AutomationSetting(
         name="skill_rules",
-        label="Skill rules",
+        label=gettext_lazy("Skill rules"),
         store=ROWS,
         needs="skill_routing",
         group="skill_rules",
     ),
     AutomationSetting(
         name="skill_fallback",
-        label="When no eligible user has the skill",
+        label=gettext_lazy("When no eligible user has the skill"),
         choices=SkillFallback,
         needs="skill_routing",
         group="skill_rules",
     ),
     AutomationSetting(
-        name="opening_hours_time_zone", label="Opening hours time zone", needs="opening_hours"
+        name="opening_hours_time_zone",
+        label=gettext_lazy("Opening hours time zone"),
+        needs="opening_hours",
     ),
     AutomationSetting(
-        name="opening_hours", label="Opening hours", store=ROWS, needs="opening_hours"
+        name="opening_hours", label=gettext_lazy("Opening hours"), store=ROWS, needs="opening_hours"
     ),
     AutomationSetting(
         name="unanswered_call_audio",
-        label="Audio message for unanswered calls",
+        label=gettext_lazy("Audio message for unanswered calls"),
         store=FILE,
         needs="voicemail",
     ),
-    AutomationSetting(name="after_hours_message", label="Voicemail message", needs="voicemail"),
+    AutomationSetting(
+        name="after_hours_message", label=gettext_lazy("Voicemail message"), needs="voicemail"
+    ),
     AutomationSetting(
         name="voicemail_greeting",
-        label="Recorded voicemail greeting",
+        label=gettext_lazy("Recorded voicemail greeting"),
         store=FILE,
         needs="voicemail",
     ),
@@ -176,8 +189,9 @@ class ChannelAutomation(models.Model):
     )
     available_only = models.BooleanField(
         default=True,
-        help_text="Route only to available users; with nobody available the ticket stays "
-        "unassigned.",
+        help_text=gettext_lazy(
+            "Route only to available users; with nobody available the ticket stays unassigned."
+        ),
     )
     ai_fallback = models.CharField(max_length=16, choices=AiFallback, default=AiFallback.NONE)
     fallback_users = models.ManyToManyField(User, blank=True, related_name="+")
@@ -187,11 +201,13 @@ class ChannelAutomation(models.Model):
         max_length=16, choices=SkillFallback, default=SkillFallback.LEAVE_UNASSIGNED
     )
     chat_assignment_enabled = models.BooleanField(
-        default=False, help_text="Chatflow: assign conversations automatically."
+        default=False, help_text=gettext_lazy("Chatflow: assign conversations automatically.")
     )
     reroute_when_available = models.BooleanField(
         default=False,
-        help_text="Route tickets left unassigned again when an agent becomes available.",
+        help_text=gettext_lazy(
+            "Route tickets left unassigned again when an agent becomes available."
+        ),
     )
     opening_hours_time_zone = models.CharField(
         max_length=64, default="UTC", validators=[validate_time_zone]
@@ -203,7 +219,7 @@ class ChannelAutomation(models.Model):
         upload_to="calling/voicemail/", blank=True, validators=AUDIO_VALIDATORS
     )
     after_hours_message = models.TextField(
-        blank=True, help_text="Calling: the voicemail message played after hours."
+        blank=True, help_text=gettext_lazy("Calling: the voicemail message played after hours.")
     )
     version = models.PositiveIntegerField(default=1)
     updated_at = models.DateTimeField(auto_now=True)
@@ -230,8 +246,11 @@ class ChannelAutomation(models.Model):
         if not policy_for(self.channel.kind).offers(self.assign_mode):
             raise ValidationError(
                 {
-                    "assign_mode": f"{self.channel.get_kind_display()} channels cannot use "
-                    f"“{self.get_assign_mode_display()}”."
+                    "assign_mode": gettext("%(kind)s channels cannot use “%(assign_mode)s”.")
+                    % {
+                        "kind": self.channel.get_kind_display(),
+                        "assign_mode": self.get_assign_mode_display(),
+                    }
                 }
             )
         selection = self._selection()
@@ -327,9 +346,9 @@ class SkillRule(models.Model):
     """A condition on an incoming ticket that makes a skill required (R17)."""
 
     class Condition(models.TextChoices):
-        LANGUAGE_IS = "language_is", "Language is"
-        TEXT_CONTAINS = "text_contains", "Subject or message contains"
-        PRIORITY_IS = "priority_is", "Priority is"
+        LANGUAGE_IS = "language_is", gettext_lazy("Language is")
+        TEXT_CONTAINS = "text_contains", gettext_lazy("Subject or message contains")
+        PRIORITY_IS = "priority_is", gettext_lazy("Priority is")
 
     automation = models.ForeignKey(
         ChannelAutomation, on_delete=models.CASCADE, related_name="skill_rules"
@@ -350,9 +369,9 @@ class ChannelSettingsChange(models.Model):
     who, when, and every change as before → after in plain words (M2M changes included)."""
 
     class Section(models.TextChoices):
-        CREATED = "created", "Channel connected"
-        DETAILS = "details", "Details"
-        AUTOMATION = "automation", "Automation"
+        CREATED = "created", gettext_lazy("Channel connected")
+        DETAILS = "details", gettext_lazy("Details")
+        AUTOMATION = "automation", gettext_lazy("Automation")
 
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="settings_changes")
     section = models.CharField(max_length=16, choices=Section)
@@ -364,10 +383,10 @@ class ChannelSettingsChange(models.Model):
         related_name="+",
     )
     actor_name = models.CharField(
-        max_length=150, blank=True, help_text="Kept when the account is deleted."
+        max_length=150, blank=True, help_text=gettext_lazy("Kept when the account is deleted.")
     )
     version = models.PositiveIntegerField(
-        null=True, blank=True, help_text="The automation's version after this save."
+        null=True, blank=True, help_text=gettext_lazy("The automation's version after this save.")
     )
     # [{"field": label, "before": text, "after": text, "added": [...], "removed": [...]}]
     changes = models.JSONField(default=list)

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.utils.translation import gettext
 
 from channels_cfg.models import (
     AUDIO_VALIDATORS,
@@ -40,8 +41,8 @@ class AutomationChanged(Exception):
     def __init__(self, automation: ChannelAutomation):
         self.automation = automation
         super().__init__(
-            f"The automation of {automation.channel} changed meanwhile "
-            f"(now version {automation.version})."
+            gettext("The automation of %(channel)s changed meanwhile (now version %(version)s).")
+            % {"channel": automation.channel, "version": automation.version}
         )
 
 
@@ -141,8 +142,19 @@ def _record(*, channel, section, actor, changes, version=None) -> ChannelSetting
         actor=actor,
         actor_name=str(actor) if actor else "",
         version=version,
-        changes=changes,
+        # Labels may be lazy translations: the history keeps the words of the moment, as text.
+        changes=[{key: _plain(value) for key, value in change.items()} for change in changes],
     )
+
+
+def _plain(value):
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
 
 
 def record_settings_change(
@@ -160,7 +172,9 @@ def record_settings_change(
         return None
     for change in changes:
         if not {"field", "before", "after"} <= change.keys():
-            raise ValueError(f"A change needs a field, before and after: {change!r}")
+            raise ValueError(
+                gettext("A change needs a field, before and after: %(change)r") % {"change": change}
+            )
     return _record(channel=channel, section=section, actor=actor, changes=changes)
 
 
@@ -214,7 +228,10 @@ def update_channel(*, channel: Channel, actor: User | None, **values) -> list[di
     """Change a channel's name, address or active state; returns the changes recorded."""
     unknown = set(values) - set(DETAIL_FIELDS)
     if unknown:
-        raise TypeError(f"update_channel() cannot change {', '.join(sorted(unknown))}")
+        raise TypeError(
+            gettext("update_channel() cannot change %(join)s")
+            % {"join": ", ".join(sorted(unknown))}
+        )
     with transaction.atomic():
         locked = Channel.objects.select_for_update().get(pk=channel.pk)
         changes = []

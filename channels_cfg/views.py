@@ -16,6 +16,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_POST
 
 from channels_cfg.forms import (
@@ -42,7 +43,7 @@ from channels_cfg.services import (
 from helpdesk.access import account_admin_required
 from helpdesk.models import Channel
 
-SAVED = "Saved. The new settings apply to tickets that arrive from now on."
+SAVED = gettext_lazy("Saved. The new settings apply to tickets that arrive from now on.")
 
 
 # ---------------------------------------------------------------------------------------
@@ -73,7 +74,9 @@ def channel_create(request):
     if request.method == "POST" and form.is_valid():
         channel = create_channel(actor=request.user, **form.cleaned_data)
         messages.success(
-            request, f"{channel.name} is connected. Now choose how its tickets are assigned."
+            request,
+            gettext("%(name)s is connected. Now choose how its tickets are assigned.")
+            % {"name": channel.name},
         )
         return redirect("channels_cfg:automation", channel.pk)
     return render(request, "channels_cfg/channel_new.html", {"form": form})
@@ -90,12 +93,18 @@ def _set_active(request, channel_id: int, active: bool):
     channel = get_object_or_404(Channel, pk=channel_id)
     if set_channel_active(channel=channel, active=active, actor=request.user):
         if active:
-            messages.success(request, f"{channel.name} is active again: new tickets arrive.")
+            messages.success(
+                request,
+                gettext("%(name)s is active again: new tickets arrive.") % {"name": channel.name},
+            )
         else:
             messages.success(
                 request,
-                f"{channel.name} is deactivated: it receives no new tickets. "
-                "Its existing tickets stay where they are.",
+                gettext(
+                    "%(name)s is deactivated: it receives no new tickets. Its "
+                    "existing tickets stay where they are."
+                )
+                % {"name": channel.name},
             )
     return _back(request, channel)
 
@@ -172,10 +181,15 @@ def _panel_post(request, channel: Channel, key: str):
     values as typed, the result beside the button)."""
     panel = details_panel(channel, key)
     if panel is None:
-        return _bad_request(f"This channel has no settings section “{key}”.")
+        return _bad_request(
+            gettext("This channel has no settings section “%(key)s”.") % {"key": key}
+        )
     action = request.POST.get("action", "")
     if action and action not in panel.actions:
-        return _bad_request(f"The section “{panel.title}” has no action “{action}”.")
+        return _bad_request(
+            gettext("The section “%(title)s” has no action “%(action)s”.")
+            % {"title": panel.title, "action": action}
+        )
     form = panel.form(channel, request.POST)
     shown = ShownPanel(panel, form)
     if action:

@@ -24,6 +24,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 
 from helpdesk.models import Ticket, User
@@ -71,7 +72,7 @@ def agent_required(view):
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         if not has_ticket_access(request.user):
-            raise PermissionDenied("You need ticket access to use the helpdesk.")
+            raise PermissionDenied(gettext("You need ticket access to use the helpdesk."))
         return view(request, *args, **kwargs)
 
     return login_required(wrapped)
@@ -100,7 +101,7 @@ def superadmin_required(view):
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         if not is_superadmin(request.user):
-            raise PermissionDenied("Only superadmins can use this page.")
+            raise PermissionDenied(gettext("Only superadmins can use this page."))
         return view(request, *args, **kwargs)
 
     return login_required(wrapped)

@@ -8,6 +8,7 @@ from django import forms
 from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.db.models import Prefetch
 from django.http import JsonResponse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 
 from helpdesk.access import api_error, tickets_visible_to, token_required
@@ -43,7 +44,7 @@ class JsonStringMixin:
 
     def to_python(self, value):
         if value is not None and not isinstance(value, str):
-            raise ValidationError("Must be a string.", code="type")
+            raise ValidationError(gettext("Must be a string."), code="type")
         return super().to_python(value)
 
 
@@ -51,7 +52,8 @@ class JsonIntegerMixin:
     def to_python(self, value):
         if value is not None and type(value) is not int:  # a bool is an int to Python only
             raise ValidationError(
-                "Must be a JSON integer (not a string, a decimal or a boolean).", code="type"
+                gettext("Must be a JSON integer (not a string, a decimal or a boolean)."),
+                code="type",
             )
         return super().to_python(value)
 
@@ -90,8 +92,11 @@ class TicketCreateForm(forms.Form):
         email = normalize_email(self.cleaned_data["contact_email"])
         if len(email) > EMAIL_MAX:  # 'İ'.lower() is two characters
             raise ValidationError(
-                f"Ensure this address has at most {EMAIL_MAX} characters once lower-cased "
-                f"(it has {len(email)})."
+                gettext(
+                    "Ensure this address has at most %(EMAIL_MAX)s "
+                    "characters once lower-cased (it has %(len)s)."
+                )
+                % {"EMAIL_MAX": EMAIL_MAX, "len": len(email)}
             )
         return email
 
@@ -101,9 +106,13 @@ class TicketCreateForm(forms.Form):
             return None
         channel = Channel.objects.filter(pk=channel_id).first()
         if channel is None:
-            raise ValidationError(f"No channel has id {channel_id}.")
+            raise ValidationError(
+                gettext("No channel has id %(channel_id)s.") % {"channel_id": channel_id}
+            )
         if not channel.is_active:
-            raise ValidationError(f"The channel {channel.name!r} is inactive.")
+            raise ValidationError(
+                gettext("The channel %(name)r is inactive.") % {"name": channel.name}
+            )
         return channel
 
     def errors_by_field(self) -> dict[str, list[str]]:

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from django.utils.translation import gettext, gettext_lazy
+
 from helpdesk.models import OutOfOffice, User, WorkingHours
 
 
@@ -30,9 +32,9 @@ class Availability:
 
 
 AVAILABLE = Availability(True, "")
-OUT_OF_OFFICE = Availability(False, "out of office")
-AWAY = Availability(False, "set to away")
-OFF_HOURS = Availability(False, "outside working hours")
+OUT_OF_OFFICE = Availability(False, gettext_lazy("out of office"))
+AWAY = Availability(False, gettext_lazy("set to away"))
+OFF_HOURS = Availability(False, gettext_lazy("outside working hours"))
 
 
 def _utc(moment: datetime) -> str:
@@ -69,13 +71,19 @@ def _decide(
 ) -> Availability:
     if on_leave is not None:
         end, note = on_leave
-        detail = f"out of office until {_utc(end)}" + (f" ({note})" if note else "")
+        detail = gettext("out of office until %(utc)s") % {"utc": _utc(end)} + (
+            f" ({note})" if note else ""
+        )
         return Availability(False, OUT_OF_OFFICE.reason, detail, until=end)
     if user.availability_mode == User.AvailabilityMode.MANUAL:
         if user.status == User.Status.AVAILABLE:
             return AVAILABLE
         since = user.status_changed_at
-        detail = f"away since {_utc(since)}, set by hand" if since else "away, set by hand"
+        detail = (
+            gettext("away since %(utc)s, set by hand") % {"utc": _utc(since)}
+            if since
+            else gettext("away, set by hand")
+        )
         return Availability(False, AWAY.reason, detail)
     local = at.astimezone(user.tz)
     now = local.time()

@@ -14,46 +14,47 @@ imports no other app. A pure module: no models, no queries.
 from dataclasses import dataclass
 
 from django.db import models
+from django.utils.translation import gettext, gettext_lazy
 
 
 class ChannelKind(models.TextChoices):
     """A source of tickets (`Channel.Kind`)."""
 
-    TEAM_EMAIL = "team_email", "Team email"
-    FORM = "form", "Form"
-    CHATFLOW = "chatflow", "Chatflow"
-    WHATSAPP = "whatsapp", "WhatsApp"
-    CALLING = "calling", "Calling"
-    CUSTOM_CHAT = "custom_chat", "Custom chat"
+    TEAM_EMAIL = "team_email", gettext_lazy("Team email")
+    FORM = "form", gettext_lazy("Form")
+    CHATFLOW = "chatflow", gettext_lazy("Chatflow")
+    WHATSAPP = "whatsapp", gettext_lazy("WhatsApp")
+    CALLING = "calling", gettext_lazy("Calling")
+    CUSTOM_CHAT = "custom_chat", gettext_lazy("Custom chat")
 
 
 class TicketType(models.TextChoices):
     """R12: the type follows from where the ticket came from."""
 
-    CALLS = "calls", "Calls"
-    MESSAGES = "messages", "Messages"
-    EMAIL = "email", "Email/other"
+    CALLS = "calls", gettext_lazy("Calls")
+    MESSAGES = "messages", gettext_lazy("Messages")
+    EMAIL = "email", gettext_lazy("Email/other")
 
 
 class AssignMode(models.TextChoices):
     """“Assign incoming tickets to” (R14); chats and calls use Specific or None (R18, R19)."""
 
-    CUSTOMER_AGENT = "customer_agent", "Customer agent"
-    SPECIFIC = "specific", "Specific users and teams"
-    TEAM_ONLY = "team_only", "Team only"
-    CONTACT_OWNER = "contact_owner", "Contact owner"
-    NONE = "none", "None"
+    CUSTOMER_AGENT = "customer_agent", gettext_lazy("Customer agent")
+    SPECIFIC = "specific", gettext_lazy("Specific users and teams")
+    TEAM_ONLY = "team_only", gettext_lazy("Team only")
+    CONTACT_OWNER = "contact_owner", gettext_lazy("Contact owner")
+    NONE = "none", gettext_lazy("None")
 
 
 class Assignment(models.TextChoices):
     """How a kind decides whether its tickets are assigned; the label is the setting's name."""
 
     # The admin picks one of the kind's assign-to modes (R14).
-    ASSIGN_RULE = "assign_rule", "Assign incoming tickets to"
+    ASSIGN_RULE = "assign_rule", gettext_lazy("Assign incoming tickets to")
     # On: conversations go to the chosen users and teams; off: Unassigned (R18).
-    CHAT_TOGGLE = "chat_toggle", "Assign conversations automatically"
+    CHAT_TOGGLE = "chat_toggle", gettext_lazy("Assign conversations automatically")
     # Inside the opening hours: to the chosen users and teams; after hours: voicemail (R19).
-    CALLING_HOURS = "calling_hours", "Routing during business hours"
+    CALLING_HOURS = "calling_hours", gettext_lazy("Routing during business hours")
 
 
 # Tickets created by hand, by a workflow or through the API have no channel (R12).
@@ -82,11 +83,20 @@ class KindPolicy:
 
     def __post_init__(self) -> None:
         if self.default_mode not in self.modes:
-            raise ValueError(f"{self.kind}: the default mode {self.default_mode} is not offered")
+            raise ValueError(
+                gettext("%(kind)s: the default mode %(default_mode)s is not offered")
+                % {"kind": self.kind, "default_mode": self.default_mode}
+            )
         if not self.assign_rule and set(self.modes) != {AssignMode.SPECIFIC, AssignMode.NONE}:
-            raise ValueError(f"{self.kind}: an on/off assignment means Specific or None")
+            raise ValueError(
+                gettext("%(kind)s: an on/off assignment means Specific or None")
+                % {"kind": self.kind}
+            )
         if self.calling_hours and not (self.opening_hours and self.voicemail):
-            raise ValueError(f"{self.kind}: routing by business hours needs hours and voicemail")
+            raise ValueError(
+                gettext("%(kind)s: routing by business hours needs hours and voicemail")
+                % {"kind": self.kind}
+            )
 
     @property
     def assign_rule(self) -> bool:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext, gettext_lazy
 
 from helpdesk.models import Channel, Team, Ticket, TicketType, User
 
@@ -24,14 +25,18 @@ class QueueFilterForm(forms.Form):
 
     q = forms.CharField(required=False, max_length=200, strip=True)
     channel = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
-    type = forms.ChoiceField(required=False, choices=[("", "Any type"), *TicketType.choices])
+    type = forms.ChoiceField(
+        required=False, choices=[("", gettext_lazy("Any type")), *TicketType.choices]
+    )
     priority = forms.TypedChoiceField(
         required=False,
         coerce=int,
         empty_value=None,
-        choices=[("", "Any priority"), *Ticket.Priority.choices],
+        choices=[("", gettext_lazy("Any priority")), *Ticket.Priority.choices],
     )
-    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *OPEN_STATUSES])
+    status = forms.ChoiceField(
+        required=False, choices=[("", gettext_lazy("Any status")), *OPEN_STATUSES]
+    )
     sort = forms.CharField(required=False, max_length=20)
     per_page = forms.TypedChoiceField(
         required=False,
@@ -42,7 +47,9 @@ class QueueFilterForm(forms.Form):
 
     def __init__(self, *args, channels: list[Channel], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["channel"].choices = [("", "Any channel")] + [(c.pk, c.name) for c in channels]
+        self.fields["channel"].choices = [("", gettext("Any channel"))] + [
+            (c.pk, c.name) for c in channels
+        ]
         for name in ("channel", "type", "priority", "status"):
             self.fields[name].widget.attrs.update(
                 {"class": "form-select form-select-sm hd-filter", "data-autosubmit": ""}
@@ -72,7 +79,7 @@ class OwnerForm(forms.Form):
     access, or nobody. A team means the team alone (owner cleared); a user keeps the
     ticket's team when they are a member of it."""
 
-    assignee = forms.ChoiceField(required=False, label="Ticket owner")
+    assignee = forms.ChoiceField(required=False, label=gettext_lazy("Ticket owner"))
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
     def __init__(self, *args, ticket: Ticket, teams: list[Team], users: list[User], **kwargs):
@@ -89,7 +96,7 @@ class OwnerForm(forms.Form):
             {"class": "form-select form-select-sm", "id": "owner-select"}
         )
         self.fields["assignee"].choices = [
-            ("", "Nobody (unassigned)"),
+            ("", gettext("Nobody (unassigned)")),
             ("Teams", [(f"team:{t.pk}", t.name) for t in teams]),
             ("Users", [(f"user:{u.pk}", user_label(u)) for u in users]),
         ]
@@ -109,14 +116,18 @@ class OwnerForm(forms.Form):
         return user, keep_team
 
 
-AWAY_WORDS = {"set to away": "away", "out of office": "out of office"}
-AWAY_WORDS["outside working hours"] = "off hours"
+AWAY_WORDS = {"set to away": "away", "out of office": gettext_lazy("out of office")}
+AWAY_WORDS["outside working hours"] = gettext_lazy("off hours")
 
 
 def user_label(user: User) -> str:
     """How a user appears in an owner picker: seated users are marked (R7), and who is not
     available right now says why (R11) — when `availability` was read with the users."""
-    label = f"{user} · seat" if getattr(user, "has_seat", False) else f"{user} · no seat"
+    label = (
+        gettext("%(user)s · seat") % {"user": user}
+        if getattr(user, "has_seat", False)
+        else gettext("%(user)s · no seat") % {"user": user}
+    )
     availability = getattr(user, "availability", None)
     if availability is not None and not availability.available:
         label += f" · {AWAY_WORDS.get(availability.reason, availability.reason)}"
@@ -158,9 +169,11 @@ class ReplyForm(forms.Form):
     body = forms.CharField(
         max_length=100_000,
         widget=forms.Textarea(attrs={"rows": 5}),
-        error_messages={"required": "Write a message first."},
+        error_messages={"required": gettext_lazy("Write a message first.")},
     )
-    action = forms.ChoiceField(choices=[(SEND, "Send"), (NOTE, "Add note")])
+    action = forms.ChoiceField(
+        choices=[(SEND, gettext_lazy("Send")), (NOTE, gettext_lazy("Add note"))]
+    )
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
     seen = forms.CharField(required=False, max_length=200)  # what the page showed
     files = MultipleFileField(required=False)
@@ -176,21 +189,31 @@ class ReplyForm(forms.Form):
         if not files:
             return data
         if not self.accepts_files:
-            self.add_error("files", "Files can be sent only on tickets answered by email.")
+            self.add_error("files", gettext("Files can be sent only on tickets answered by email."))
             return data
         if data.get("action") == self.NOTE:
-            self.add_error("files", "Files go with a reply, not with an internal note.")
+            self.add_error("files", gettext("Files go with a reply, not with an internal note."))
             return data
         per_file, total = settings.MAIL_MAX_ATTACHMENT_BYTES, settings.MAIL_MAX_MESSAGE_BYTES
         for upload in files:
             if upload.size > per_file:
                 self.add_error(
                     "files",
-                    f"{upload.name} is {filesizeformat(upload.size)}; "
-                    f"a file may be at most {filesizeformat(per_file)}.",
+                    gettext(
+                        "%(name)s is %(filesizeformat)s; a file may be at most %(filesizeformat2)s."
+                    )
+                    % {
+                        "name": upload.name,
+                        "filesizeformat": filesizeformat(upload.size),
+                        "filesizeformat2": filesizeformat(per_file),
+                    },
                 )
         if sum(f.size for f in files) > total:
-            self.add_error("files", f"Together the files may be at most {filesizeformat(total)}.")
+            self.add_error(
+                "files",
+                gettext("Together the files may be at most %(filesizeformat)s.")
+                % {"filesizeformat": filesizeformat(total)},
+            )
         if "files" in self.errors:
             return data
         data["attachments"] = [
@@ -240,7 +263,11 @@ class BulkForm(forms.Form):
     """A queue page's bulk bar: which tickets (each as `id:version`, the version the agent
     saw; `all_on_page` takes every row of the page) and one action with its value."""
 
-    ACTIONS = (("assign", "Assign"), ("status", "Set status"), ("priority", "Set priority"))
+    ACTIONS = (
+        ("assign", "Assign"),
+        ("status", gettext_lazy("Set status")),
+        ("priority", gettext_lazy("Set priority")),
+    )
     ACTIONS += (("close", "Close"),)
 
     action = forms.ChoiceField(choices=ACTIONS)
@@ -248,12 +275,14 @@ class BulkForm(forms.Form):
     page_tickets = forms.MultipleChoiceField(required=False)
     all_on_page = forms.BooleanField(required=False)
     assignee = forms.ChoiceField(required=False)
-    status = forms.ChoiceField(required=False, choices=[("", "Status…"), *OPEN_STATUSES])
+    status = forms.ChoiceField(
+        required=False, choices=[("", gettext_lazy("Status…")), *OPEN_STATUSES]
+    )
     priority = forms.TypedChoiceField(
         required=False,
         coerce=int,
         empty_value=None,
-        choices=[("", "Priority…"), *Ticket.Priority.choices],
+        choices=[("", gettext_lazy("Priority…")), *Ticket.Priority.choices],
     )
 
     def __init__(self, *args, teams: list[Team], users: list[User], **kwargs):
@@ -261,8 +290,8 @@ class BulkForm(forms.Form):
         self.teams = {f"team:{t.pk}": t for t in teams}
         self.users = {f"user:{u.pk}": u for u in users}
         self.fields["assignee"].choices = [
-            ("", "Assign to…"),
-            ("none", "Nobody (unassigned)"),
+            ("", gettext("Assign to…")),
+            ("none", gettext("Nobody (unassigned)")),
             ("Teams", [(key, t.name) for key, t in self.teams.items()]),
             ("Users", [(key, user_label(u)) for key, u in self.users.items()]),
         ]
@@ -277,17 +306,17 @@ class BulkForm(forms.Form):
             pk, version = TICKET_AT_VERSION.match(value).groups()
             picked[int(pk)] = int(version)
         if not picked:
-            raise forms.ValidationError("Select one or more tickets first.")
+            raise forms.ValidationError(gettext("Select one or more tickets first."))
         data["picked"] = picked
         action = data.get("action")
         if action == "assign":
             key = data.get("assignee")
             if not key:
-                self.add_error("assignee", "Choose who gets the tickets.")
+                self.add_error("assignee", gettext("Choose who gets the tickets."))
             data["owner"] = self.users.get(key)
             data["team"] = self.teams.get(key)
         elif action == "status" and not data.get("status"):
-            self.add_error("status", "Choose a status.")
+            self.add_error("status", gettext("Choose a status."))
         elif action == "priority" and data.get("priority") is None:
-            self.add_error("priority", "Choose a priority.")
+            self.add_error("priority", gettext("Choose a priority."))
         return data

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from django.db import connections
 from django.db.models import Q, QuerySet, Value
+from django.utils.translation import gettext_lazy
 
 from helpdesk.access import tickets_visible_to
 from helpdesk.models import TeamMembership, Ticket, User
@@ -80,53 +81,71 @@ QUEUES: dict[str, Queue] = {
     for q in [
         Queue(
             "unassigned",
-            "Unassigned",
+            gettext_lazy("Unassigned"),
             unassigned_tickets,
-            help="Open tickets with neither an owner nor a team. Open one and take it, "
-            "or give it to a team with the Ticket owner control.",
-            empty="No unassigned tickets. New tickets from channels with routing set to None "
-            "land here, and so do tickets the router could not place.",
+            help=gettext_lazy(
+                "Open tickets with neither an owner nor a team. Open one and take it, "
+                "or give it to a team with the Ticket owner control."
+            ),
+            empty=gettext_lazy(
+                "No unassigned tickets. New tickets from channels with routing set to None "
+                "land here, and so do tickets the router could not place."
+            ),
         ),
         Queue(
             "team-unassigned",
-            "My team's unassigned",
+            gettext_lazy("My team's unassigned"),
             team_unassigned_tickets,
-            help="Open tickets of your teams — main or additional membership — that nobody "
-            "owns yet.",
-            empty="Nothing waits for your teams. Tickets routed to a team only (no owner) "
-            "show here; if you are in no team, ask an admin to add you to one.",
+            help=gettext_lazy(
+                "Open tickets of your teams — main or additional membership — that nobody owns yet."
+            ),
+            empty=gettext_lazy(
+                "Nothing waits for your teams. Tickets routed to a team only (no owner) "
+                "show here; if you are in no team, ask an admin to add you to one."
+            ),
         ),
         Queue(
             "team-open",
-            "My team's open",
+            gettext_lazy("My team's open"),
             team_open_tickets,
-            help="Every open ticket of your teams — main or additional membership — whoever "
-            "owns it.",
-            empty="Your teams have no open tickets. If you are in no team, ask an admin to add "
-            "you to one.",
+            help=gettext_lazy(
+                "Every open ticket of your teams — main or additional membership — whoever owns it."
+            ),
+            empty=gettext_lazy(
+                "Your teams have no open tickets. If you are in no team, ask an admin to add "
+                "you to one."
+            ),
         ),
         Queue(
             "mine",
-            "Assigned to me",
+            gettext_lazy("Assigned to me"),
             assigned_to_me_tickets,
-            help="Open tickets you own. Replying to an unassigned ticket makes it yours.",
-            empty="Nothing is assigned to you. Pick a ticket from Unassigned or My team's "
-            "unassigned and reply or take it.",
+            help=gettext_lazy(
+                "Open tickets you own. Replying to an unassigned ticket makes it yours."
+            ),
+            empty=gettext_lazy(
+                "Nothing is assigned to you. Pick a ticket from Unassigned or My team's "
+                "unassigned and reply or take it."
+            ),
         ),
         Queue(
             "open",
-            "All open",
+            gettext_lazy("All open"),
             all_open_tickets,
-            help="Every ticket that is not closed.",
-            empty="No open tickets at all. New tickets from the channels appear here.",
+            help=gettext_lazy("Every ticket that is not closed."),
+            empty=gettext_lazy(
+                "No open tickets at all. New tickets from the channels appear here."
+            ),
         ),
         Queue(
             "closed",
-            "Closed",
+            gettext_lazy("Closed"),
             closed_tickets,
-            help="Closed tickets, most recently closed first. A new message from the contact "
-            "reopens a ticket.",
-            empty="No closed tickets yet.",
+            help=gettext_lazy(
+                "Closed tickets, most recently closed first. A new message from the contact "
+                "reopens a ticket."
+            ),
+            empty=gettext_lazy("No closed tickets yet."),
             default_sort="-closed",
             closed=True,
         ),

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 from helpdesk.channel_kinds import POLICIES, kinds_sending_by
 from helpdesk.models import Channel, Contact, OutboundMessage, Ticket
@@ -93,7 +94,9 @@ class ChatSettings(models.Model):
         max_length=PUBLIC_ID_CHARS,
         unique=True,
         default=new_public_id,
-        help_text="The channel's name in the embed snippet (data-channel). Not a secret.",
+        help_text=gettext_lazy(
+            "The channel's name in the embed snippet (data-channel). Not a secret."
+        ),
     )
     title = models.CharField(max_length=80, default=DEFAULT_TITLE)
     greeting = models.CharField(max_length=300, blank=True, default=DEFAULT_GREETING)
@@ -101,17 +104,23 @@ class ChatSettings(models.Model):
         default=list,
         blank=True,
         help_text=(
-            'Web pages allowed to embed the widget, as origins: ["https://www.example.com"]. '
-            "The helpdesk's own address is always allowed."
+            gettext_lazy(
+                'Web pages allowed to embed the widget, as origins: ["https://www.example.com"]. '
+                "The helpdesk's own address is always allowed."
+            )
         ),
     )
     api_token_hash = models.CharField(max_length=64, blank=True, editable=False)
     api_token_prefix = models.CharField(max_length=8, blank=True, editable=False)
     webhook_url = models.URLField(
-        max_length=500, blank=True, help_text="Where our replies are POSTed (custom chat)."
+        max_length=500,
+        blank=True,
+        help_text=gettext_lazy("Where our replies are POSTed (custom chat)."),
     )
     webhook_secret = models.CharField(
-        max_length=255, blank=True, help_text="Signs every webhook request. Never shown again."
+        max_length=255,
+        blank=True,
+        help_text=gettext_lazy("Signs every webhook request. Never shown again."),
     )
 
     class Meta:
@@ -178,10 +187,11 @@ class Conversation(models.Model):
 
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(
-        max_length=255, help_text="The visitor key (widget) or the API's conversation id."
+        max_length=255,
+        help_text=gettext_lazy("The visitor key (widget) or the API's conversation id."),
     )
     number = models.PositiveIntegerField(
-        default=1, help_text="1 for the key's first conversation, then 2, 3, …"
+        default=1, help_text=gettext_lazy("1 for the key's first conversation, then 2, 3, …")
     )
     contact = models.ForeignKey(
         Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

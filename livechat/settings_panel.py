@@ -18,6 +18,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy
 
 from channels_cfg.panels import ActionResult, DetailsPanel
 from helpdesk.models import Channel, User
@@ -34,38 +35,46 @@ def _length(name: str) -> int:
 class ChatPanelForm(forms.Form):
     prefix = "chat"  # apart from the Details form's fields and the panel's own keys
     title = forms.CharField(
-        label="Title",
+        label=gettext_lazy("Title"),
         max_length=_length("title"),
         widget=forms.TextInput(attrs=SM),
-        help_text="The heading of the chat panel on your site.",
-        error_messages={"required": "Give the chat panel a title, e.g. Chat with us."},
+        help_text=gettext_lazy("The heading of the chat panel on your site."),
+        error_messages={
+            "required": gettext_lazy("Give the chat panel a title, e.g. Chat with us.")
+        },
     )
     greeting = forms.CharField(
-        label="Greeting",
+        label=gettext_lazy("Greeting"),
         required=False,
         max_length=_length("greeting"),
         widget=forms.Textarea(attrs={**SM, "rows": 2}),
-        help_text="What the panel says before the first message. Blank: nothing.",
+        help_text=gettext_lazy("What the panel says before the first message. Blank: nothing."),
     )
     allowed_origins = forms.CharField(
-        label="Allowed origins",
+        label=gettext_lazy("Allowed origins"),
         required=False,
         widget=forms.Textarea(attrs={**SM, "rows": 3, "spellcheck": "false"}),
-        help_text="The sites that may show the chat, one origin per line, e.g. "
-        "https://www.example.com (scheme and host, no path). The helpdesk's own address is "
-        "always allowed; with none listed, no other site is.",
+        help_text=gettext_lazy(
+            "The sites that may show the chat, one origin per line, e.g. "
+            "https://www.example.com (scheme and host, no path). The helpdesk's own address is "
+            "always allowed; with none listed, no other site is."
+        ),
     )
     webhook_url = forms.URLField(
-        label="Webhook URL",
+        label=gettext_lazy("Webhook URL"),
         required=False,
         max_length=_length("webhook_url"),
         assume_scheme="https",
         widget=forms.URLInput(attrs={**SM, "spellcheck": "false"}),
-        help_text="Where the agents' replies are POSTed, signed. Blank: replies wait.",
-        error_messages={"invalid": "Enter the webhook's full address, e.g. https://…/hooks."},
+        help_text=gettext_lazy(
+            "Where the agents' replies are POSTed, signed. Blank: replies wait."
+        ),
+        error_messages={
+            "invalid": gettext_lazy("Enter the webhook's full address, e.g. https://…/hooks.")
+        },
     )
     webhook_secret = forms.CharField(
-        label="Webhook secret",
+        label=gettext_lazy("Webhook secret"),
         required=False,
         max_length=_length("webhook_secret"),
         widget=forms.PasswordInput(
@@ -91,13 +100,13 @@ class ChatPanelForm(forms.Form):
         if "webhook_secret" in self.fields:
             secret = self.fields["webhook_secret"]
             if stored:
-                secret.help_text = (
+                secret.help_text = gettext(
                     "A secret is stored and never shown. Leave blank to keep it, type one "
                     "(at least 16 characters) or press “New webhook secret”."
                 )
-                secret.widget.attrs["placeholder"] = "Stored — leave blank to keep"
+                secret.widget.attrs["placeholder"] = gettext("Stored — leave blank to keep")
             else:
-                secret.help_text = (
+                secret.help_text = gettext(
                     "None is stored yet: replies are not signed until one is. Type one or "
                     "press “New webhook secret”."
                 )
@@ -119,11 +128,13 @@ def api_url(channel: Channel) -> str:
 class ChatPanel(DetailsPanel):
     key = "chat"
     title = "Chat"
-    description = "How visitors or your own system reach this channel, and how replies reach them."
+    description = gettext_lazy(
+        "How visitors or your own system reach this channel, and how replies reach them."
+    )
     template = "livechat/_panel.html"
     actions = {
-        "new_token": "New API token (shown once)",
-        "new_secret": "New webhook secret (shown once)",
+        "new_token": gettext_lazy("New API token (shown once)"),
+        "new_secret": gettext_lazy("New webhook secret (shown once)"),
     }
 
     def applies_to(self, channel: Channel) -> bool:
@@ -142,8 +153,8 @@ class ChatPanel(DetailsPanel):
 
     def saved_message(self, changes: list[dict]) -> str:
         if not changes:
-            return "Chat settings: nothing changed."
-        return "Chat settings saved. They apply from the next conversation and reply on."
+            return gettext("Chat settings: nothing changed.")
+        return gettext("Chat settings saved. They apply from the next conversation and reply on.")
 
     def run(
         self, action: str, *, channel: Channel, form: ChatPanelForm, actor: User | None
@@ -154,13 +165,13 @@ class ChatPanel(DetailsPanel):
         except ValidationError as exc:
             return ActionResult(False, " ".join(exc.messages))
         if action == "new_token":
-            message = (
+            message = gettext(
                 "A new API token is set; the previous one no longer works. Copy it now: it "
                 "is shown only this once."
             )
         else:
             form.show_secret_state(True)
-            message = (
+            message = gettext(
                 "A new webhook secret is set; replies are signed with it from now on. Copy it "
                 "now: it is shown only this once."
             )

@@ -22,6 +22,7 @@ from urllib.parse import urljoin
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext, gettext_lazy
 
 from channels_cfg.services import record_settings_change
 from helpdesk.models import Channel, User
@@ -34,7 +35,7 @@ SCRIPT = "livechat/widget.js"
 def ensure_chat_settings(channel: Channel) -> ChatSettings:
     """The channel's chat settings, created with the defaults on first use."""
     if channel.policy.intake != INTAKE:
-        raise ValidationError("Only chatflow and custom chat channels have chat settings.")
+        raise ValidationError(gettext("Only chatflow and custom chat channels have chat settings."))
     insert_once(ChatSettings(channel=channel))
     return ChatSettings.objects.select_related("channel").get(channel=channel)
 
@@ -85,7 +86,11 @@ def embed_snippet(chat: ChatSettings) -> str:
 
 HISTORY_PREFIX = "Chat · "
 # Field → its name in the history, for each shape of chat channel.
-WIDGET_FIELDS = {"title": "Title", "greeting": "Greeting", "allowed_origins": "Allowed origins"}
+WIDGET_FIELDS = {
+    "title": gettext_lazy("Title"),
+    "greeting": "Greeting",
+    "allowed_origins": "Allowed origins",
+}
 API_FIELDS = {"webhook_url": "Webhook URL", "webhook_secret": "Webhook secret"}
 MIN_SECRET_CHARS = 16
 
@@ -182,7 +187,7 @@ def save_chat_settings(*, channel: Channel, data: dict, actor: User | None) -> l
 
 def _refuse_unless_api(chat: ChatSettings) -> None:
     if not chat.serves_api:
-        raise ValidationError("Only a custom chat has an API token and a webhook secret.")
+        raise ValidationError(gettext("Only a custom chat has an API token and a webhook secret."))
 
 
 def renew_api_token(*, channel: Channel, actor: User | None) -> tuple[ChatSettings, str]:

@@ -31,6 +31,7 @@ from functools import wraps
 from django.conf import settings
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -67,7 +68,7 @@ def _read_body(request) -> bytes:
     limit = settings.LIVECHAT_MAX_BODY_BYTES
     content_type = (request.content_type or "").lower()
     if content_type not in JSON_TYPES:
-        raise BadInput(415, "Send the message as JSON (Content-Type: application/json).")
+        raise BadInput(415, gettext("Send the message as JSON (Content-Type: application/json)."))
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -100,18 +101,20 @@ def widget_endpoint(*methods: str):
         def wrapped(request, public_id: str):
             chat = selectors.widget_settings(public_id)
             if chat is None:
-                refusal = _refuse(404, "This chat is not available: check data-channel.")
+                refusal = _refuse(404, gettext("This chat is not available: check data-channel."))
                 return cors.with_cors(refusal, request, any_origin=True)
             if not cors.origin_allowed(chat, request):
                 return _refuse(
                     403,
-                    "This page's origin may not use this chat: add it to the chat's "
-                    "allowed origins.",
+                    gettext(
+                        "This page's origin may not use this chat: add it to the chat's "
+                        "allowed origins."
+                    ),
                 )
             if request.method == "OPTIONS":
                 return cors.preflight(request)
             if request.method not in methods:
-                response = _refuse(405, f"Use {' or '.join(methods)}.")
+                response = _refuse(405, gettext("Use %(join)s.") % {"join": " or ".join(methods)})
                 response["Allow"] = ", ".join([*methods, "OPTIONS"])
                 return cors.with_cors(response, request)
             return cors.with_cors(view(request, chat), request)
@@ -151,15 +154,17 @@ def widget_start(request, chat: ChatSettings):
 def widget_messages(request, chat: ChatSettings):
     visitor = _visitor(request, chat)
     if visitor is None:
-        return _refuse(401, "The chat token is missing or not valid: start the chat again.")
+        return _refuse(
+            401, gettext("The chat token is missing or not valid: start the chat again.")
+        )
     if request.method == "POST":
         return _post_message(request, chat, visitor)
     try:
         after = int(request.GET.get("after") or 0)
     except ValueError:
-        return _refuse(400, "after must be a message id (a whole number).")
+        return _refuse(400, gettext("after must be a message id (a whole number)."))
     if not 0 <= after <= MAX_ID:
-        return _refuse(400, "after must be a message id (a whole number).")
+        return _refuse(400, gettext("after must be a message id (a whole number)."))
 
     def fetch():
         return selectors.visitor_messages(channel_id=chat.channel_id, key=visitor.key, after=after)
@@ -213,11 +218,13 @@ def api_messages(request, channel_id: int):
         .first()
     )
     if chat is None:
-        return _refuse(404, "No custom chat channel with chat settings has this id.")
+        return _refuse(404, gettext("No custom chat channel with chat settings has this id."))
     if not chat.api_token_matches(tokens.bearer(request)):
         return _refuse(401, "Missing or wrong token (Authorization: Bearer <the API token>).")
     if not chat.channel.is_active:
-        return _refuse(403, "This channel is inactive: activate it in the channel settings.")
+        return _refuse(
+            403, gettext("This channel is inactive: activate it in the channel settings.")
+        )
     try:
         body = _read_body(request)
         message = api_message(body, max_text=settings.LIVECHAT_MAX_TEXT_CHARS)

@@ -11,6 +11,7 @@ appear there only as "changed", never with their value.
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection, transaction
+from django.utils.translation import gettext
 
 from channels_cfg.services import record_settings_change
 from helpdesk.models import Channel, User
@@ -49,7 +50,7 @@ LONG_TEXT = 120
 
 def _refuse_unless_email(channel: Channel) -> None:
     if channel.policy.intake != "email":
-        raise ValidationError("Only a team-email channel has mail settings.")
+        raise ValidationError(gettext("Only a team-email channel has mail settings."))
 
 
 def _text(name: str, value) -> str:

@@ -13,6 +13,7 @@ from base64 import b32encode
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
+from django.utils.translation import gettext, gettext_lazy
 
 from helpdesk.models import Channel, Ticket
 from helpdesk.services.contacts import normalize_email
@@ -36,13 +37,13 @@ class MailSettings(models.Model):
     """How one team-email channel receives (IMAP, pipe or HTTP) and sends mail."""
 
     class Security(models.TextChoices):
-        SSL = "ssl", "TLS from the start (IMAPS, port 993)"
-        STARTTLS = "starttls", "STARTTLS (port 143)"
-        NONE = "none", "None (loopback or tests only)"
+        SSL = "ssl", gettext_lazy("TLS from the start (IMAPS, port 993)")
+        STARTTLS = "starttls", gettext_lazy("STARTTLS (port 143)")
+        NONE = "none", gettext_lazy("None (loopback or tests only)")
 
     class AfterFetch(models.TextChoices):
-        SEEN = "seen", r"Flag it \Seen"
-        MOVE = "move", "Move it to a folder"
+        SEEN = "seen", gettext_lazy(r"Flag it \Seen")
+        MOVE = "move", gettext_lazy("Move it to a folder")
 
     channel = models.OneToOneField(
         Channel,
@@ -53,19 +54,24 @@ class MailSettings(models.Model):
     addresses = models.JSONField(
         default=list,
         blank=True,
-        help_text="Addresses this channel answers for (lower-case), e.g. support@example.com.",
+        help_text=gettext_lazy(
+            "Addresses this channel answers for (lower-case), e.g. support@example.com."
+        ),
     )
     imap_host = models.CharField(max_length=255, blank=True)
     imap_port = models.PositiveIntegerField(default=993)
     imap_security = models.CharField(max_length=8, choices=Security, default=Security.SSL)
     imap_user = models.CharField(max_length=255, blank=True)
     imap_secret = models.CharField(
-        max_length=255, blank=True, help_text="Never shown again once saved."
+        max_length=255, blank=True, help_text=gettext_lazy("Never shown again once saved.")
     )
     imap_folder = models.CharField(max_length=255, default="INBOX")
     after_fetch = models.CharField(max_length=4, choices=AfterFetch, default=AfterFetch.SEEN)
     processed_folder = models.CharField(
-        max_length=255, blank=True, default="Helpdesk", help_text="Where fetched mail is moved."
+        max_length=255,
+        blank=True,
+        default="Helpdesk",
+        help_text=gettext_lazy("Where fetched mail is moved."),
     )
     uidvalidity = models.BigIntegerField(null=True, blank=True, editable=False)
     last_uid = models.BigIntegerField(default=0, editable=False)
@@ -78,7 +84,9 @@ class MailSettings(models.Model):
     signature = models.TextField(blank=True)
     acknowledge = models.BooleanField(
         default=False,
-        help_text="Answer each new ticket from a person with the acknowledgement below.",
+        help_text=gettext_lazy(
+            "Answer each new ticket from a person with the acknowledgement below."
+        ),
     )
     ack_subject = models.CharField(max_length=255, blank=True, default=DEFAULT_ACK_SUBJECT)
     ack_body = models.TextField(blank=True, default=DEFAULT_ACK_BODY)
@@ -92,7 +100,9 @@ class MailSettings(models.Model):
 
     def clean(self) -> None:
         if self.channel_id and self.channel.kind != Channel.Kind.TEAM_EMAIL:
-            raise ValidationError({"channel": "Mail settings belong to a team-email channel."})
+            raise ValidationError(
+                {"channel": gettext("Mail settings belong to a team-email channel.")}
+            )
         self.addresses = sorted({normalize_email(a) for a in self.addresses or [] if a.strip()})
 
     @property

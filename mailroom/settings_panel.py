@@ -15,6 +15,7 @@ from email.utils import parseaddr
 from django import forms
 from django.conf import settings
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy
 
 from channels_cfg.panels import ActionResult, DetailsPanel
 from helpdesk.models import Channel, User
@@ -45,23 +46,27 @@ def _text(name: str, label: str, help_text: str = "", **attrs) -> forms.CharFiel
 class MailPanelForm(forms.Form):
     prefix = "mail"  # apart from the Details form's fields and the panel's own keys
     addresses = forms.CharField(
-        label="Addresses it answers for",
+        label=gettext_lazy("Addresses it answers for"),
         required=False,
         widget=forms.Textarea(attrs={**SM, "rows": 3, "spellcheck": "false"}),
-        help_text="One per line. Mail to any of them becomes a ticket of this channel.",
+        help_text=gettext_lazy(
+            "One per line. Mail to any of them becomes a ticket of this channel."
+        ),
     )
-    imap_host = _text("imap_host", "IMAP host", placeholder="imap.example.com")
+    imap_host = _text(
+        "imap_host", gettext_lazy("IMAP host"), placeholder=gettext_lazy("imap.example.com")
+    )
     imap_port = forms.IntegerField(
-        label="Port", min_value=1, max_value=65535, widget=forms.NumberInput(attrs=SM)
+        label=gettext_lazy("Port"), min_value=1, max_value=65535, widget=forms.NumberInput(attrs=SM)
     )
     imap_security = forms.ChoiceField(
-        label="Security",
+        label=gettext_lazy("Security"),
         choices=MailSettings.Security.choices,
         widget=forms.Select(attrs=SELECT_SM),
     )
     imap_user = _text("imap_user", "User", autocomplete="off")
     imap_secret = forms.CharField(
-        label="Secret",
+        label=gettext_lazy("Secret"),
         required=False,
         max_length=_length("imap_secret"),
         strip=False,
@@ -69,34 +74,40 @@ class MailPanelForm(forms.Form):
             render_value=False, attrs={**SM, "autocomplete": "new-password"}
         ),
     )
-    remove_secret = forms.BooleanField(label="Remove the stored secret", required=False)
-    imap_folder = _text("imap_folder", "Folder", help_text="Blank: INBOX.")
+    remove_secret = forms.BooleanField(
+        label=gettext_lazy("Remove the stored secret"), required=False
+    )
+    imap_folder = _text("imap_folder", "Folder", help_text=gettext_lazy("Blank: INBOX."))
     after_fetch = forms.ChoiceField(
-        label="After fetching a mail",
+        label=gettext_lazy("After fetching a mail"),
         choices=MailSettings.AfterFetch.choices,
         widget=forms.Select(attrs=SELECT_SM),
     )
     processed_folder = _text(
-        "processed_folder", "Move to folder", help_text="When moving; created if missing."
+        "processed_folder",
+        gettext_lazy("Move to folder"),
+        help_text=gettext_lazy("When moving; created if missing."),
     )
-    from_name = _text("from_name", "From name", help_text="Blank: the channel's name.")
+    from_name = _text(
+        "from_name", gettext_lazy("From name"), help_text=gettext_lazy("Blank: the channel's name.")
+    )
     from_address = forms.EmailField(
-        label="From address",
+        label=gettext_lazy("From address"),
         required=False,
         max_length=_length("from_address"),
         widget=forms.EmailInput(attrs=SM),
-        help_text="Blank: the channel's address.",
+        help_text=gettext_lazy("Blank: the channel's address."),
     )
     signature = forms.CharField(
-        label="Signature",
+        label=gettext_lazy("Signature"),
         required=False,
         widget=forms.Textarea(attrs={**SM, "rows": 3}),
-        help_text="Added under every reply.",
+        help_text=gettext_lazy("Added under every reply."),
     )
-    acknowledge = forms.BooleanField(label="Acknowledge new tickets", required=False)
+    acknowledge = forms.BooleanField(label=gettext_lazy("Acknowledge new tickets"), required=False)
     ack_subject = _text("ack_subject", "Subject")
     ack_body = forms.CharField(
-        label="Body", required=False, widget=forms.Textarea(attrs={**SM, "rows": 6})
+        label=gettext_lazy("Body"), required=False, widget=forms.Textarea(attrs={**SM, "rows": 6})
     )
 
     def __init__(self, *args, mail_settings: MailSettings | None, channel: Channel, **kwargs):
@@ -108,10 +119,12 @@ class MailPanelForm(forms.Form):
         self.secret_stored = bool(mail_settings and mail_settings.imap_secret)
         secret = self.fields["imap_secret"]
         if self.secret_stored:
-            secret.help_text = "A secret is stored and never shown. Leave blank to keep it."
-            secret.widget.attrs["placeholder"] = "Stored — leave blank to keep"
+            secret.help_text = gettext(
+                "A secret is stored and never shown. Leave blank to keep it."
+            )
+            secret.widget.attrs["placeholder"] = gettext("Stored — leave blank to keep")
         else:
-            secret.help_text = "No secret is stored yet."
+            secret.help_text = gettext("No secret is stored yet.")
 
     def clean_addresses(self) -> list[str]:
         return [
@@ -135,13 +148,13 @@ class MailPanelForm(forms.Form):
 class MailPanel(DetailsPanel):
     key = "mail"
     title = "Mail"
-    description = "How this channel receives mail and how its replies leave."
+    description = gettext_lazy("How this channel receives mail and how its replies leave.")
     template = "mailroom/_mail_panel.html"
     intake = "email"
     actions = {
-        "test_imap": "Test connection",
-        "test_smtp": "Test sending",
-        "new_token": "New endpoint token",
+        "test_imap": gettext_lazy("Test connection"),
+        "test_smtp": gettext_lazy("Test sending"),
+        "new_token": gettext_lazy("New endpoint token"),
     }
 
     def form(self, channel: Channel, data=None) -> MailPanelForm:
@@ -153,8 +166,8 @@ class MailPanel(DetailsPanel):
 
     def saved_message(self, changes: list[dict]) -> str:
         if not changes:
-            return "Mail settings: nothing changed."
-        return "Mail settings saved. The next fetch and the next reply use them."
+            return gettext("Mail settings: nothing changed.")
+        return gettext("Mail settings saved. The next fetch and the next reply use them.")
 
     def run(
         self, action: str, *, channel: Channel, form: MailPanelForm, actor: User | None
@@ -163,8 +176,10 @@ class MailPanel(DetailsPanel):
             form.mail_settings, raw = new_endpoint_token(channel=channel, actor=actor)
             return ActionResult(
                 True,
-                "A new endpoint token is set; the previous one no longer works. Copy it "
-                "now: it is shown only this once.",
+                gettext(
+                    "A new endpoint token is set; the previous one no longer works. Copy it "
+                    "now: it is shown only this once."
+                ),
                 reveal=raw,
             )
         form.is_valid()  # the typed values, each checked
@@ -174,7 +189,7 @@ class MailPanel(DetailsPanel):
 
     def _test_imap(self, form: MailPanelForm) -> ActionResult:
         if form.imap_errors():
-            return ActionResult(False, "Fix the fields marked below, then test again.")
+            return ActionResult(False, gettext("Fix the fields marked below, then test again."))
         data = form.cleaned_data
         missing = [
             what
@@ -182,19 +197,23 @@ class MailPanel(DetailsPanel):
             if not value
         ]
         if missing:
-            return ActionResult(False, f"Enter the IMAP {' and '.join(missing)} first.")
+            return ActionResult(
+                False, gettext("Enter the IMAP %(join)s first.") % {"join": " and ".join(missing)}
+            )
         secret = data["imap_secret"]
         saved = form.mail_settings
         if not secret and not data["remove_secret"] and saved and saved.imap_secret:
             if not _same_mailbox(saved, host=data["imap_host"], user=data["imap_user"]):
                 return ActionResult(
                     False,
-                    "Type the secret to test a different server: the stored secret is used "
-                    "only with the saved host and user.",
+                    gettext(
+                        "Type the secret to test a different server: the stored secret is used "
+                        "only with the saved host and user."
+                    ),
                 )
             secret = saved.imap_secret
         if not secret:
-            return ActionResult(False, "Type the secret first: none is stored.")
+            return ActionResult(False, gettext("Type the secret first: none is stored."))
         target = connection_check.ImapTarget(
             host=data["imap_host"],
             port=data["imap_port"],
@@ -208,7 +227,7 @@ class MailPanel(DetailsPanel):
 
     def _test_smtp(self, form: MailPanelForm) -> ActionResult:
         if "from_address" in form.errors:
-            return ActionResult(False, "Fix the from address, then test again.")
+            return ActionResult(False, gettext("Fix the from address, then test again."))
         result = connection_check.check_smtp(sender=envelope_sender(form))
         return ActionResult(result.ok, result.message)
 

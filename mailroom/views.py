@@ -9,6 +9,7 @@ to MAIL_MAX_RAW_BYTES, one byte more telling it is too large."""
 from django.conf import settings
 from django.db import transaction
 from django.http import JsonResponse
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -65,15 +66,21 @@ def inbound_mail(request, channel_id: int):
     except ValueError:
         declared = 0
     if declared > limit:
-        return _refuse(413, f"the message is larger than {limit} bytes")
+        return _refuse(
+            413, gettext("the message is larger than %(limit)s bytes") % {"limit": limit}
+        )
     if not declared and not _chunked(request):
         return _refuse(400, "the body is empty: send the raw message")
     content_type = request.content_type.lower() if request.content_type else ""
     if content_type not in ACCEPTED_TYPES:
-        return _refuse(415, "send the raw message as message/rfc822 (or application/octet-stream)")
+        return _refuse(
+            415, gettext("send the raw message as message/rfc822 (or application/octet-stream)")
+        )
     raw = _read(request, limit)
     if len(raw) > limit:
-        return _refuse(413, f"the message is larger than {limit} bytes")
+        return _refuse(
+            413, gettext("the message is larger than %(limit)s bytes") % {"limit": limit}
+        )
     if not raw.strip():
         return _refuse(400, "the body is empty: send the raw message")
     with transaction.atomic():

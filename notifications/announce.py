@@ -13,6 +13,7 @@ the router's explanation is the event's `reason`) and the events' arguments.
 
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 
 from helpdesk.models import AssignmentEvent, Message, Ticket, User
 from helpdesk.selectors import users_with_ticket_access
@@ -38,13 +39,17 @@ def _users(**filters) -> QuerySet[User]:
 def _who(actor: User | None, cause: str) -> str:
     if actor is not None:
         return str(actor)
-    return "Automatic routing" if cause == AssignmentEvent.Cause.ROUTING else "The helpdesk"
+    return (
+        gettext("Automatic routing")
+        if cause == AssignmentEvent.Cause.ROUTING
+        else gettext("The helpdesk")
+    )
 
 
 def _why(assignment: AssignmentEvent) -> str:
     """Why the ticket went where it did, when the assignment says (the router's summary of
     its decision); a person's choice needs no explanation."""
-    return f"Why: {assignment.reason}" if assignment.reason else ""
+    return gettext("Why: %(reason)s") % {"reason": assignment.reason} if assignment.reason else ""
 
 
 def announce_unassigned(*, ticket_id: int, actor_id: int | None = None, detail: str = "") -> None:
@@ -53,14 +58,15 @@ def announce_unassigned(*, ticket_id: int, actor_id: int | None = None, detail: 
     ticket = Ticket.objects.select_related("channel").filter(pk=ticket_id).first()
     if ticket is None or not ticket.is_open or not ticket.is_unassigned:
         return
-    where = f" from {ticket.channel.name}" if ticket.channel_id else ""
+    where = gettext(" from %(name)s") % {"name": ticket.channel.name} if ticket.channel_id else ""
     with transaction.atomic():
         notify(
             event=Event.TICKET_UNASSIGNED,
             key=f"{Event.TICKET_UNASSIGNED}:{ticket.pk}",
             ticket=ticket,
             recipients=_users(),
-            text=f"New unassigned ticket {label(ticket)}{where}",
+            text=gettext("New unassigned ticket %(label)s%(where)s")
+            % {"label": label(ticket), "where": where},
             detail=detail,
             actor_id=actor_id,
         )
@@ -85,7 +91,8 @@ def announce_assignment(*, assignment_id: int) -> None:
                 key=f"{Event.ASSIGNED_TO_ME}:{a.pk}",
                 ticket=ticket,
                 recipients=_users(pk=a.to_owner_id),
-                text=f"{who} assigned {label(ticket)} to you",
+                text=gettext("%(who)s assigned %(label)s to you")
+                % {"who": who, "label": label(ticket)},
                 detail=detail,
                 actor_id=a.actor_id,
             )
@@ -95,7 +102,10 @@ def announce_assignment(*, assignment_id: int) -> None:
                 key=f"{Event.TEAM_UNASSIGNED}:{a.pk}",
                 ticket=ticket,
                 recipients=_users(memberships__team_id=a.to_team_id),
-                text=f"{who} assigned {label(ticket)} to your team {a.to_team}, without an owner",
+                text=gettext(
+                    "%(who)s assigned %(label)s to your team %(to_team)s, without an owner"
+                )
+                % {"who": who, "label": label(ticket), "to_team": a.to_team},
                 detail=detail,
                 actor_id=a.actor_id,
             )
@@ -103,15 +113,16 @@ def announce_assignment(*, assignment_id: int) -> None:
             if a.to_owner_id:
                 to = str(a.to_owner)
             elif a.to_team_id:
-                to = f"the team {a.to_team}"
+                to = gettext("the team %(to_team)s") % {"to_team": a.to_team}
             else:
-                to = "nobody (Unassigned)"
+                to = gettext("nobody (Unassigned)")
             notify(
                 event=Event.REASSIGNED_AWAY,
                 key=f"{Event.REASSIGNED_AWAY}:{a.pk}",
                 ticket=ticket,
                 recipients=_users(pk=a.from_owner_id),
-                text=f"{who} reassigned {label(ticket)} from you to {to}",
+                text=gettext("%(who)s reassigned %(label)s from you to %(to)s")
+                % {"who": who, "label": label(ticket), "to": to},
                 actor_id=a.actor_id,
             )
 
@@ -124,13 +135,14 @@ def announce_customer_reply(*, message_id: int, owner_id: int) -> None:
     if message is None:
         return
     ticket = message.ticket
-    contact = ticket.contact or "The customer"
+    contact = ticket.contact or gettext("The customer")
     with transaction.atomic():
         notify(
             event=Event.CUSTOMER_REPLY,
             key=f"{Event.CUSTOMER_REPLY}:{message.pk}",
             ticket=ticket,
             recipients=_users(pk=owner_id),
-            text=f"{contact} replied on {label(ticket)}",
+            text=gettext("%(contact)s replied on %(label)s")
+            % {"contact": contact, "label": label(ticket)},
             detail=excerpt(message.body),
         )

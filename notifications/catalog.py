@@ -6,35 +6,42 @@ overrides both for themselves (`Preference`, R25, R27).
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 
 class Event(models.TextChoices):
     """The events a user can be notified of (R24)."""
 
-    TICKET_UNASSIGNED = "ticket_unassigned", "New unassigned ticket"
-    ASSIGNED_TO_ME = "assigned_to_me", "Ticket assigned to me"
-    TEAM_UNASSIGNED = "team_unassigned", "Ticket assigned to my team without owner"
-    CUSTOMER_REPLY = "customer_reply", "Customer replied on my ticket"
-    REASSIGNED_AWAY = "reassigned_away", "My ticket reassigned to someone else"
+    TICKET_UNASSIGNED = "ticket_unassigned", gettext_lazy("New unassigned ticket")
+    ASSIGNED_TO_ME = "assigned_to_me", gettext_lazy("Ticket assigned to me")
+    TEAM_UNASSIGNED = "team_unassigned", gettext_lazy("Ticket assigned to my team without owner")
+    CUSTOMER_REPLY = "customer_reply", gettext_lazy("Customer replied on my ticket")
+    REASSIGNED_AWAY = "reassigned_away", gettext_lazy("My ticket reassigned to someone else")
 
 
 class Medium(models.TextChoices):
-    IN_APP = "in_app", "In app"
-    EMAIL = "email", "Email"
+    IN_APP = "in_app", gettext_lazy("In app")
+    EMAIL = "email", gettext_lazy("Email")
 
 
 # Who receives each event, in plain words (shown on the settings pages).
 EVENT_HELP = {
     Event.TICKET_UNASSIGNED: (
-        "A ticket stays in the Unassigned view after routing, or came without a channel. "
-        "Sent to everyone with ticket access."
+        gettext_lazy(
+            "A ticket stays in the Unassigned view after routing, or came without a channel. "
+            "Sent to everyone with ticket access."
+        )
     ),
-    Event.ASSIGNED_TO_ME: "Someone, or automatic routing, made you the owner of a ticket.",
+    Event.ASSIGNED_TO_ME: gettext_lazy(
+        "Someone, or automatic routing, made you the owner of a ticket."
+    ),
     Event.TEAM_UNASSIGNED: (
-        "A ticket was given to one of your teams (main or additional) with no owner."
+        gettext_lazy("A ticket was given to one of your teams (main or additional) with no owner.")
     ),
-    Event.CUSTOMER_REPLY: "The customer wrote again on a ticket you own.",
-    Event.REASSIGNED_AWAY: "A ticket you owned was given to someone else, or unassigned.",
+    Event.CUSTOMER_REPLY: gettext_lazy("The customer wrote again on a ticket you own."),
+    Event.REASSIGNED_AWAY: gettext_lazy(
+        "A ticket you owned was given to someone else, or unassigned."
+    ),
 }
 
 # The built-in defaults: the last word when neither the user nor a superadmin chose (R27).

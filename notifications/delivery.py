@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from helpdesk import jobs
 from helpdesk.smtp import TemporaryFailure, describe, send_once
@@ -92,7 +93,11 @@ def _deliver_email(delivery_id: int, final_attempt: bool) -> str:
         return Outcome.SKIPPED
     delivery = Delivery.objects.select_related("recipient", "ticket").get(pk=delivery_id)
     if not delivery.recipient.is_active or not delivery.recipient.email:
-        _finish(delivery_id, Status.FAILED, "The recipient is inactive or has no email address.")
+        _finish(
+            delivery_id,
+            Status.FAILED,
+            gettext("The recipient is inactive or has no email address."),
+        )
         return Outcome.FAILED
     if should_hold(delivery.recipient):
         _finish(delivery_id, Status.HELD)
@@ -158,7 +163,7 @@ def stale_delivery_ids(*, now=None) -> list[int]:
     Delivery.objects.filter(pk__in=interrupted, status=Status.SENDING).update(
         status=Status.PENDING,
         due_at=now,
-        last_error="Interrupted while sending (the worker stopped); tried again.",
+        last_error=gettext("Interrupted while sending (the worker stopped); tried again."),
     )
     overdue = (
         Delivery.objects.filter(status=Status.PENDING, due_at__lt=now - grace)

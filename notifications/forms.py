@@ -9,17 +9,18 @@ as changed only when this user toggled it — not because a default moved meanwh
 from dataclasses import dataclass
 
 from django import forms
+from django.utils.translation import gettext, gettext_lazy
 
 from notifications.catalog import EVENT_HELP, Event, Medium, field_name
 from notifications.services import PRECEDENCE, Cell, Effective, Source
 
 # Where a value comes from, as the personal grid says it (R27).
 SOURCE_LABELS = {
-    Source.OWN: "Your choice",
-    Source.USER_DEFAULT: "Default set for you",
+    Source.OWN: gettext_lazy("Your choice"),
+    Source.USER_DEFAULT: gettext_lazy("Default set for you"),
     Source.TEAM_DEFAULT: "Default for team {team}",
-    Source.ACCOUNT_DEFAULT: "Default for everyone",
-    Source.BUILT_IN: "Built-in default",
+    Source.ACCOUNT_DEFAULT: gettext_lazy("Default for everyone"),
+    Source.BUILT_IN: gettext_lazy("Built-in default"),
 }
 
 
@@ -112,13 +113,16 @@ class AudienceForm(forms.Form):
     """The superadmin defaults page's audience picker (R26): everyone, a team or a user, in
     one select so only one can be picked. A GET form; the page works without JS."""
 
-    audience = forms.ChoiceField(label="Defaults for", required=False)
+    audience = forms.ChoiceField(label=gettext_lazy("Defaults for"), required=False)
 
     def __init__(self, *args, teams, users, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["audience"].choices = [
             ("", "Everyone"),
-            ("Teams (their main members)", [(f"team:{t.pk}", t.name) for t in teams]),
+            (
+                gettext("Teams (their main members)"),
+                [(f"team:{t.pk}", t.name) for t in teams],
+            ),
             ("Users", [(f"user:{u.pk}", str(u)) for u in users]),
         ]
         self.fields["audience"].widget.attrs.update({"class": "form-select form-select-sm"})
@@ -127,11 +131,13 @@ class AudienceForm(forms.Form):
 class QuietHoursForm(forms.Form):
     quiet_hours = forms.BooleanField(
         required=False,
-        label="Quiet hours",
+        label=gettext_lazy("Quiet hours"),
         widget=forms.CheckboxInput(attrs={"class": "form-check-input", "role": "switch"}),
         help_text=(
-            "Hold notification emails while I am unavailable (outside my working hours, set "
-            "to away, or out of office) and send them in one digest when I am back. In-app "
-            "notifications arrive as usual."
+            gettext_lazy(
+                "Hold notification emails while I am unavailable (outside my working hours, set "
+                "to away, or out of office) and send them in one digest when I am back. In-app "
+                "notifications arrive as usual."
+            )
         ),
     )

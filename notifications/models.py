@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from helpdesk.models import Team, Ticket
 from notifications.catalog import Event, Medium
@@ -85,7 +86,7 @@ class DefaultPreference(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="+",
-        help_text="For the main members of this team (else everyone, or one user).",
+        help_text=gettext_lazy("For the main members of this team (else everyone, or one user)."),
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -93,7 +94,7 @@ class DefaultPreference(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="+",
-        help_text="For this user alone (else everyone, or a team).",
+        help_text=gettext_lazy("For this user alone (else everyone, or a team)."),
     )
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -147,14 +148,15 @@ class Delivery(models.Model):
     """
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-        HELD = "held", "Held for quiet hours"
+        PENDING = "pending", gettext_lazy("Pending")
+        SENDING = "sending", gettext_lazy("Sending")
+        SENT = "sent", gettext_lazy("Sent")
+        FAILED = "failed", gettext_lazy("Failed")
+        HELD = "held", gettext_lazy("Held for quiet hours")
 
     event_key = models.CharField(
-        max_length=64, help_text="The occurrence, e.g. assigned_to_me:123 (assignment id)."
+        max_length=64,
+        help_text=gettext_lazy("The occurrence, e.g. assigned_to_me:123 (assignment id)."),
     )
     event = models.CharField(max_length=24, choices=Event)
     recipient = models.ForeignKey(
@@ -171,7 +173,9 @@ class Delivery(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     due_at = models.DateTimeField(
         default=timezone.now,
-        help_text="When it should go out: now, or the next try after a temporary failure.",
+        help_text=gettext_lazy(
+            "When it should go out: now, or the next try after a temporary failure."
+        ),
     )
     sent_at = models.DateTimeField(null=True, blank=True)
     notification = models.OneToOneField(

@@ -14,6 +14,7 @@ from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from helpdesk.availability import availability_of, is_available
 from helpdesk.models import User
@@ -102,7 +103,12 @@ def _compose_digest(user: User, deliveries: list[Delivery]) -> EmailMultiAlterna
     }
     n = len(items)
     message = EmailMultiAlternatives(
-        subject=f"[Helpdesk] {n} notification{'s' if n != 1 else ''} while you were away",
+        subject=ngettext(
+            "[Helpdesk] %(n)s notification while you were away",
+            "[Helpdesk] %(n)s notifications while you were away",
+            n,
+        )
+        % {"n": n},
         body=render_to_string("notifications/email/digest.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[user.email],

@@ -18,6 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from helpdesk.jobs import ring_on_commit
 from helpdesk.models import Team, TeamMembership, Ticket, User
@@ -66,7 +67,7 @@ class Audience:
 
     def __post_init__(self):
         if self.team is not None and self.user is not None:
-            raise ValueError("A default is for everyone, a team or a user — not both.")
+            raise ValueError(gettext("A default is for everyone, a team or a user — not both."))
 
     @property
     def source(self) -> str:
@@ -85,7 +86,7 @@ class Audience:
         if self.user is not None:
             return str(self.user)
         if self.team is not None:
-            return f"team {self.team.name}"
+            return gettext("team %(name)s") % {"name": self.team.name}
         return "everyone"
 
 
@@ -234,7 +235,7 @@ def audiences_with_defaults() -> list[AudienceSummary]:
             full = f"{r['user__first_name']} {r['user__last_name']}".strip()
             name = full or r["user__username"]
         elif r["team_id"] is not None:
-            name = f"Team {r['team__name']}"
+            name = gettext("Team %(team__name)s") % {"team__name": r["team__name"]}
         else:
             name = "Everyone"
         found.append(AudienceSummary(r["team_id"], r["user_id"], name, r["events"]))
@@ -278,7 +279,7 @@ def reset_preferences(*, user: User, event: str | None = None) -> int:
 
 def _superadmin_only(actor: User) -> None:
     if not actor.is_superuser:
-        raise PermissionDenied("Only superadmins set default notification preferences.")
+        raise PermissionDenied(gettext("Only superadmins set default notification preferences."))
 
 
 def update_default_preferences(

@@ -10,6 +10,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk.access import agent_required, has_ticket_access, superadmin_required
@@ -73,7 +74,13 @@ def notification_read(request, notification_id: int):
 @require_POST
 def notification_read_all(request):
     count = services.mark_notifications_read(user=request.user)
-    messages.success(request, f"Marked {count} notification{'s' if count != 1 else ''} read.")
+    messages.success(
+        request,
+        ngettext(
+            "Marked %(count)s notification read.", "Marked %(count)s notifications read.", count
+        )
+        % {"count": count},
+    )
     return redirect(_back_to_list(request))
 
 
@@ -114,19 +121,22 @@ def preference_settings(request):
     if request.method == "POST":
         if request.POST.get("reset") == "all":
             services.reset_preferences(user=user)
-            messages.success(request, "Your notifications follow the defaults again.")
+            messages.success(request, gettext("Your notifications follow the defaults again."))
             return redirect("notifications:settings")
         if request.POST.get("reset") in Event.values:
             event = request.POST["reset"]
             services.reset_preferences(user=user, event=event)
-            messages.success(request, f"“{Event(event).label}” follows the default again.")
+            messages.success(
+                request,
+                gettext("“%(label)s” follows the default again.") % {"label": Event(event).label},
+            )
             return redirect("notifications:settings")
         form = PreferenceGridForm(request.POST, current=current, own_source=Source.OWN)
         quiet = QuietHoursForm(request.POST)
         if form.is_valid() and quiet.is_valid():
             services.update_preferences(user=user, changes=form.changes())
             set_quiet_hours(user=user, enabled=quiet.cleaned_data["quiet_hours"])
-            messages.success(request, "Notification settings saved.")
+            messages.success(request, gettext("Notification settings saved."))
             return redirect("notifications:settings")
     else:
         form = PreferenceGridForm(current=current, own_source=Source.OWN)
@@ -154,23 +164,35 @@ def default_settings(request):
     here = reverse("notifications:defaults") + _query_of(audience)
     whom = {"team": audience.team, "user": audience.user}
     current = services.default_preferences(audience)
-    own_label = f"Default for {audience.user}" if audience.user is not None else None
+    own_label = (
+        gettext("Default for %(user)s") % {"user": audience.user}
+        if audience.user is not None
+        else None
+    )
     grid = {"current": current, "own_source": audience.source, "own_label": own_label}
     if request.method == "POST":
         reset = request.POST.get("reset")
         if reset == "all":
             services.reset_default_preferences(actor=request.user, **whom)
-            messages.success(request, f"Removed the defaults for {audience}.")
+            messages.success(
+                request, gettext("Removed the defaults for %(audience)s.") % {"audience": audience}
+            )
             return redirect(here)
         if reset in Event.values:
             services.reset_default_preferences(actor=request.user, event=reset, **whom)
             label = Event(reset).label
-            messages.success(request, f"“{label}”: removed the default for {audience}.")
+            messages.success(
+                request,
+                gettext("“%(label)s”: removed the default for %(audience)s.")
+                % {"label": label, "audience": audience},
+            )
             return redirect(here)
         form = PreferenceGridForm(request.POST, **grid)
         if form.is_valid():
             services.update_default_preferences(actor=request.user, changes=form.changes(), **whom)
-            messages.success(request, f"Defaults for {audience} saved.")
+            messages.success(
+                request, gettext("Defaults for %(audience)s saved.") % {"audience": audience}
+            )
             return redirect(here)
     else:
         form = PreferenceGridForm(**grid)

@@ -6,6 +6,7 @@ from datetime import datetime, time
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, gettext_lazy
 
 from helpdesk.models import User
 from helpdesk.models.availability import Weekday
@@ -14,7 +15,7 @@ AVAILABLE, AWAY, WORKING_HOURS = "available", "away", "working_hours"
 STATES = [
     (AVAILABLE, "Available"),
     (AWAY, "Away"),
-    (WORKING_HOURS, "Follow my working hours"),
+    (WORKING_HOURS, gettext_lazy("Follow my working hours")),
 ]
 RANGE = re.compile(r"^\s*(\d{1,2})[:.](\d{2})\s*(?:-|–|—|to)\s*(\d{1,2})[:.](\d{2})\s*$")
 
@@ -38,7 +39,10 @@ def _clock(hours: str, minutes: str, *, end: bool) -> time:
     if end and (h, m) == (24, 0):
         return time(0)  # midnight at the end of the day (the service stores it as such)
     if h > 23 or m > 59:
-        raise ValidationError(f"{hours}:{minutes} is not a time of day.")
+        raise ValidationError(
+            gettext("%(hours)s:%(minutes)s is not a time of day.")
+            % {"hours": hours, "minutes": minutes}
+        )
     return time(h, m)
 
 
@@ -48,11 +52,13 @@ def parse_ranges(text: str) -> list[tuple[time, time]]:
     for part in filter(None, (p.strip() for p in re.split(r"[,;]", text or ""))):
         match = RANGE.match(part)
         if match is None:
-            raise ValidationError(f"“{part}” is not a range: write it as 09:00–17:00.")
+            raise ValidationError(
+                gettext("“%(part)s” is not a range: write it as 09:00–17:00.") % {"part": part}
+            )
         start = _clock(match[1], match[2], end=False)
         end = _clock(match[3], match[4], end=True)
         if end != time(0) and end <= start:
-            raise ValidationError(f"“{part}” ends before it starts.")
+            raise ValidationError(gettext("“%(part)s” ends before it starts.") % {"part": part})
         spans.append((start, end))
     return spans
 
@@ -72,9 +78,9 @@ class StatusForm(forms.Form):
 
 class AvailabilityForm(forms.Form):
     state = forms.ChoiceField(
-        choices=STATES, widget=forms.RadioSelect, label="Receive routed tickets"
+        choices=STATES, widget=forms.RadioSelect, label=gettext_lazy("Receive routed tickets")
     )
-    time_zone = forms.ChoiceField(label="Time zone")
+    time_zone = forms.ChoiceField(label=gettext_lazy("Time zone"))
 
     def __init__(self, *args, user: User, working_hours, **kwargs):
         by_day: dict[int, list] = {}
@@ -109,16 +115,16 @@ class AvailabilityForm(forms.Form):
 
 class OutOfOfficeForm(forms.Form):
     start = forms.DateTimeField(
-        label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+        label=gettext_lazy("From"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     end = forms.DateTimeField(
-        label="Until", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+        label=gettext_lazy("Until"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     note = forms.CharField(
-        label="Note (optional)",
+        label=gettext_lazy("Note (optional)"),
         required=False,
         max_length=200,
-        widget=forms.TextInput(attrs={"placeholder": "e.g. Holiday, back on Monday"}),
+        widget=forms.TextInput(attrs={"placeholder": gettext_lazy("e.g. Holiday, back on Monday")}),
     )
 
     def __init__(self, *args, user: User, **kwargs):
@@ -136,5 +142,5 @@ class OutOfOfficeForm(forms.Form):
         data["start"] = self._in_user_zone(data.get("start"))
         data["end"] = self._in_user_zone(data.get("end"))
         if data.get("start") and data.get("end") and data["end"] <= data["start"]:
-            self.add_error("end", "Choose an end after the start.")
+            self.add_error("end", gettext("Choose an end after the start."))
         return data

@@ -5,6 +5,7 @@ from datetime import datetime
 
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.translation import gettext
 
 from helpdesk.availability import availability_of
 from helpdesk.models import User
@@ -31,14 +32,30 @@ def availability_summary(user: User, now: datetime) -> Summary:
     decide), whatever page shows it."""
     state = availability_of([user], now)[user.pk]
     follows = user.availability_mode == User.AvailabilityMode.WORKING_HOURS
-    how = "following working hours" if follows else "set by hand"
+    how = gettext("following working hours") if follows else gettext("set by hand")
     if state.available:
-        return Summary(True, "Available", "ok", f"Available ({how}).", follows)
+        return Summary(
+            True, "Available", "ok", gettext("Available (%(how)s).") % {"how": how}, follows
+        )
     if state.reason == "out of office":
-        when = f" until {_local(state.until, user, now)}" if state.until else ""
-        return Summary(False, "Out of office", "ooo", f"Out of office{when}.", follows)
+        when = (
+            gettext(" until %(local)s") % {"local": _local(state.until, user, now)}
+            if state.until
+            else ""
+        )
+        return Summary(
+            False,
+            gettext("Out of office"),
+            "ooo",
+            gettext("Out of office%(when)s.") % {"when": when},
+            follows,
+        )
     if follows:
-        return Summary(False, "Off hours", "off", "Outside your working hours.", follows)
+        return Summary(
+            False, gettext("Off hours"), "off", gettext("Outside your working hours."), follows
+        )
     since = user.status_changed_at
-    when = f" since {_local(since, user, now)}" if since else ""
-    return Summary(False, "Away", "away", f"Away{when} (set by hand).", follows)
+    when = gettext(" since %(local)s") % {"local": _local(since, user, now)} if since else ""
+    return Summary(
+        False, "Away", "away", gettext("Away%(when)s (set by hand).") % {"when": when}, follows
+    )

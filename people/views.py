@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from helpdesk import services
@@ -55,7 +56,7 @@ def availability_page(request):
         return _page(request, form, ooo_form, status=400)
     services.set_time_zone(user=user, time_zone=form.cleaned_data["time_zone"])
     services.set_availability(user=user, **status_and_mode(form.cleaned_data["state"]))
-    messages.success(request, "Saved. Routing uses it from the next ticket on.")
+    messages.success(request, gettext("Saved. Routing uses it from the next ticket on."))
     return redirect("people:availability")
 
 
@@ -66,7 +67,7 @@ def status_set(request):
     if form.is_valid():
         services.set_availability(user=request.user, **status_and_mode(form.cleaned_data["state"]))
     else:
-        messages.error(request, "Choose Available, Away or Follow my working hours.")
+        messages.error(request, gettext("Choose Available, Away or Follow my working hours."))
     return _back(request)
 
 
@@ -88,7 +89,9 @@ def out_of_office_add(request):
     if not form.is_valid():
         hours = list(WorkingHours.objects.filter(user=user))
         return _page(request, AvailabilityForm(user=user, working_hours=hours), form, status=400)
-    messages.success(request, "Out-of-office period added: no routed tickets reach you then.")
+    messages.success(
+        request, gettext("Out-of-office period added: no routed tickets reach you then.")
+    )
     return redirect(reverse("people:availability") + "#out-of-office")
 
 
@@ -96,7 +99,7 @@ def out_of_office_add(request):
 @agent_required
 def out_of_office_end(request, period_id: int):
     if services.end_out_of_office(user=request.user, period_id=period_id):
-        messages.success(request, "Out-of-office period ended.")
+        messages.success(request, gettext("Out-of-office period ended."))
     else:
-        messages.error(request, "That period is not yours or no longer exists.")
+        messages.error(request, gettext("That period is not yours or no longer exists."))
     return redirect(reverse("people:availability") + "#out-of-office")

@@ -12,14 +12,15 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from helpdesk.channel_kinds import TicketType
 from routing.strategies import Candidate
 
 STRATEGY_WORDS = {
-    "load_balanced": "load balancing",
-    "round_robin": "round robin",
-    "random": "random choice",
+    "load_balanced": gettext_lazy("load balancing"),
+    "round_robin": gettext_lazy("round robin"),
+    "random": gettext_lazy("random choice"),
 }
 
 
@@ -38,38 +39,54 @@ class Unassigned(StrEnum):
 
 
 UNASSIGNED = {
-    Unassigned.CHAT_TOGGLE_OFF: "Left unassigned: automatic assignment is off in this chat's "
-    "settings, so conversations wait in Unassigned.",
-    Unassigned.AFTER_HOURS: "Left unassigned: the call came after hours, so it went to voicemail.",
-    Unassigned.ASSIGNS_NOBODY: "Left unassigned: this channel assigns nobody (Assign incoming "
-    "tickets to: None), so the ticket waits in Unassigned for triage.",
-    Unassigned.CUSTOMER_AGENT_WITHOUT_FALLBACK: "Left unassigned: the customer agent handles "
-    "this channel, and its fallback is None, so tickets it cannot answer wait in Unassigned.",
-    Unassigned.NO_TEAM_CHOSEN: "Left unassigned: Team only is set but no team is chosen.",
-    Unassigned.TEAM_WITHOUT_SEAT: "Left unassigned: the chosen team has no member with a seat.",
-    Unassigned.CONTACT_WITHOUT_OWNER: "Left unassigned: the contact has no owner (or is not "
-    "identified).",
-    Unassigned.EMPTY_RULE: "Left unassigned: the rule names no user and its teams have no main "
-    "members.",
+    Unassigned.CHAT_TOGGLE_OFF: gettext_lazy(
+        "Left unassigned: automatic assignment is off in this chat's "
+        "settings, so conversations wait in Unassigned."
+    ),
+    Unassigned.AFTER_HOURS: gettext_lazy(
+        "Left unassigned: the call came after hours, so it went to voicemail."
+    ),
+    Unassigned.ASSIGNS_NOBODY: gettext_lazy(
+        "Left unassigned: this channel assigns nobody (Assign incoming "
+        "tickets to: None), so the ticket waits in Unassigned for triage."
+    ),
+    Unassigned.CUSTOMER_AGENT_WITHOUT_FALLBACK: gettext_lazy(
+        "Left unassigned: the customer agent handles "
+        "this channel, and its fallback is None, so tickets it cannot answer wait in Unassigned."
+    ),
+    Unassigned.NO_TEAM_CHOSEN: gettext_lazy(
+        "Left unassigned: Team only is set but no team is chosen."
+    ),
+    Unassigned.TEAM_WITHOUT_SEAT: gettext_lazy(
+        "Left unassigned: the chosen team has no member with a seat."
+    ),
+    Unassigned.CONTACT_WITHOUT_OWNER: gettext_lazy(
+        "Left unassigned: the contact has no owner (or is not identified)."
+    ),
+    Unassigned.EMPTY_RULE: gettext_lazy(
+        "Left unassigned: the rule names no user and its teams have no main members."
+    ),
 }
 
-CUSTOMER_AGENT_FALLBACK = "Customer agent fallback. "
-FORM_EMAILED_TO_OWNER = " The form submission was emailed to them."
-ROUTED_AGAIN_WHEN_AVAILABLE = " It will be routed again when an agent becomes available."
+CUSTOMER_AGENT_FALLBACK = gettext_lazy("Customer agent fallback. ")
+FORM_EMAILED_TO_OWNER = gettext_lazy(" The form submission was emailed to them.")
+ROUTED_AGAIN_WHEN_AVAILABLE = gettext_lazy(
+    " It will be routed again when an agent becomes available."
+)
 
 
 def unassigned(why: Unassigned) -> str:
-    return UNASSIGNED[why]
+    return str(UNASSIGNED[why])
 
 
 def customer_agent_fallback(summary: str) -> str:
     """A decision taken by the customer agent's fallback users and teams."""
-    return CUSTOMER_AGENT_FALLBACK + summary
+    return str(CUSTOMER_AGENT_FALLBACK) + summary
 
 
 def routed_again_when_available(summary: str) -> str:
     """Nobody could take it, and the channel routes again when an agent becomes available."""
-    return summary + ROUTED_AGAIN_WHEN_AVAILABLE
+    return summary + str(ROUTED_AGAIN_WHEN_AVAILABLE)
 
 
 # ---------------------------------------------------------------------------------------
@@ -78,25 +95,24 @@ def routed_again_when_available(summary: str) -> str:
 
 
 def assigned_to_team(team_name: str) -> str:
-    return (
-        f"Assigned to the team {team_name} without an owner (Team only): "
+    return gettext(
+        "Assigned to the team %(team_name)s without an owner (Team only): "
         "it shows in the team's My team's unassigned view."
-    )
+    ) % {"team_name": team_name}
 
 
 def assigned_to_contact_owner(owner_name: str) -> str:
-    return f"Assigned to {owner_name}, the contact's owner."
+    return gettext("Assigned to %(owner_name)s, the contact's owner.") % {"owner_name": owner_name}
 
 
 def contact_owner_cannot_take_it(
     owner_name: str | None, reason: str | None, *, emailed: bool
 ) -> str:
     """`reason`: the first reason the owner was left out (None: no reason recorded)."""
-    summary = (
-        f"Left unassigned: the contact's owner {owner_name} cannot take it "
-        f"({reason or 'not eligible'})."
-    )
-    return summary + FORM_EMAILED_TO_OWNER if emailed else summary
+    summary = gettext(
+        "Left unassigned: the contact's owner %(owner_name)s cannot take it (%(value)s)."
+    ) % {"owner_name": owner_name, "value": reason or "not eligible"}
+    return summary + str(FORM_EMAILED_TO_OWNER) if emailed else summary
 
 
 # ---------------------------------------------------------------------------------------
@@ -122,80 +138,110 @@ def from_pool(
     `exclusion_reasons` gives one reason per user left out."""
     skills = ""
     if required_skills:
-        skills = f" The ticket needs the skill(s) {', '.join(required_skills)}"
+        skills = gettext(" The ticket needs the skill(s) %(join)s") % {
+            "join": ", ".join(required_skills)
+        }
         skills += (
-            ": nobody eligible has them, so it went to the others." if skill_fallback_used else "."
+            gettext(": nobody eligible has them, so it went to the others.")
+            if skill_fallback_used
+            else "."
         )
     if chosen is None:
         if pool_size == 0:
             return unassigned(Unassigned.EMPTY_RULE)
-        return (
-            f"Left unassigned: none of the {pool_size} users of this rule could "
-            f"take it ({_count_reasons(exclusion_reasons)}).{skills}"
-        )
+        return gettext(
+            "Left unassigned: none of the %(pool_size)s users of this rule "
+            "could take it (%(count_reasons)s).%(skills)s"
+        ) % {
+            "pool_size": pool_size,
+            "count_reasons": _count_reasons(exclusion_reasons),
+            "skills": skills,
+        }
     n = len(candidates)
     if distribution == "load_balanced":
-        why = (
-            f"{chosen.name} had the fewest open {TicketType(ticket_type).label} tickets assigned "
-            f"in the last {load_window.days} days ({chosen.load})"
-        )
+        why = gettext(
+            "%(name)s had the fewest open %(label)s tickets assigned "
+            "in the last %(days)s days (%(load)s)"
+        ) % {
+            "name": chosen.name,
+            "label": TicketType(ticket_type).label,
+            "days": load_window.days,
+            "load": chosen.load,
+        }
         ties = [c for c in candidates if c.load == chosen.load]
         if len(ties) > 1:
-            why += (
-                f", tied with {len(ties) - 1} other(s); ties go to whoever has waited "
-                "longest since their last one"
-            )
+            why += gettext(
+                ", tied with %(value)s other(s); ties go to whoever has "
+                "waited longest since their last one"
+            ) % {"value": len(ties) - 1}
     elif distribution == "round_robin":
-        why = f"it was {chosen.name}'s turn (their last round-robin ticket was the oldest)"
+        why = gettext("it was %(name)s's turn (their last round-robin ticket was the oldest)") % {
+            "name": chosen.name
+        }
     else:
-        why = f"{chosen.name} was picked at random"
-    return (
-        f"Assigned to {chosen.name} by {STRATEGY_WORDS[distribution]} among {n} "
-        f"eligible user{'s' if n != 1 else ''}: {why}.{skills}"
-    )
+        why = gettext("%(name)s was picked at random") % {"name": chosen.name}
+    return ngettext(
+        "Assigned to %(name)s by %(strategy)s among %(n)s eligible user: %(why)s.%(skills)s",
+        "Assigned to %(name)s by %(strategy)s among %(n)s eligible users: %(why)s.%(skills)s",
+        n,
+    ) % {
+        "name": chosen.name,
+        "strategy": str(STRATEGY_WORDS[distribution]),
+        "n": n,
+        "why": why,
+        "skills": skills,
+    }
 
 
 def _count_reasons(reasons: Iterable[str]) -> str:
     counts: dict[str, int] = {}
     for reason in reasons:
         counts[reason] = counts.get(reason, 0) + 1
-    return "; ".join(f"{n} {reason}" for reason, n in counts.items()) or "nobody eligible"
+    return "; ".join(f"{n} {reason}" for reason, n in counts.items()) or gettext("nobody eligible")
 
 
 # ---------------------------------------------------------------------------------------
 # Why one user was left out (the reasons of `Exclusion`)
 # ---------------------------------------------------------------------------------------
 
-NO_ACCESS = "no ticket access"
-NO_SEAT = "no helpdesk seat"
+NO_ACCESS = gettext_lazy("no ticket access")
+NO_SEAT = gettext_lazy("no helpdesk seat")
 
 
 def not_main_member(team_name: str) -> str:
-    return f"only an additional member of {team_name}; team rules route to main members"
+    return gettext(
+        "only an additional member of %(team_name)s; team rules route to main members"
+    ) % {"team_name": team_name}
 
 
 def missing_skills(names: list[str]) -> str:
-    return "missing skill " + ", ".join(names)
+    return gettext("missing skill ") + ", ".join(names)
 
 
 def at_capacity(open_count: int, limit: int, ticket_type: str) -> str:
-    return f"at capacity ({open_count} of {limit} open {TicketType(ticket_type).label} tickets)"
+    return gettext("at capacity (%(open_count)s of %(limit)s open %(label)s tickets)") % {
+        "open_count": open_count,
+        "limit": limit,
+        "label": TicketType(ticket_type).label,
+    }
 
 
 # ---------------------------------------------------------------------------------------
 # Nothing to do: a person was faster, or the ticket has no channel
 # ---------------------------------------------------------------------------------------
 
-NO_CHANNEL = "Not routed: the ticket has no channel, so no routing rule applies."
+NO_CHANNEL = gettext_lazy("Not routed: the ticket has no channel, so no routing rule applies.")
 
 
 def already_in_status(status_label: str) -> str:
-    return f"Nothing to do: the ticket was already {status_label.lower()}."
+    return gettext("Nothing to do: the ticket was already %(lower)s.") % {
+        "lower": status_label.lower()
+    }
 
 
 def already_belonged_to(holder: object) -> str:
     """Assigned, but no assignment event says by whom (data from before events)."""
-    return f"Nothing to do: the ticket already belonged to {holder}."
+    return gettext("Nothing to do: the ticket already belonged to %(holder)s.") % {"holder": holder}
 
 
 def already_assigned(
@@ -211,8 +257,13 @@ def already_assigned(
     """The last assignment event: `to_owner` / `to_team` it went to (else the ticket's
     `holder`), `by` whom (None: nobody), by hand or with another `cause` (its label), `at`
     when (shown in the current time zone)."""
-    to = to_owner or (f"the team {to_team}" if to_team else holder)
-    how = "by hand" if by_hand else f"({cause.lower()})"
-    who = f" by {by}" if by else ""
+    to = to_owner or (gettext("the team %(to_team)s") % {"to_team": to_team} if to_team else holder)
+    how = gettext("by hand") if by_hand else f"({cause.lower()})"
+    who = gettext(" by %(by)s") % {"by": by} if by else ""
     when = timezone.localtime(at).strftime("%Y-%m-%d %H:%M %Z")
-    return f"Nothing to do: already assigned to {to}{who} {how} at {when}."
+    return gettext("Nothing to do: already assigned to %(to)s%(who)s %(how)s at %(when)s.") % {
+        "to": to,
+        "who": who,
+        "how": how,
+        "when": when,
+    }

@@ -9,6 +9,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from routing.models import RoutingDecision
 
@@ -36,7 +37,8 @@ def email_submission_to_owner(*, decision_id: int) -> bool:
         "url": f"{settings.SITE_URL}/tickets/{ticket.pk}/",
     }
     message = EmailMultiAlternatives(
-        subject=f"Form submission from your contact {ticket.contact}: {ticket.subject}",
+        subject=gettext("Form submission from your contact %(contact)s: %(subject)s")
+        % {"contact": ticket.contact, "subject": ticket.subject},
         body=render_to_string("routing/email/submission.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[owner.email],

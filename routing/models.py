@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from channels_cfg.models import AssignMode, Distribution
 from helpdesk.models import Channel, Team, Ticket, TicketType
@@ -14,10 +15,10 @@ class RoutingDecision(models.Model):
     """One automatic decision about one ticket, with everything needed to explain it."""
 
     class Outcome(models.TextChoices):
-        ASSIGNED = "assigned", "Assigned to a user"
-        TEAM = "team", "Assigned to a team"
-        UNASSIGNED = "unassigned", "Left unassigned"
-        SKIPPED = "skipped", "Not routed"
+        ASSIGNED = "assigned", gettext_lazy("Assigned to a user")
+        TEAM = "team", gettext_lazy("Assigned to a team")
+        UNASSIGNED = "unassigned", gettext_lazy("Left unassigned")
+        SKIPPED = "skipped", gettext_lazy("Not routed")
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="routing_decisions")
     channel = models.ForeignKey(
@@ -36,20 +37,28 @@ class RoutingDecision(models.Model):
     )
     mode = models.CharField(max_length=16, choices=AssignMode, blank=True)
     strategy = models.CharField(max_length=16, choices=Distribution, blank=True)
-    summary = models.TextField(help_text="The decision in plain words.")
+    summary = models.TextField(help_text=gettext_lazy("The decision in plain words."))
     settings_snapshot = models.JSONField(default=dict)
-    candidates = models.JSONField(default=list, help_text="Eligible users with their loads.")
-    excluded = models.JSONField(default=list, help_text="Users left out, each with the reason.")
+    candidates = models.JSONField(
+        default=list, help_text=gettext_lazy("Eligible users with their loads.")
+    )
+    excluded = models.JSONField(
+        default=list, help_text=gettext_lazy("Users left out, each with the reason.")
+    )
     required_skills = models.JSONField(default=list)
     duration_ms = models.FloatField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     owner_emailed_at = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="Contact-owner routing of a form: when the offline owner was emailed.",
+        help_text=gettext_lazy(
+            "Contact-owner routing of a form: when the offline owner was emailed."
+        ),
     )
     owner_email_claimed_at = models.DateTimeField(
-        null=True, blank=True, help_text="When a worker took the owner's email to send it."
+        null=True,
+        blank=True,
+        help_text=gettext_lazy("When a worker took the owner's email to send it."),
     )
 
     class Meta:
@@ -94,7 +103,7 @@ class CapacityLimit(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="capacity_limits",
-        help_text="Empty: the account default.",
+        help_text=gettext_lazy("Empty: the account default."),
     )
     ticket_type = models.CharField(max_length=16, choices=TicketType)
     max_open = models.PositiveIntegerField()

@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
+from django.utils.translation import gettext, gettext_lazy
 
 from webforms import limits
 from webforms.services import Attachment, Submission
@@ -11,52 +12,56 @@ from webforms.tokens import BadToken, FormToken, read_form_token
 
 HONEYPOT = "website"  # a field a person never sees; bots fill in anything named like this
 SIGNATURE_BYTES = 16
-NUL = "Remove the invisible NUL character (it cannot be stored), then send again."
+NUL = gettext_lazy("Remove the invisible NUL character (it cannot be stored), then send again.")
 
 
 class SubmissionForm(forms.Form):
     name = forms.CharField(
-        label="Your name",
+        label=gettext_lazy("Your name"),
         max_length=limits.NAME_MAX,
         error_messages={
-            "required": "Enter your name.",
+            "required": gettext_lazy("Enter your name."),
             "null_characters_not_allowed": NUL,
-            "max_length": "Shorten your name to at most %(limit_value)d characters.",
+            "max_length": gettext_lazy("Shorten your name to at most %(limit_value)d characters."),
         },
     )
     email = forms.EmailField(
-        label="Email address",
+        label=gettext_lazy("Email address"),
         max_length=limits.EMAIL_MAX,
-        help_text="We answer you at this address.",
+        help_text=gettext_lazy("We answer you at this address."),
         error_messages={
-            "required": "Enter your email address, so that we can answer you.",
+            "required": gettext_lazy("Enter your email address, so that we can answer you."),
             "null_characters_not_allowed": NUL,
-            "invalid": "Enter an email address like name@example.com.",
-            "max_length": "An email address has at most %(limit_value)d characters.",
+            "invalid": gettext_lazy("Enter an email address like name@example.com."),
+            "max_length": gettext_lazy("An email address has at most %(limit_value)d characters."),
         },
     )
     subject = forms.CharField(
-        label="Subject",
+        label=gettext_lazy("Subject"),
         max_length=limits.SUBJECT_MAX,
         error_messages={
-            "required": "Enter a subject: a few words about your question.",
+            "required": gettext_lazy("Enter a subject: a few words about your question."),
             "null_characters_not_allowed": NUL,
-            "max_length": "Shorten the subject to at most %(limit_value)d characters "
-            "(it has %(show_value)d).",
+            "max_length": gettext_lazy(
+                "Shorten the subject to at most %(limit_value)d characters (it has %(show_value)d)."
+            ),
         },
     )
     message = forms.CharField(
-        label="Message",
+        label=gettext_lazy("Message"),
         widget=forms.Textarea(attrs={"rows": 7}),
-        error_messages={"required": "Write your message.", "null_characters_not_allowed": NUL},
+        error_messages={
+            "required": gettext_lazy("Write your message."),
+            "null_characters_not_allowed": NUL,
+        },
     )
     attachment = forms.FileField(
-        label="Attachment (optional)",
+        label=gettext_lazy("Attachment (optional)"),
         required=False,
         allow_empty_file=True,  # an empty file gets the clearer message of limits.check_file
-        error_messages={"invalid": "The file could not be read. Choose it again."},
+        error_messages={"invalid": gettext_lazy("The file could not be read. Choose it again.")},
     )
-    website = forms.CharField(required=False, label="Leave this field empty")
+    website = forms.CharField(required=False, label=gettext_lazy("Leave this field empty"))
     token = forms.CharField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args, form_settings, visitor_token: str | None, **kwargs):
@@ -69,18 +74,21 @@ class SubmissionForm(forms.Form):
         message = self.fields["message"]
         message.max_length = limit
         message.validators.append(MaxLengthValidator(limit))
-        message.error_messages["max_length"] = (
+        message.error_messages["max_length"] = gettext(
             "Shorten the message to at most %(limit_value)d characters (it has %(show_value)d)."
         )
         max_bytes = settings.FORMS_MAX_ATTACHMENT_BYTES
-        self.fields[
-            "attachment"
-        ].help_text = (
-            f"One file up to {limits.megabytes(max_bytes)}: PDF, image, text or office document."
-        )
+        self.fields["attachment"].help_text = gettext(
+            "One file up to %(megabytes)s: PDF, image, text or office document."
+        ) % {"megabytes": limits.megabytes(max_bytes)}
         if not form_settings.allow_attachments:
             del self.fields["attachment"]
-        autocomplete = {"name": "name", "email": "email", "subject": "off", "message": "off"}
+        autocomplete = {
+            "name": "name",
+            "email": "email",
+            "subject": "off",
+            "message": gettext("off"),
+        }
         for name, value in autocomplete.items():
             self.fields[name].widget.attrs.update(
                 {"autocomplete": value, "class": "form-control", "required": True}
@@ -116,7 +124,7 @@ class SubmissionForm(forms.Form):
         except limits.Refused as exc:
             raise ValidationError(str(exc)) from exc
         except OSError as exc:
-            raise ValidationError("The file could not be read. Choose it again.") from exc
+            raise ValidationError(gettext("The file could not be read. Choose it again.")) from exc
         return Attachment(
             filename=checked.filename, content_type=checked.content_type, content=content
         )
@@ -137,7 +145,9 @@ class SubmissionForm(forms.Form):
 
     def clean(self):
         if "attachment" not in self.fields and self.files:
-            raise ValidationError("This form does not take attachments. Send it without one.")
+            raise ValidationError(
+                gettext("This form does not take attachments. Send it without one.")
+            )
         return super().clean()
 
     # --- results --------------------------------------------------------------------

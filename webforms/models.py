@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext, gettext_lazy
 
 from helpdesk.channel_kinds import POLICIES
 from helpdesk.models import Channel
@@ -64,14 +65,19 @@ def parse_origins(text: str) -> list[str]:
             or any(c in value for c in " ;,'\"*")
         ):
             raise ValidationError(
-                f"“{value[:80]}” is not a site's origin: write the scheme and host only, "
-                "e.g. https://www.example.com (one per line)."
+                gettext(
+                    "“%(value)s” is not a site's origin: write the scheme and host "
+                    "only, e.g. https://www.example.com (one per line)."
+                )
+                % {"value": value[:80]}
             )
         origin = f"{parts.scheme}://{parts.hostname.lower()}" + (f":{port}" if port else "")
         if origin not in origins:
             origins.append(origin)
     if len(origins) > MAX_ORIGINS:
-        raise ValidationError(f"List at most {MAX_ORIGINS} sites.")
+        raise ValidationError(
+            gettext("List at most %(MAX_ORIGINS)s sites.") % {"MAX_ORIGINS": MAX_ORIGINS}
+        )
     return origins
 
 
@@ -89,27 +95,36 @@ class FormSettings(models.Model):
         unique=True,
         default=new_public_id,
         editable=False,
-        help_text="In the page's address /f/<public id>/; a new one breaks old links.",
+        help_text=gettext_lazy(
+            "In the page's address /f/<public id>/; a new one breaks old links."
+        ),
     )
     title = models.CharField(
-        max_length=200, blank=True, help_text="The page's heading; blank: the channel's name."
+        max_length=200,
+        blank=True,
+        help_text=gettext_lazy("The page's heading; blank: the channel's name."),
     )
     intro = models.TextField(
-        max_length=2000, blank=True, help_text="A short text above the fields (plain text)."
+        max_length=2000,
+        blank=True,
+        help_text=gettext_lazy("A short text above the fields (plain text)."),
     )
     thank_you = models.TextField(
         max_length=2000,
         default=DEFAULT_THANK_YOU,
-        help_text="Shown after the form was sent (plain text).",
+        help_text=gettext_lazy("Shown after the form was sent (plain text)."),
     )
     allow_attachments = models.BooleanField(
-        default=True, help_text="Offer one optional file (size and types: docs/channels/forms.md)."
+        default=True,
+        help_text=gettext_lazy("Offer one optional file (size and types: docs/channels/forms.md)."),
     )
     embed_origins = models.TextField(
         blank=True,
         help_text=(
-            "Sites that may show the form in an iframe, one origin per line "
-            "(https://www.example.com). Empty: any site may."
+            gettext_lazy(
+                "Sites that may show the form in an iframe, one origin per line "
+                "(https://www.example.com). Empty: any site may."
+            )
         ),
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -154,11 +169,13 @@ class SubmissionCount(models.Model):
     fixed window (`throttle.count_submission`)."""
 
     class Scope(models.TextChoices):
-        IP = "ip", "Client address"
-        ADDRESS = "address", "Email address"
+        IP = "ip", gettext_lazy("Client address")
+        ADDRESS = "address", gettext_lazy("Email address")
 
     scope = models.CharField(max_length=8, choices=Scope)
-    key = models.CharField(max_length=64, help_text="HMAC-SHA256 of the address, hex.")
+    key = models.CharField(
+        max_length=64, help_text=gettext_lazy("HMAC-SHA256 of the address, hex.")
+    )
     window_start = models.DateTimeField()
     count = models.PositiveIntegerField(default=0)
 

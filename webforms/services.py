@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils.html import escape
+from django.utils.translation import gettext_lazy
 
 from channels_cfg.services import record_settings_change
 from helpdesk.models import Channel, InboundEvent, User
@@ -57,7 +58,7 @@ def renew_public_id(form_settings: FormSettings) -> str:
 
 # What the Details tab may change, with its name in the channel's change history.
 EDITABLE = {
-    "title": "Title",
+    "title": gettext_lazy("Title"),
     "intro": "Intro",
     "thank_you": "Thank-you text",
     "allow_attachments": "Allow attachments",

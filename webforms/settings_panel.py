@@ -11,6 +11,7 @@ everything that asks for a form's settings does), so the address exists to be co
 
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext, gettext_lazy
 
 from channels_cfg.panels import ActionResult, DetailsPanel
 from helpdesk.models import Channel, User
@@ -35,46 +36,52 @@ def _length(name: str) -> int:
 class FormPanelForm(forms.Form):
     prefix = "form"  # apart from the Details form's fields and the panel's own keys
     title = forms.CharField(
-        label="Title",
+        label=gettext_lazy("Title"),
         required=False,
         max_length=_length("title"),
         widget=forms.TextInput(attrs=SM),
-        help_text="The page's heading. Blank: the channel's name.",
+        help_text=gettext_lazy("The page's heading. Blank: the channel's name."),
     )
     intro = forms.CharField(
-        label="Intro",
+        label=gettext_lazy("Intro"),
         required=False,
         max_length=_length("intro"),
         widget=forms.Textarea(attrs={**SM, "rows": 3}),
-        help_text="A short plain text above the fields.",
+        help_text=gettext_lazy("A short plain text above the fields."),
     )
     thank_you = forms.CharField(
-        label="Thank-you text",
+        label=gettext_lazy("Thank-you text"),
         max_length=_length("thank_you"),
         widget=forms.Textarea(attrs={**SM, "rows": 3}),
-        help_text="What the visitor reads once the form is sent (plain text).",
-        error_messages={"required": "Write what the visitor reads once the form is sent."},
+        help_text=gettext_lazy("What the visitor reads once the form is sent (plain text)."),
+        error_messages={
+            "required": gettext_lazy("Write what the visitor reads once the form is sent.")
+        },
     )
     allow_attachments = forms.BooleanField(
-        label="Allow attachments",
+        label=gettext_lazy("Allow attachments"),
         required=False,
     )
     embed_origins = forms.CharField(
-        label="Sites that may embed the form",
+        label=gettext_lazy("Sites that may embed the form"),
         required=False,
         widget=forms.Textarea(attrs={**SM, "rows": 3, "spellcheck": "false"}),
-        help_text="One origin per line, e.g. https://www.example.com (scheme and host only). "
-        "Empty: any site may show the form in an iframe.",
+        help_text=gettext_lazy(
+            "One origin per line, e.g. https://www.example.com (scheme and host only). "
+            "Empty: any site may show the form in an iframe."
+        ),
     )
 
     def __init__(self, *args, form_settings: FormSettings, **kwargs):
         self.form_settings = form_settings
         initial = {name: getattr(form_settings, name) for name in EDITABLE}
         super().__init__(*args, initial=initial, **kwargs)
-        self.fields["allow_attachments"].help_text = (
-            f"Offer one optional file of at most "
-            f"{megabytes(settings.FORMS_MAX_ATTACHMENT_BYTES)}: {KINDS_IN_WORDS}."
-        )
+        self.fields["allow_attachments"].help_text = gettext(
+            "Offer one optional file of at most %(megabytes)s: %(KINDS_IN_WORDS)s."
+        ) % {
+            "megabytes": megabytes(settings.FORMS_MAX_ATTACHMENT_BYTES),
+            "KINDS_IN_WORDS": KINDS_IN_WORDS,
+        }
 
     def clean_embed_origins(self) -> str:
         # The same rule as the model's, so a bad line is marked before anything is saved.
@@ -83,11 +90,13 @@ class FormPanelForm(forms.Form):
 
 class FormPanel(DetailsPanel):
     key = "webform"
-    title = "Web form"
-    description = "The public page of this channel: where it is, what it says, who may embed it."
+    title = gettext_lazy("Web form")
+    description = gettext_lazy(
+        "The public page of this channel: where it is, what it says, who may embed it."
+    )
     template = "webforms/_panel.html"
     intake = INTAKE
-    actions = {"new_address": "New public address"}
+    actions = {"new_address": gettext_lazy("New public address")}
 
     def form(self, channel: Channel, data=None) -> FormPanelForm:
         row = form_settings_for(channel)
@@ -99,8 +108,8 @@ class FormPanel(DetailsPanel):
 
     def saved_message(self, changes: list[dict]) -> str:
         if not changes:
-            return "Web form: nothing changed."
-        return "Web form saved. The public page shows it from now on."
+            return gettext("Web form: nothing changed.")
+        return gettext("Web form saved. The public page shows it from now on.")
 
     def run(
         self, action: str, *, channel: Channel, form: FormPanelForm, actor: User | None
@@ -108,8 +117,10 @@ class FormPanel(DetailsPanel):
         form.form_settings = new_form_address(channel=channel, actor=actor)
         return ActionResult(
             True,
-            "The form has a new address (below). The old link and every pasted snippet now "
-            "answer “This form does not exist”: replace them with the new ones.",
+            gettext(
+                "The form has a new address (below). The old link and every pasted snippet now "
+                "answer “This form does not exist”: replace them with the new ones."
+            ),
         )
 
     def context(self, *, channel: Channel, form: FormPanelForm) -> dict:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext, gettext_lazy
 
 from helpdesk.models import Channel, OutboundMessage
 
@@ -42,34 +43,43 @@ class WhatsAppSettings(models.Model):
     )
     api_base_url = models.URLField(
         default=DEFAULT_API_BASE_URL,
-        help_text="The Graph API with its version; change it only for a test server.",
+        help_text=gettext_lazy("The Graph API with its version; change it only for a test server."),
     )
     phone_number_id = models.CharField(
-        max_length=64, help_text="The phone number's id in WhatsApp Manager (not the number)."
+        max_length=64,
+        help_text=gettext_lazy("The phone number's id in WhatsApp Manager (not the number)."),
     )
     access_token = models.CharField(
-        max_length=1024, blank=True, help_text="A system user's token. Never shown again."
+        max_length=1024,
+        blank=True,
+        help_text=gettext_lazy("A system user's token. Never shown again."),
     )
     app_secret = models.CharField(
         max_length=255,
         blank=True,
-        help_text="The Meta app's secret: signs every webhook delivery. Never shown again.",
+        help_text=gettext_lazy(
+            "The Meta app's secret: signs every webhook delivery. Never shown again."
+        ),
     )
     verify_token = models.CharField(
-        max_length=255, help_text="Any long random text; give the same to Meta."
+        max_length=255, help_text=gettext_lazy("Any long random text; give the same to Meta.")
     )
     templates = models.JSONField(
         default=list,
         blank=True,
         help_text=(
-            'Approved templates, e.g. [{"name": "follow_up", "language": "en_US", '
-            '"text": "Hello, we have an answer for you. Reply to continue."}]'
+            gettext_lazy(
+                'Approved templates, e.g. [{"name": "follow_up", "language": "en_US", '
+                '"text": "Hello, we have an answer for you. Reply to continue."}]'
+            )
         ),
     )
     media_hosts = models.JSONField(
         default=default_media_hosts,
         blank=True,
-        help_text="Hosts media may be downloaded from besides the API's own (Meta's CDN).",
+        help_text=gettext_lazy(
+            "Hosts media may be downloaded from besides the API's own (Meta's CDN)."
+        ),
     )
 
     class Meta:
@@ -114,19 +124,28 @@ def clean_templates(value) -> list[dict]:
     """`[{"name", "language", "text"?}, …]`: names as Meta spells them (lower case, digits,
     underscores), language codes such as `en` or `en_US`; one entry per name."""
     if not isinstance(value, list):
-        raise ValidationError("A list of templates, each with a name and a language code.")
+        raise ValidationError(gettext("A list of templates, each with a name and a language code."))
     cleaned, seen = [], set()
     for item in value:
         if not isinstance(item, dict):
-            raise ValidationError("Each template is an object with a name and a language code.")
+            raise ValidationError(
+                gettext("Each template is an object with a name and a language code.")
+            )
         name = str(item.get("name", "")).strip()
         language = str(item.get("language", "")).strip()
         if not TEMPLATE_NAME.match(name):
-            raise ValidationError(f"{name!r} is not a template name (a-z, 0-9 and _).")
+            raise ValidationError(
+                gettext("%(name)r is not a template name (a-z, 0-9 and _).") % {"name": name}
+            )
         if not LANGUAGE_CODE.match(language):
-            raise ValidationError(f"{name}: {language!r} is not a language code such as en_US.")
+            raise ValidationError(
+                gettext("%(name)s: %(language)r is not a language code such as en_US.")
+                % {"name": name, "language": language}
+            )
         if name in seen:
-            raise ValidationError(f"The template {name} is listed twice.")
+            raise ValidationError(
+                gettext("The template %(name)s is listed twice.") % {"name": name}
+            )
         seen.add(name)
         entry = {"name": name, "language": language}
         if str(item.get("text", "")).strip():
@@ -139,16 +158,18 @@ class WhatsAppOutbound(models.Model):
     """What one outbox row sends through WhatsApp, and what Meta said of it since."""
 
     class State(models.TextChoices):
-        ACCEPTED = "", "Accepted"  # the API took it (our OutboundMessage is SENT)
-        SENT = "sent", "Sent"
-        DELIVERED = "delivered", "Delivered"
-        READ = "read", "Read"
-        FAILED = "failed", "Failed"
+        ACCEPTED = "", gettext_lazy("Accepted")  # the API took it (our OutboundMessage is SENT)
+        SENT = "sent", gettext_lazy("Sent")
+        DELIVERED = "delivered", gettext_lazy("Delivered")
+        READ = "read", gettext_lazy("Read")
+        FAILED = "failed", gettext_lazy("Failed")
 
     outbound = models.OneToOneField(
         OutboundMessage, on_delete=models.CASCADE, related_name="whatsapp"
     )
-    to = models.CharField(max_length=64, help_text="The contact's WhatsApp id (wa_id).")
+    to = models.CharField(
+        max_length=64, help_text=gettext_lazy("The contact's WhatsApp id (wa_id).")
+    )
     template_name = models.CharField(max_length=512, blank=True)
     template_language = models.CharField(max_length=16, blank=True)
     state = models.CharField(max_length=9, choices=State, blank=True, default=State.ACCEPTED)

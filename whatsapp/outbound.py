@@ -31,6 +31,7 @@ from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from helpdesk import outbox
 from helpdesk.channel_kinds import kinds_sending_by
@@ -164,12 +165,14 @@ def send_template(
     """Send one of the channel's approved templates as a reply (allowed at any time)."""
     wa = settings_of(ticket.channel) if sends_by_whatsapp(ticket) else None
     if wa is None:
-        raise ValidationError("This ticket is not on a WhatsApp channel with WhatsApp settings.")
+        raise ValidationError(
+            gettext("This ticket is not on a WhatsApp channel with WhatsApp settings.")
+        )
     if ticket.contact is None or not ticket.contact.whatsapp_id:
-        raise ValidationError("The contact has no WhatsApp id, so nothing can be sent.")
+        raise ValidationError(gettext("The contact has no WhatsApp id, so nothing can be sent."))
     template = wa.template(name)
     if template is None:
-        raise ValidationError("Choose one of the channel's approved templates.")
+        raise ValidationError(gettext("Choose one of the channel's approved templates."))
     body = template.get("text") or f"Template message “{name}” ({template['language']})."
     with _sending_template(template):
         return reply(ticket=ticket, author=author, body=body, expected_version=expected_version)

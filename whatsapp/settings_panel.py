@@ -14,6 +14,7 @@ import secrets
 from django import forms
 from django.conf import settings
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy
 
 from channels_cfg.panels import ActionResult, DetailsPanel
 from helpdesk.models import Channel, User
@@ -32,16 +33,22 @@ API_FIELDS = ("api_base_url", "phone_number_id", "access_token")
 # The verify token's first characters are shown when it is at least this long.
 HINT_FROM_LENGTH, HINT_CHARACTERS = 16, 4
 STORED_HELP = {
-    "access_token": "A token is stored and never shown. Leave blank to keep it.",
-    "verify_token": "A verify token is stored and never shown. Leave blank to keep it.",
-    "app_secret": "An app secret is stored and never shown. Leave blank to keep it.",
+    "access_token": gettext_lazy("A token is stored and never shown. Leave blank to keep it."),
+    "verify_token": gettext_lazy(
+        "A verify token is stored and never shown. Leave blank to keep it."
+    ),
+    "app_secret": gettext_lazy("An app secret is stored and never shown. Leave blank to keep it."),
 }
 MISSING_HELP = {
-    "access_token": "No token is stored yet: replies cannot leave. A system user's token "
-    "with whatsapp_business_messaging.",
-    "verify_token": "None is stored yet: any long random text.",
-    "app_secret": "None is stored yet: every delivery from Meta is refused until it is set. "
-    "The Meta app's App settings › Basic › App secret.",
+    "access_token": gettext_lazy(
+        "No token is stored yet: replies cannot leave. A system user's token "
+        "with whatsapp_business_messaging."
+    ),
+    "verify_token": gettext_lazy("None is stored yet: any long random text."),
+    "app_secret": gettext_lazy(
+        "None is stored yet: every delivery from Meta is refused until it is set. "
+        "The Meta app's App settings › Basic › App secret."
+    ),
 }
 
 
@@ -63,38 +70,46 @@ def _secret(name: str, label: str) -> forms.CharField:
 class WhatsAppPanelForm(forms.Form):
     prefix = "wa"  # apart from the Details form's fields and the panel's own keys
     api_base_url = forms.CharField(
-        label="API base URL",
+        label=gettext_lazy("API base URL"),
         required=False,
         max_length=_length("api_base_url"),
         widget=forms.TextInput(attrs={**SM, "spellcheck": "false"}),
-        help_text="The Graph API with its version. Change it only for a test server.",
+        help_text=gettext_lazy("The Graph API with its version. Change it only for a test server."),
     )
     phone_number_id = forms.CharField(
-        label="Phone number id",
+        label=gettext_lazy("Phone number id"),
         required=False,
         max_length=_length("phone_number_id"),
         widget=forms.TextInput(attrs={**SM, "inputmode": "numeric", "autocomplete": "off"}),
-        help_text="WhatsApp Manager › Phone numbers: the id, not the number.",
+        help_text=gettext_lazy("WhatsApp Manager › Phone numbers: the id, not the number."),
     )
-    access_token = _secret("access_token", "Access token")
-    remove_access_token = forms.BooleanField(label="Remove the stored token", required=False)
-    verify_token = _secret("verify_token", "Verify token")
-    app_secret = _secret("app_secret", "App secret")
-    remove_app_secret = forms.BooleanField(label="Remove the stored app secret", required=False)
+    access_token = _secret("access_token", gettext_lazy("Access token"))
+    remove_access_token = forms.BooleanField(
+        label=gettext_lazy("Remove the stored token"), required=False
+    )
+    verify_token = _secret("verify_token", gettext_lazy("Verify token"))
+    app_secret = _secret("app_secret", gettext_lazy("App secret"))
+    remove_app_secret = forms.BooleanField(
+        label=gettext_lazy("Remove the stored app secret"), required=False
+    )
     templates = forms.CharField(
-        label="Approved templates",
+        label=gettext_lazy("Approved templates"),
         required=False,
         widget=forms.Textarea(attrs={**SM, "rows": 4, "spellcheck": "false"}),
-        help_text="One per line: name | language | text, e.g. follow_up | en_US | Hello, we "
-        "have an answer for you. The text is optional (what the ticket shows); write a line "
-        "break in it as \\n.",
+        help_text=gettext_lazy(
+            "One per line: name | language | text, e.g. follow_up | en_US | Hello, we "
+            "have an answer for you. The text is optional (what the ticket shows); write a line "
+            "break in it as \\n."
+        ),
     )
     media_hosts = forms.CharField(
-        label="Media hosts",
+        label=gettext_lazy("Media hosts"),
         required=False,
         widget=forms.Textarea(attrs={**SM, "rows": 2, "spellcheck": "false"}),
-        help_text="One per line: the hosts media may be downloaded from besides the API's "
-        "own (Meta's CDN, lookaside.fbsbx.com).",
+        help_text=gettext_lazy(
+            "One per line: the hosts media may be downloaded from besides the API's "
+            "own (Meta's CDN, lookaside.fbsbx.com)."
+        ),
     )
 
     def __init__(self, *args, wa: WhatsAppSettings | None, channel: Channel, **kwargs):
@@ -112,7 +127,7 @@ class WhatsAppPanelForm(forms.Form):
             field = self.fields[name]
             field.help_text = (STORED_HELP if self.stored[name] else MISSING_HELP)[name]
             if self.stored[name]:
-                field.widget.attrs["placeholder"] = "Stored — leave blank to keep"
+                field.widget.attrs["placeholder"] = gettext("Stored — leave blank to keep")
 
     def clean_templates(self) -> list[dict]:
         return parse_templates(self.cleaned_data["templates"])
@@ -152,10 +167,12 @@ def verify_token_hint(wa: WhatsAppSettings | None) -> str:
 class WhatsAppPanel(DetailsPanel):
     key = "whatsapp"
     title = "WhatsApp"
-    description = "How this channel reaches the WhatsApp Cloud API, and how Meta reaches it."
+    description = gettext_lazy(
+        "How this channel reaches the WhatsApp Cloud API, and how Meta reaches it."
+    )
     template = "whatsapp/_panel.html"
     intake = KIND
-    actions = {"test_token": "Test the token"}
+    actions = {"test_token": gettext_lazy("Test the token")}
 
     def form(self, channel: Channel, data=None) -> WhatsAppPanelForm:
         wa = WhatsAppSettings.objects.filter(channel=channel).first()
@@ -166,15 +183,17 @@ class WhatsAppPanel(DetailsPanel):
 
     def saved_message(self, changes: list[dict]) -> str:
         if not changes:
-            return "WhatsApp settings: nothing changed."
-        return "WhatsApp settings saved. The next reply and the next delivery from Meta use them."
+            return gettext("WhatsApp settings: nothing changed.")
+        return gettext(
+            "WhatsApp settings saved. The next reply and the next delivery from Meta use them."
+        )
 
     def run(
         self, action: str, *, channel: Channel, form: WhatsAppPanelForm, actor: User | None
     ) -> ActionResult:
         form.is_valid()  # the typed values, each checked
         if form.api_errors():
-            return ActionResult(False, "Fix the fields marked below, then test again.")
+            return ActionResult(False, gettext("Fix the fields marked below, then test again."))
         data = form.cleaned_data
         result = check_token(
             stored=form.wa,

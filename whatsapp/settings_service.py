@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
+from django.utils.translation import gettext
 
 from channels_cfg.services import record_settings_change
 from helpdesk.models import Channel, User
@@ -61,7 +62,7 @@ MASKED_FROM_LENGTH = 8  # a shorter "token" is a test value; masking it would ga
 
 def _refuse_unless_whatsapp(channel: Channel) -> None:
     if channel.policy.intake != KIND:
-        raise ValidationError("Only a WhatsApp channel has WhatsApp settings.")
+        raise ValidationError(gettext("Only a WhatsApp channel has WhatsApp settings."))
 
 
 # ---------------------------------------------------------------------------------------
@@ -145,7 +146,7 @@ def _changes(before: dict, after: WhatsAppSettings) -> list[dict]:
                 )
         elif name == "templates":
             lines = [_template_line(t) for t in old or []], [_template_line(t) for t in new]
-            change = _list_change(label, *lines, empty="(none)")
+            change = _list_change(label, *lines, empty=gettext("(none)"))
             if change:
                 names = [f"{t['name']} ({t['language']})" for t in old or []]
                 change["before"] = _short(", ".join(names)) if names else "(none)"
@@ -153,7 +154,7 @@ def _changes(before: dict, after: WhatsAppSettings) -> list[dict]:
                 change["after"] = _short(", ".join(names)) if names else "(none)"
                 changes.append(change)
         elif name == "media_hosts":
-            change = _list_change(label, list(old or []), list(new), empty="(none)")
+            change = _list_change(label, list(old or []), list(new), empty=gettext("(none)"))
             if change:
                 changes.append(change)
         elif old != new:

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -32,7 +33,9 @@ def _refuse(status: int, error: str) -> JsonResponse:
 def webhook(request, channel_id: int):
     wa = settings_for_webhook(channel_id)
     if wa is None:
-        return _refuse(404, "no active WhatsApp channel with WhatsApp settings has this id")
+        return _refuse(
+            404, gettext("no active WhatsApp channel with WhatsApp settings has this id")
+        )
     if request.method == "GET":
         try:
             challenge = verify_subscription(wa, request.GET)
@@ -45,10 +48,14 @@ def webhook(request, channel_id: int):
     except ValueError:
         declared = 0
     if declared > limit:
-        return _refuse(413, f"the delivery is larger than {limit} bytes")
+        return _refuse(
+            413, gettext("the delivery is larger than %(limit)s bytes") % {"limit": limit}
+        )
     body = request.read(limit + 1)
     if len(body) > limit:
-        return _refuse(413, f"the delivery is larger than {limit} bytes")
+        return _refuse(
+            413, gettext("the delivery is larger than %(limit)s bytes") % {"limit": limit}
+        )
     try:
         stored = receive_delivery(wa=wa, body=body, request_headers=request.headers)
     except Rejected as exc:
@@ -74,9 +81,9 @@ def ticket_template(request, ticket_id: int):
             expected_version=version,
         )
     except TicketChanged:
-        messages.error(request, "This ticket changed meanwhile. Review it and send again.")
+        messages.error(request, gettext("This ticket changed meanwhile. Review it and send again."))
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, "Template message queued for WhatsApp.")
+        messages.success(request, gettext("Template message queued for WhatsApp."))
     return redirect(reverse("ticket", args=[ticket.pk]))

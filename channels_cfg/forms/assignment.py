@@ -5,6 +5,7 @@ calling's routing during business hours — and the section that holds it with i
 from crispy_bootstrap5.bootstrap5 import Switch
 from crispy_forms.layout import HTML, Field
 from django import forms
+from django.utils.translation import gettext, gettext_lazy
 
 from channels_cfg.forms.groups import TOGGLE_FIELD
 from channels_cfg.forms.help_texts import FORM_OWNER_HELP, MODE_HELP
@@ -16,18 +17,22 @@ from channels_cfg.models import AssignMode
 class AssignmentFields(forms.Form):
     """A part of `AutomationForm`, which sets `self.policy` (the channel kind's)."""
 
-    assign_mode = described([], {}, label="Assign incoming tickets to")
+    assign_mode = described([], {}, label=gettext_lazy("Assign incoming tickets to"))
     chat_assignment_enabled = forms.BooleanField(
-        label="Assign conversations automatically",
+        label=gettext_lazy("Assign conversations automatically"),
         required=False,
-        help_text="On: each new conversation is assigned to one of the users and teams below. "
-        "Off: conversations wait in Unassigned.",
+        help_text=gettext_lazy(
+            "On: each new conversation is assigned to one of the users and teams below. "
+            "Off: conversations wait in Unassigned."
+        ),
     )
     call_routing = forms.BooleanField(
-        label="Route calls during business hours",
+        label=gettext_lazy("Route calls during business hours"),
         required=False,
-        help_text="On: calls inside the opening hours go to the users and teams below. "
-        "Off: every call waits in Unassigned.",
+        help_text=gettext_lazy(
+            "On: calls inside the opening hours go to the users and teams below. "
+            "Off: every call waits in Unassigned."
+        ),
     )
 
     def _setup_assign_mode(self) -> None:
@@ -56,25 +61,25 @@ class AssignmentFields(forms.Form):
         if self.policy.chat_toggle:
             return [
                 section(
-                    "Chat assignment",
+                    gettext("Chat assignment"),
                     Switch("chat_assignment_enabled"),
                     group(
                         "pool",
                         pickers("users", "teams"),
                         css_class="cs-nested",
-                        applies="When conversations are assigned automatically.",
+                        applies=gettext("When conversations are assigned automatically."),
                     ),
                 )
             ]
         return [
             section(
-                "Routing during business hours",
+                gettext("Routing during business hours"),
                 Switch("call_routing"),
                 group(
                     "pool",
                     pickers("users", "teams"),
                     css_class="cs-nested",
-                    applies="When calls are routed during business hours.",
+                    applies=gettext("When calls are routed during business hours."),
                 ),
             )
         ]
@@ -89,10 +94,10 @@ class AssignmentFields(forms.Form):
                     group(
                         "fallback",
                         pickers("fallback_users", "fallback_teams"),
-                        applies="If AI can't answer: Specific users and teams.",
+                        applies=gettext("If AI can't answer: Specific users and teams."),
                     ),
                     css_class="cs-nested",
-                    applies="For “Customer agent”.",
+                    applies=gettext("For “Customer agent”."),
                 )
             ]
         return section(
@@ -104,12 +109,12 @@ class AssignmentFields(forms.Form):
                 "team",
                 Field("team", template=PICKER),
                 css_class="cs-nested",
-                applies="For “Team only”.",
+                applies=gettext("For “Team only”."),
             ),
             group(
                 "pool",
                 pickers("users", "teams"),
                 css_class="cs-nested",
-                applies="For “Specific users and teams”.",
+                applies=gettext("For “Specific users and teams”."),
             ),
         )

@@ -2,6 +2,7 @@
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 from channels_cfg.models import AUDIO_EXTENSIONS, AUDIO_MAX_BYTES, AUDIO_VALIDATORS
 
@@ -28,8 +29,11 @@ def validate_audio_content(upload) -> None:
     allowed_types = ("audio/", "video/mp4", "application/octet-stream", "application/ogg")
     if (content_type and not content_type.startswith(allowed_types)) or not looks_like_audio(head):
         raise ValidationError(
-            "This file is not audio. Upload an MP3, WAV, OGG or M4A file "
-            f"(at most {AUDIO_MAX_BYTES // (1024 * 1024)} MiB)."
+            gettext(
+                "This file is not audio. Upload an MP3, WAV, OGG or "
+                "M4A file (at most %(value)s MiB)."
+            )
+            % {"value": AUDIO_MAX_BYTES // (1024 * 1024)}
         )
 
 

@@ -12,6 +12,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Field, Layout
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS
+from django.utils.translation import gettext
 
 from channels_cfg.forms.assignment import AssignmentFields
 from channels_cfg.forms.groups import FIELD_GROUPS, ON, TOGGLE_FIELD, _rules_for, groups_in_effect
@@ -142,14 +143,17 @@ class AutomationForm(HoursAndVoicemailFields, SkillFields, RecipientFields, Assi
     def error_summary(self) -> list[tuple[str, str, str]]:
         """(label, message, id of the element to jump to) for every error, in page order."""
         pseudo = {
-            "hours": ("Opening hours", "cs-hours"),
-            "skill_rules": ("Skill rules", "cs-rules"),
+            "hours": (gettext("Opening hours"), "cs-hours"),
+            "skill_rules": (gettext("Skill rules"), "cs-rules"),
         }
         order = [*self.fields, *pseudo, NON_FIELD_ERRORS]
         summary = []
         for name in sorted(self.errors, key=order.index):
             if name in self.fields:
-                label, anchor = self.fields[name].label, f"div_{self[name].auto_id}"
+                label, anchor = (
+                    self.fields[name].label,
+                    f"div_{self[name].auto_id}",
+                )
             else:
                 label, anchor = pseudo.get(name, ("", ""))
             summary += [(label, message, anchor) for message in self.errors[name]]

@@ -4,6 +4,7 @@ from crispy_bootstrap5.bootstrap5 import Switch
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Field, Layout
 from django import forms
+from django.utils.translation import gettext, gettext_lazy
 
 from helpdesk.models import Channel
 
@@ -14,8 +15,10 @@ class ChannelDetailsForm(forms.ModelForm):
         fields = ["name", "address", "is_active"]
         labels = {"is_active": "Active"}
         help_texts = {
-            "name": "Shown to agents in the queues and on tickets.",
-            "is_active": "An inactive channel receives no new tickets; its tickets stay.",
+            "name": gettext_lazy("Shown to agents in the queues and on tickets."),
+            "is_active": gettext_lazy(
+                "An inactive channel receives no new tickets; its tickets stay."
+            ),
         }
 
     def __init__(self, *args, **kwargs):
@@ -35,11 +38,13 @@ class ChannelCreateForm(ChannelDetailsForm):
         fields = ["kind", "name", "address", "is_active"]
         help_texts = {
             **ChannelDetailsForm.Meta.help_texts,
-            "kind": "Decides the automation options: team email, forms and WhatsApp assign "
-            "tickets; chats have an assignment toggle; calling has opening hours.",
+            "kind": gettext_lazy(
+                "Decides the automation options: team email, forms and WhatsApp assign "
+                "tickets; chats have an assignment toggle; calling has opening hours."
+            ),
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [("", "Choose a kind…"), *Channel.Kind.choices]
+        self.fields["kind"].choices = [("", gettext("Choose a kind…")), *Channel.Kind.choices]
         self.helper.layout.fields.insert(0, Field("kind", css_class="form-select-sm"))

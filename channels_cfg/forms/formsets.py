@@ -5,6 +5,7 @@ from itertools import pairwise
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, gettext_lazy
 
 from channels_cfg.forms.widgets import ObjectField
 from channels_cfg.models import SkillRule
@@ -17,16 +18,18 @@ SMALL_INPUT = {"class": "form-control form-control-sm"}
 
 class OpeningHoursForm(forms.Form):
     weekday = forms.TypedChoiceField(
-        label="Day",
-        choices=[("", "Day…"), *Weekday.choices],
+        label=gettext_lazy("Day"),
+        choices=[("", gettext_lazy("Day…")), *Weekday.choices],
         coerce=int,
         widget=forms.Select(attrs=SMALL_SELECT),
     )
     start = forms.TimeField(
-        label="From", widget=forms.TimeInput(attrs={**SMALL_INPUT, "type": "time"}, format="%H:%M")
+        label=gettext_lazy("From"),
+        widget=forms.TimeInput(attrs={**SMALL_INPUT, "type": "time"}, format="%H:%M"),
     )
     end = forms.TimeField(
-        label="To", widget=forms.TimeInput(attrs={**SMALL_INPUT, "type": "time"}, format="%H:%M")
+        label=gettext_lazy("To"),
+        widget=forms.TimeInput(attrs={**SMALL_INPUT, "type": "time"}, format="%H:%M"),
     )
 
     def clean(self):
@@ -35,7 +38,9 @@ class OpeningHoursForm(forms.Form):
         if start and end and end <= start:
             self.add_error(
                 "end",
-                "The end must be after the start (a range ending at midnight ends at 23:59).",
+                gettext(
+                    "The end must be after the start (a range ending at midnight ends at 23:59)."
+                ),
             )
         return cleaned
 
@@ -83,17 +88,21 @@ PRIORITY_WORDS = {str(p.value) for p in Ticket.Priority} | {
 
 class SkillRuleForm(forms.Form):
     condition = forms.ChoiceField(
-        label="Condition",
-        choices=[("", "Condition…"), *SkillRule.Condition.choices],
+        label=gettext_lazy("Condition"),
+        choices=[("", gettext_lazy("Condition…")), *SkillRule.Condition.choices],
         widget=forms.Select(attrs=SMALL_SELECT),
     )
     value = forms.CharField(
-        label="Value",
+        label=gettext_lazy("Value"),
         max_length=120,
-        widget=forms.TextInput(attrs={**SMALL_INPUT, "placeholder": "e.g. no, refund, Urgent"}),
+        widget=forms.TextInput(
+            attrs={**SMALL_INPUT, "placeholder": gettext_lazy("e.g. no, refund, Urgent")}
+        ),
     )
     skill = ObjectField(
-        label="Skill", widget=forms.Select(attrs=SMALL_SELECT), choices=[("", "Skill…")]
+        label=gettext_lazy("Skill"),
+        widget=forms.Select(attrs=SMALL_SELECT),
+        choices=[("", gettext_lazy("Skill…"))],
     )
 
     def __init__(self, *args, skills=(), **kwargs):
@@ -108,11 +117,11 @@ class SkillRuleForm(forms.Form):
             return cleaned
         cleaned["value"] = value
         if condition == SkillRule.Condition.PRIORITY_IS and value.casefold() not in PRIORITY_WORDS:
-            self.add_error("value", "A priority is Low, Normal, High or Urgent.")
+            self.add_error("value", gettext("A priority is Low, Normal, High or Urgent."))
         elif condition == SkillRule.Condition.LANGUAGE_IS and not (
             len(value) <= 16 and value.replace("-", "").isalpha()
         ):
-            self.add_error("value", "A language is a code such as no, es or pt-BR.")
+            self.add_error("value", gettext("A language is a code such as no, es or pt-BR."))
         return cleaned
 
 
@@ -125,8 +134,12 @@ class BaseSkillRuleFormSet(RowsFormSet):
             key = (row["condition"], row["value"].casefold(), row["skill"].pk)
             if key in seen:
                 raise ValidationError(
-                    f"The rule “{SkillRule.Condition(row['condition']).label} {row['value']} "
-                    f"→ {row['skill']}” is listed twice."
+                    gettext("The rule “%(label)s %(value)s → %(skill)s” is listed twice.")
+                    % {
+                        "label": SkillRule.Condition(row["condition"]).label,
+                        "value": row["value"],
+                        "skill": row["skill"],
+                    }
                 )
             seen.add(key)
 
@@ -140,7 +153,7 @@ def report_formset_errors(form: forms.Form, name: str, formset: RowsFormSet) -> 
     """A formset's errors as one error of `form` under `name` (the rows show their own)."""
     if not formset.is_valid():
         form._errors.setdefault(name, form.error_class()).append(
-            "Check the highlighted rows below."
+            gettext("Check the highlighted rows below.")
             if any(formset.errors)
             else formset.non_form_errors()[0]
         )

@@ -7,6 +7,7 @@ import zoneinfo
 from crispy_forms.layout import HTML, Field
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext, gettext_lazy
 
 from channels_cfg.forms.audio import audio_field
 from channels_cfg.forms.formsets import OpeningHoursFormSet, report_formset_errors
@@ -22,24 +23,24 @@ class HoursAndVoicemailFields(forms.Form):
     `self.automation`."""
 
     opening_hours_time_zone = forms.ChoiceField(
-        label="Time zone",
+        label=gettext_lazy("Time zone"),
         choices=[(z, z) for z in sorted(zoneinfo.available_timezones())],
-        help_text="The opening hours are read in this time zone.",
+        help_text=gettext_lazy("The opening hours are read in this time zone."),
     )
     unanswered_call_audio = audio_field(
-        "Audio message for unanswered calls",
+        gettext_lazy("Audio message for unanswered calls"),
         "Played when nobody answers; the call then goes to voicemail. "
         f"MP3, WAV, OGG or M4A, at most {MAX_MIB} MiB.",
     )
     after_hours_message = forms.CharField(
-        label="Voicemail message",
+        label=gettext_lazy("Voicemail message"),
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Read to callers after hours before they leave a voicemail.",
+        help_text=gettext_lazy("Read to callers after hours before they leave a voicemail."),
     )
     voicemail_greeting = audio_field(
-        "Recorded voicemail greeting",
+        gettext_lazy("Recorded voicemail greeting"),
         "Optional: played instead of reading the message above. "
         f"MP3, WAV, OGG or M4A, at most {MAX_MIB} MiB.",
     )
@@ -76,7 +77,7 @@ class HoursAndVoicemailFields(forms.Form):
             return []
         return [
             section(
-                "Opening hours",
+                gettext("Opening hours"),
                 Field("opening_hours_time_zone", css_class="form-select-sm cs-tz"),
                 HTML('{% include "channels_cfg/_hours.html" %}'),
             )
@@ -86,9 +87,9 @@ class HoursAndVoicemailFields(forms.Form):
         if not self.policy.voicemail:
             return []
         return [
-            section("Unanswered calls", Field("unanswered_call_audio")),
+            section(gettext("Unanswered calls"), Field("unanswered_call_audio")),
             section(
-                "Routing after hours",
+                gettext("Routing after hours"),
                 HTML(AFTER_HOURS_NOTE),
                 "after_hours_message",
                 Field("voicemail_greeting"),

@@ -6,6 +6,7 @@ from crispy_forms.layout import HTML, Field
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, Q
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from channels_cfg.forms.help_texts import (
     AI_FALLBACK_HELP,
@@ -28,35 +29,51 @@ class RecipientFields(forms.Form):
     ai_fallback = described(
         AiFallback.choices,
         AI_FALLBACK_HELP,
-        label="If AI can't answer, assign to",
+        label=gettext_lazy("If AI can't answer, assign to"),
         required=False,
     )
     fallback_users = ObjectsField(
-        label="Users", required=False, empty_text="No users yet.", help_text=USERS_HELP
+        label=gettext_lazy("Users"),
+        required=False,
+        empty_text=gettext_lazy("No users yet."),
+        help_text=USERS_HELP,
     )
     fallback_teams = ObjectsField(
-        label="Teams", required=False, empty_text="No teams yet.", help_text=POOL_HELP
+        label=gettext_lazy("Teams"),
+        required=False,
+        empty_text=gettext_lazy("No teams yet."),
+        help_text=POOL_HELP,
     )
     team = ObjectField(
-        label="Team",
+        label=gettext_lazy("Team"),
         required=False,
-        empty_text="No teams yet: create a team with at least one seated member first.",
-        help_text="The ticket gets this team and no owner.",
+        empty_text=gettext_lazy(
+            "No teams yet: create a team with at least one seated member first."
+        ),
+        help_text=gettext_lazy("The ticket gets this team and no owner."),
     )
     users = ObjectsField(
-        label="Users", required=False, empty_text="No users yet.", help_text=USERS_HELP
+        label=gettext_lazy("Users"),
+        required=False,
+        empty_text=gettext_lazy("No users yet."),
+        help_text=USERS_HELP,
     )
     teams = ObjectsField(
-        label="Teams", required=False, empty_text="No teams yet.", help_text=POOL_HELP
+        label=gettext_lazy("Teams"),
+        required=False,
+        empty_text=gettext_lazy("No teams yet."),
+        help_text=POOL_HELP,
     )
     distribution = described(
-        Distribution.choices, DISTRIBUTION_HELP, label="Distribution", required=False
+        Distribution.choices, DISTRIBUTION_HELP, label=gettext_lazy("Distribution"), required=False
     )
     available_only = forms.BooleanField(
-        label="Assign only to available users", required=False, help_text=AVAILABLE_HELP
+        label=gettext_lazy("Assign only to available users"),
+        required=False,
+        help_text=AVAILABLE_HELP,
     )
     reroute_when_available = forms.BooleanField(
-        label="Route again when an agent becomes available",
+        label=gettext_lazy("Route again when an agent becomes available"),
         required=False,
         help_text=REROUTE_HELP,
     )
@@ -73,9 +90,9 @@ class RecipientFields(forms.Form):
         reasons = {}
         for user in users:
             if not user.has_seat:
-                reasons[str(user.pk)] = "no helpdesk seat"
+                reasons[str(user.pk)] = gettext("no helpdesk seat")
             elif not user.has_ticket_access_db:
-                reasons[str(user.pk)] = "no ticket access"
+                reasons[str(user.pk)] = gettext("no ticket access")
         users.sort(key=lambda u: str(u.pk) in reasons)  # choosable first, each part by name
         teams = list(
             Team.objects.annotate(
@@ -88,7 +105,10 @@ class RecipientFields(forms.Form):
             ).order_by("name")
         )
         details = {
-            str(t.pk): f"{t.main_members} main member{'s' if t.main_members != 1 else ''}"
+            str(t.pk): ngettext(
+                "%(main_members)s main member", "%(main_members)s main members", t.main_members
+            )
+            % {"main_members": t.main_members}
             for t in teams
         }
         for name in ("users", "fallback_users"):
@@ -98,7 +118,7 @@ class RecipientFields(forms.Form):
             if name in self.fields:
                 self.fields[name].set_objects(teams, details=details)
         if "team" in self.fields:
-            unseated = {str(t.pk): "no member with a seat" for t in teams if not t.seated}
+            unseated = {str(t.pk): gettext("no member with a seat") for t in teams if not t.seated}
             self.fields["team"].set_objects(teams, reasons=unseated, details=details)
 
     def _validate_recipients(self, cleaned: dict, mode: str) -> None:
@@ -129,11 +149,11 @@ class RecipientFields(forms.Form):
 
     def _distribution_section(self):
         return section(
-            "Distribution and availability",
+            gettext("Distribution and availability"),
             group(
                 "distribution",
                 Field("distribution", template=OPTIONS),
-                applies="When tickets go to chosen users and teams.",
+                applies=gettext("When tickets go to chosen users and teams."),
             ),
             group("available", "available_only"),
             group("reroute", "reroute_when_available"),

@@ -4,6 +4,7 @@ switch, the rules (a formset) and what happens when nobody eligible has the skil
 from crispy_bootstrap5.bootstrap5 import Switch
 from crispy_forms.layout import HTML, Field
 from django import forms
+from django.utils.translation import gettext, gettext_lazy
 
 from channels_cfg.forms.formsets import SkillRuleFormSet, report_formset_errors
 from channels_cfg.forms.help_texts import SKILL_FALLBACK_HELP
@@ -17,15 +18,17 @@ class SkillFields(forms.Form):
     """A part of `AutomationForm`, which sets `self.policy` and `self.stored`."""
 
     skill_routing = forms.BooleanField(
-        label="Route by skills",
+        label=gettext_lazy("Route by skills"),
         required=False,
-        help_text="Tickets that match a rule go only to users who have its skill. "
-        "Skills are created and given to users in the admin.",
+        help_text=gettext_lazy(
+            "Tickets that match a rule go only to users who have its skill. "
+            "Skills are created and given to users in the admin."
+        ),
     )
     skill_fallback = described(
         SkillFallback.choices,
         SKILL_FALLBACK_HELP,
-        label="When no eligible user has the skill",
+        label=gettext_lazy("When no eligible user has the skill"),
         required=False,
     )
 
@@ -48,7 +51,9 @@ class SkillFields(forms.Form):
             return
         report_formset_errors(self, "skill_rules", self.rules)
         if not self.errors.get("skill_rules") and not self.rules.rows():
-            self.add_error("skill_routing", "Add at least one rule, or turn skill routing off.")
+            self.add_error(
+                "skill_routing", gettext("Add at least one rule, or turn skill routing off.")
+            )
 
     def _skill_rules_data(self) -> dict:
         if self.rules is None or "skill_rules" not in self.in_effect:
@@ -60,14 +65,14 @@ class SkillFields(forms.Form):
             return []
         return [
             section(
-                "Skill-based routing",
+                gettext("Skill-based routing"),
                 group("skills", Switch("skill_routing")),
                 group(
                     "skill_rules",
                     HTML('{% include "channels_cfg/_rules.html" %}'),
                     Field("skill_fallback", template=OPTIONS),
                     css_class="cs-nested",
-                    applies="When “Route by skills” is on.",
+                    applies=gettext("When “Route by skills” is on."),
                 ),
                 HTML(SKILLS_NOT_USED),
             )

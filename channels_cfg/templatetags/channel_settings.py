@@ -6,6 +6,7 @@ from datetime import timedelta
 from django import template
 from django.utils import timezone
 from django.utils.timesince import timesince
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from channels_cfg.models import AiFallback, AssignMode, ChannelAutomation, Distribution
 from helpdesk.channel_kinds import policy_for
@@ -14,38 +15,47 @@ from helpdesk.models import Channel
 register = template.Library()
 
 NAMES_SHOWN = 3
-UNASSIGNED = "None: tickets wait in Unassigned"
+UNASSIGNED = gettext_lazy("None: tickets wait in Unassigned")
 
 
 def _names(users, teams) -> str:
-    names = [f"{t} (main members)" for t in sorted(teams, key=str)]
+    names = [gettext("%(t)s (main members)") % {"t": t} for t in sorted(teams, key=str)]
     names += sorted(str(u) for u in users)
     if not names:
-        return "nobody yet"
+        return gettext("nobody yet")
     if len(names) > NAMES_SHOWN:
-        return ", ".join(names[:NAMES_SHOWN]) + f" and {len(names) - NAMES_SHOWN} more"
+        return ", ".join(names[:NAMES_SHOWN]) + gettext(" and %(value)s more") % {
+            "value": len(names) - NAMES_SHOWN
+        }
     return ", ".join(names)
 
 
 def _availability(automation: ChannelAutomation) -> str:
-    return "available users only" if automation.available_only else "whether available or not"
+    return (
+        gettext("available users only")
+        if automation.available_only
+        else gettext("whether available or not")
+    )
 
 
 def _routed(automation: ChannelAutomation, users, teams) -> str:
-    text = (
-        f"{Distribution(automation.distribution).label} to {_names(users, teams)}, "
-        f"{_availability(automation)}"
-    )
+    text = gettext("%(label)s to %(names)s, %(availability)s") % {
+        "label": Distribution(automation.distribution).label,
+        "names": _names(users, teams),
+        "availability": _availability(automation),
+    }
     if automation.skill_routing:
-        text += ", by skills"
+        text += gettext(", by skills")
     return text
 
 
 def _hours(automation: ChannelAutomation) -> str:
     count = len(automation.opening_hours.all())  # prefetched
     if not count:
-        return "always open"
-    ranges = f"{count} opening-hour range{'s' if count != 1 else ''}"
+        return gettext("always open")
+    ranges = ngettext("%(count)s opening-hour range", "%(count)s opening-hour ranges", count) % {
+        "count": count
+    }
     return f"{ranges}, {automation.opening_hours_time_zone}"
 
 
@@ -59,32 +69,40 @@ def routing_summary(channel: Channel) -> str:
     mode, policy = automation.assign_mode, policy_for(channel.kind)
     if policy.chat_toggle:
         if not automation.chat_assignment_enabled:
-            return "Assignment off: conversations wait in Unassigned"
+            return gettext("Assignment off: conversations wait in Unassigned")
         return _routed(automation, users, teams)
     if policy.calling_hours:
         during = (
             _routed(automation, users, teams)
             if mode == AssignMode.SPECIFIC
-            else "calls wait in Unassigned"
+            else gettext("calls wait in Unassigned")
         )
-        return f"Business hours ({_hours(automation)}): {during}; after hours: voicemail"
+        return gettext("Business hours (%(hours)s): %(during)s; after hours: voicemail") % {
+            "hours": _hours(automation),
+            "during": during,
+        }
     if mode == AssignMode.SPECIFIC:
         return _routed(automation, users, teams)
     if mode == AssignMode.TEAM_ONLY:
         team = next(iter(sorted(teams, key=str)), None)
-        return f"Team only: {team or 'no team chosen'}, no owner"
+        return gettext("Team only: %(value)s, no owner") % {"value": team or "no team chosen"}
     if mode == AssignMode.CONTACT_OWNER:
-        text = f"Contact owner, {_availability(automation)}"
+        text = gettext("Contact owner, %(availability)s") % {
+            "availability": _availability(automation)
+        }
         if policy.emails_offline_contact_owner and automation.available_only:
-            text += "; emailed to an offline owner"
+            text += gettext("; emailed to an offline owner")
         return text
     if mode == AssignMode.CUSTOMER_AGENT:
         if automation.ai_fallback == AiFallback.SPECIFIC:
             fallback = _routed(
                 automation, automation.fallback_users.all(), automation.fallback_teams.all()
             )
-            return f"Customer agent; if AI can't answer: {fallback[0].lower()}{fallback[1:]}"
-        return "Customer agent; if AI can't answer: Unassigned"
+            return gettext("Customer agent; if AI can't answer: %(lower)s%(fallback)s") % {
+                "lower": fallback[0].lower(),
+                "fallback": fallback[1:],
+            }
+        return gettext("Customer agent; if AI can't answer: Unassigned")
     return UNASSIGNED
 
 
@@ -94,5 +112,5 @@ def ago(moment) -> str:
     if moment is None:
         return ""
     if timezone.now() - moment < timedelta(minutes=1):
-        return "just now"
-    return f"{timesince(moment)} ago"
+        return gettext("just now")
+    return gettext("%(timesince)s ago") % {"timesince": timesince(moment)}

@@ -3,6 +3,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 from helpdesk.models.permissions import MANAGE_HELPDESK, codename
 
@@ -11,7 +12,7 @@ class AccountSettings(models.Model):
     """The account's own settings: one row (pk=1), read with `AccountSettings.load()`."""
 
     purchased_seats = models.PositiveIntegerField(
-        default=10, help_text="How many helpdesk seats the account has paid for."
+        default=10, help_text=gettext_lazy("How many helpdesk seats the account has paid for.")
     )
 
     class Meta:

@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 from helpdesk.channel_kinds import ChannelKind, KindPolicy, TicketType, policy_for, ticket_type_for
 
@@ -14,7 +15,9 @@ class Channel(models.Model):
     kind = models.CharField(max_length=16, choices=Kind)
     name = models.CharField(max_length=120)
     address = models.CharField(
-        max_length=255, blank=True, help_text="Inbox address, phone number, form or chat id."
+        max_length=255,
+        blank=True,
+        help_text=gettext_lazy("Inbox address, phone number, form or chat id."),
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -10,6 +10,7 @@ outbound message: claimed once, retried with backoff, its state shown in the thr
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from helpdesk.models.channels import Channel
 from helpdesk.models.tickets import Message, Ticket
@@ -17,20 +18,28 @@ from helpdesk.models.tickets import Message, Ticket
 
 class InboundEvent(models.Model):
     class Status(models.TextChoices):
-        RECEIVED = "received", "Received"  # stored, not processed yet
-        PROCESSED = "processed", "Processed"  # became (part of) a ticket
-        IGNORED = "ignored", "Ignored"  # e.g. an auto-reply that threads nowhere
-        FAILED = "failed", "Failed"  # processing raised; retry from the admin
-        QUARANTINED = "quarantined", "Quarantined"  # unreadable; kept with its raw bytes
+        RECEIVED = "received", gettext_lazy("Received")  # stored, not processed yet
+        PROCESSED = "processed", gettext_lazy("Processed")  # became (part of) a ticket
+        IGNORED = "ignored", gettext_lazy("Ignored")  # e.g. an auto-reply that threads nowhere
+        FAILED = "failed", gettext_lazy("Failed")  # processing raised; retry from the admin
+        QUARANTINED = (
+            "quarantined",
+            gettext_lazy("Quarantined"),
+        )  # unreadable; kept with its raw bytes
 
     channel = models.ForeignKey(
         Channel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    kind = models.CharField(max_length=20, help_text="Which adapter: email, form, whatsapp …")
-    source_id = models.CharField(
-        max_length=255, help_text="The source's own id: Message-ID (or a hash), wamid, CallSid."
+    kind = models.CharField(
+        max_length=20, help_text=gettext_lazy("Which adapter: email, form, whatsapp …")
     )
-    raw = models.BinaryField(blank=True, default=b"", help_text="The input as delivered.")
+    source_id = models.CharField(
+        max_length=255,
+        help_text=gettext_lazy("The source's own id: Message-ID (or a hash), wamid, CallSid."),
+    )
+    raw = models.BinaryField(
+        blank=True, default=b"", help_text=gettext_lazy("The input as delivered.")
+    )
     payload = models.JSONField(default=dict, blank=True)
     headers = models.JSONField(default=dict, blank=True)
     received_at = models.DateTimeField(default=timezone.now)
@@ -67,10 +76,10 @@ class InboundEvent(models.Model):
 
 class OutboundMessage(models.Model):
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", gettext_lazy("Queued")
+        SENDING = "sending", gettext_lazy("Sending")
+        SENT = "sent", gettext_lazy("Sent")
+        FAILED = "failed", gettext_lazy("Failed")
 
     message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="outbound")
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="+")
@@ -84,7 +93,9 @@ class OutboundMessage(models.Model):
         max_length=255,
         blank=True,
         db_index=True,
-        help_text="Our id of what we sent: the email's Message-ID, the WhatsApp wamid …",
+        help_text=gettext_lazy(
+            "Our id of what we sent: the email's Message-ID, the WhatsApp wamid …"
+        ),
     )
 
     class Meta:

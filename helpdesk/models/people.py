@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 
 class PeopleChange(models.Model):
@@ -9,14 +10,16 @@ class PeopleChange(models.Model):
     like `channels_cfg.ChannelSettingsChange`."""
 
     class Subject(models.TextChoices):
-        USER = "user", "User"
-        TEAM = "team", "Team"
-        SEAT = "seat", "Seat"
-        SKILL = "skill", "Skill"
+        USER = "user", gettext_lazy("User")
+        TEAM = "team", gettext_lazy("Team")
+        SEAT = "seat", gettext_lazy("Seat")
+        SKILL = "skill", gettext_lazy("Skill")
 
     subject_kind = models.CharField(max_length=8, choices=Subject)
     subject_id = models.PositiveBigIntegerField()
-    subject_label = models.CharField(max_length=200, help_text="Kept when the subject is gone.")
+    subject_label = models.CharField(
+        max_length=200, help_text=gettext_lazy("Kept when the subject is gone.")
+    )
     summary = models.CharField(max_length=200, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -26,7 +29,7 @@ class PeopleChange(models.Model):
         related_name="+",
     )
     actor_name = models.CharField(
-        max_length=150, blank=True, help_text="Kept when the account is deleted."
+        max_length=150, blank=True, help_text=gettext_lazy("Kept when the account is deleted.")
     )
     # [{"field": label, "before": text, "after": text, "added": [...], "removed": [...]}]
     changes = models.JSONField(default=list)

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy
 
 
 class Team(models.Model):
@@ -20,8 +21,8 @@ class TeamMembership(models.Model):
     """A user is a main member of at most one team and an additional member of any (R9)."""
 
     class Role(models.TextChoices):
-        MAIN = "main", "Main"
-        ADDITIONAL = "additional", "Additional"
+        MAIN = "main", gettext_lazy("Main")
+        ADDITIONAL = "additional", gettext_lazy("Additional")
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(

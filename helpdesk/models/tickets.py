@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from helpdesk.models.channels import Channel, TicketType
 from helpdesk.models.contacts import Contact
@@ -16,26 +17,26 @@ class Ticket(models.Model):
     """One customer request. Change it only through `helpdesk.services`."""
 
     class Status(models.TextChoices):
-        NEW = "new", "New"
-        WAITING_ON_CONTACT = "waiting_on_contact", "Waiting on contact"
-        WAITING_ON_US = "waiting_on_us", "Waiting on us"
-        CLOSED = "closed", "Closed"
+        NEW = "new", gettext_lazy("New")
+        WAITING_ON_CONTACT = "waiting_on_contact", gettext_lazy("Waiting on contact")
+        WAITING_ON_US = "waiting_on_us", gettext_lazy("Waiting on us")
+        CLOSED = "closed", gettext_lazy("Closed")
 
     class Priority(models.IntegerChoices):
-        LOW = 1, "Low"
-        NORMAL = 2, "Normal"
-        HIGH = 3, "High"
-        URGENT = 4, "Urgent"
+        LOW = 1, gettext_lazy("Low")
+        NORMAL = 2, gettext_lazy("Normal")
+        HIGH = 3, gettext_lazy("High")
+        URGENT = 4, gettext_lazy("Urgent")
 
     class RoutingState(models.TextChoices):
-        PENDING = "pending", "Pending"
-        DONE = "done", "Done"
-        SKIPPED = "skipped", "Skipped"
+        PENDING = "pending", gettext_lazy("Pending")
+        DONE = "done", gettext_lazy("Done")
+        SKIPPED = "skipped", gettext_lazy("Skipped")
 
     class Source(models.TextChoices):
-        CHANNEL = "channel", "Channel"
-        MANUAL = "manual", "Created manually"
-        API = "api", "API"
+        CHANNEL = "channel", gettext_lazy("Channel")
+        MANUAL = "manual", gettext_lazy("Created manually")
+        API = "api", gettext_lazy("API")
 
     OPEN = OPEN_SQL
 
@@ -48,7 +49,9 @@ class Ticket(models.Model):
     )
     ticket_type = models.CharField(max_length=16, choices=TicketType, default=TicketType.EMAIL)
     language = models.CharField(
-        max_length=16, blank=True, help_text="ISO code of the customer's language, e.g. 'no'."
+        max_length=16,
+        blank=True,
+        help_text=gettext_lazy("ISO code of the customer's language, e.g. 'no'."),
     )
     contact = models.ForeignKey(
         Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
@@ -72,7 +75,8 @@ class Ticket(models.Model):
     last_activity_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
     version = models.PositiveIntegerField(
-        default=1, help_text="Raised by every change; lets a form detect a concurrent edit."
+        default=1,
+        help_text=gettext_lazy("Raised by every change; lets a form detect a concurrent edit."),
     )
 
     class Meta:
@@ -148,9 +152,9 @@ class Message(models.Model):
     WhatsApp message id, call id): unique per channel, so a redelivery is recognised."""
 
     class Direction(models.TextChoices):
-        INBOUND = "inbound", "Inbound"
-        OUTBOUND = "outbound", "Outbound"
-        NOTE = "note", "Internal note"
+        INBOUND = "inbound", gettext_lazy("Inbound")
+        OUTBOUND = "outbound", gettext_lazy("Outbound")
+        NOTE = "note", gettext_lazy("Internal note")
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
     channel = models.ForeignKey(
@@ -164,13 +168,20 @@ class Message(models.Model):
         on_delete=models.SET_NULL,
         related_name="messages",
     )
-    body = models.TextField(help_text="The text; for mail, the new text without quoted history.")
-    quoted = models.TextField(blank=True, help_text="Quoted history, folded away in the thread.")
-    html = models.TextField(blank=True, help_text="Sanitised HTML, when the channel sent some.")
+    body = models.TextField(
+        help_text=gettext_lazy("The text; for mail, the new text without quoted history.")
+    )
+    quoted = models.TextField(
+        blank=True, help_text=gettext_lazy("Quoted history, folded away in the thread.")
+    )
+    html = models.TextField(
+        blank=True, help_text=gettext_lazy("Sanitised HTML, when the channel sent some.")
+    )
     sender_address = models.CharField(max_length=320, blank=True)
     sender_name = models.CharField(max_length=200, blank=True)
     is_automatic = models.BooleanField(
-        default=False, help_text="An auto-reply or bounce: never answered automatically."
+        default=False,
+        help_text=gettext_lazy("An auto-reply or bounce: never answered automatically."),
     )
     external_id = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -194,11 +205,11 @@ class AssignmentEvent(models.Model):
     """Every change of a ticket's owner or team, with who did it and why."""
 
     class Cause(models.TextChoices):
-        MANUAL = "manual", "Assigned manually"
-        REPLY = "reply", "Replied to an unassigned ticket"
-        ROUTING = "routing", "Automatic routing"
-        API = "api", "API"
-        SYSTEM = "system", "System"
+        MANUAL = "manual", gettext_lazy("Assigned manually")
+        REPLY = "reply", gettext_lazy("Replied to an unassigned ticket")
+        ROUTING = "routing", gettext_lazy("Automatic routing")
+        API = "api", gettext_lazy("API")
+        SYSTEM = "system", gettext_lazy("System")
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="assignments")
     from_owner = models.ForeignKey(

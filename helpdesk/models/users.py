@@ -4,6 +4,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils.translation import gettext, gettext_lazy
 
 from helpdesk.models.permissions import TICKET_ACCESS
 
@@ -16,7 +17,9 @@ validate_e164 = RegexValidator(
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
-        raise ValidationError(f"{value!r} is not a known time zone (e.g. Europe/Oslo).")
+        raise ValidationError(
+            gettext("%(value)r is not a known time zone (e.g. Europe/Oslo).") % {"value": value}
+        )
 
 
 class User(AbstractUser):
@@ -27,12 +30,12 @@ class User(AbstractUser):
     """
 
     class Status(models.TextChoices):
-        AVAILABLE = "available", "Available"
-        AWAY = "away", "Away"
+        AVAILABLE = "available", gettext_lazy("Available")
+        AWAY = "away", gettext_lazy("Away")
 
     class AvailabilityMode(models.TextChoices):
-        MANUAL = "manual", "Set manually"
-        WORKING_HOURS = "working_hours", "Follow working hours"
+        MANUAL = "manual", gettext_lazy("Set manually")
+        WORKING_HOURS = "working_hours", gettext_lazy("Follow working hours")
 
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     status = models.CharField(max_length=16, choices=Status, default=Status.AVAILABLE)
@@ -46,7 +49,7 @@ class User(AbstractUser):
         max_length=16,
         blank=True,
         validators=[validate_e164],
-        help_text="E.164, e.g. +4712345678: calls routed to you ring this number.",
+        help_text=gettext_lazy("E.164, e.g. +4712345678: calls routed to you ring this number."),
     )
 
     # The language of the pages and of the emails sent to this user: a code of

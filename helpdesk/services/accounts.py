@@ -1,6 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from helpdesk.models import AccountSettings, ApiToken, PeopleChange, Seat, User
 from helpdesk.models.account import hash_token
@@ -28,8 +29,11 @@ def check_seat_free(account: AccountSettings | None = None) -> None:
     account = account or AccountSettings.load()
     if Seat.objects.count() >= account.purchased_seats:
         raise ValidationError(
-            f"All {account.purchased_seats} purchased seats are in use. Remove a seat "
-            "from someone or raise the number of purchased seats first.",
+            gettext(
+                "All %(purchased_seats)s purchased seats are in use. Remove a seat from "
+                "someone or raise the number of purchased seats first."
+            )
+            % {"purchased_seats": account.purchased_seats},
             code="seat_limit",
         )
 

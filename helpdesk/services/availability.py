@@ -9,6 +9,7 @@ from itertools import pairwise
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from helpdesk.models import OutOfOffice, User, WorkingHours
 from helpdesk.models.availability import Weekday
@@ -24,9 +25,9 @@ def set_availability(
     """Set the manual status (available / away) and/or the mode (by hand / working hours).
     A change is stamped (`status_changed_at`), so the explanation can say "away since …"."""
     if status is not None and status not in User.Status.values:
-        raise ValidationError(f"Unknown status {status!r}.")
+        raise ValidationError(gettext("Unknown status %(status)r.") % {"status": status})
     if mode is not None and mode not in User.AvailabilityMode.values:
-        raise ValidationError(f"Unknown availability mode {mode!r}.")
+        raise ValidationError(gettext("Unknown availability mode %(mode)r.") % {"mode": mode})
     changes = {}
     if status is not None and status != user.status:
         changes["status"] = status
@@ -61,7 +62,7 @@ def replace_working_hours(*, user: User, ranges: Iterable[tuple[int, time, time]
     rows, by_day = [], {}
     for weekday, start, end in ranges:
         if weekday not in Weekday.values:
-            raise ValidationError(f"Unknown weekday {weekday!r}.")
+            raise ValidationError(gettext("Unknown weekday %(weekday)r.") % {"weekday": weekday})
         if end == time(0):
             end = time.max
         day = Weekday(weekday).label
@@ -72,7 +73,10 @@ def replace_working_hours(*, user: User, ranges: Iterable[tuple[int, time, time]
     for weekday, spans in by_day.items():
         day = Weekday(weekday).label
         if len(spans) > MAX_RANGES_PER_DAY:
-            raise ValidationError(f"{day}: at most {MAX_RANGES_PER_DAY} ranges a day.")
+            raise ValidationError(
+                gettext("%(day)s: at most %(MAX_RANGES_PER_DAY)s ranges a day.")
+                % {"day": day, "MAX_RANGES_PER_DAY": MAX_RANGES_PER_DAY}
+            )
         spans.sort()
         for (_, first_end), (second_start, second_end) in pairwise(spans):
             if second_start < first_end:
@@ -93,9 +97,11 @@ def add_out_of_office(
     """A period without routed tickets; it wins over the status and the working hours."""
     now = now or timezone.now()
     if end <= start:
-        raise ValidationError("The end of an out-of-office period must come after its start.")
+        raise ValidationError(
+            gettext("The end of an out-of-office period must come after its start.")
+        )
     if end <= now:
-        raise ValidationError("That period is already over: choose an end in the future.")
+        raise ValidationError(gettext("That period is already over: choose an end in the future."))
     return OutOfOffice.objects.create(
         user=user, start=start, end=end, note=(note or "").strip()[:MAX_NOTE]
     )

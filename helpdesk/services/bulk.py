@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 from helpdesk.models import AssignmentEvent, Team, Ticket, User
 from helpdesk.services.errors import TicketChanged
@@ -41,7 +42,10 @@ def apply_bulk(
     `actor` may see every ticket (`helpdesk.access.tickets_visible_to`)."""
     tickets = list(tickets)
     if len(tickets) > MAX_TICKETS:
-        raise ValidationError(f"Choose at most {MAX_TICKETS} tickets at once.")
+        raise ValidationError(
+            gettext("Choose at most %(MAX_TICKETS)s tickets at once.")
+            % {"MAX_TICKETS": MAX_TICKETS}
+        )
     result = BulkResult()
     for ticket, version in tickets:
         before = (ticket.owner_id, ticket.team_id, ticket.status, ticket.priority)
@@ -65,9 +69,13 @@ def apply_bulk(
                     ticket=ticket, priority=priority, actor=actor, expected_version=version
                 )
             else:
-                raise ValidationError(f"Unknown bulk action {action!r}.")
+                raise ValidationError(
+                    gettext("Unknown bulk action %(action)r.") % {"action": action}
+                )
         except TicketChanged:
-            result.refused.append((ticket.pk, "changed by someone else after you loaded the page"))
+            result.refused.append(
+                (ticket.pk, gettext("changed by someone else after you loaded the page"))
+            )
             continue
         except ValidationError as exc:
             result.refused.append((ticket.pk, _message_of(exc)))

@@ -9,6 +9,8 @@ changed and writes nothing. Every change is one `PeopleChange` row: before → a
 words, like the channel settings' change history.
 """
 
+from django.utils.translation import gettext
+
 from helpdesk.models import PeopleChange, User
 
 Subject = PeopleChange.Subject
@@ -21,7 +23,10 @@ class PeopleChanged(Exception):
         self.label = label
         self.changes = changes
         words = "; ".join(f"{c['field']}: {c['before']} → {c['after']}" for c in changes)
-        super().__init__(f"{label} changed meanwhile ({words or 'details'}).")
+        super().__init__(
+            gettext("%(label)s changed meanwhile (%(value)s).")
+            % {"label": label, "value": words or "details"}
+        )
 
 
 def _key(value):
@@ -61,7 +66,7 @@ def diff_states(before: dict, after: dict, labels: dict[str, str]) -> list[dict]
             old_names, new_names = _names(old or []), _names(new)
             changes.append(
                 {
-                    "field": label,
+                    "field": str(label),
                     "before": ", ".join(old_names) or "(none)",
                     "after": ", ".join(new_names) or "(none)",
                     "added": [x for x in new_names if x not in old_names],
@@ -69,7 +74,7 @@ def diff_states(before: dict, after: dict, labels: dict[str, str]) -> list[dict]
                 }
             )
         else:
-            changes.append({"field": label, "before": _text(old), "after": _text(new)})
+            changes.append({"field": str(label), "before": _text(old), "after": _text(new)})
     return changes
 
 
@@ -96,8 +101,12 @@ def record_people_change(
         subject_kind=kind,
         subject_id=subject_id,
         subject_label=label[:200],
-        summary=summary[:200],
+        summary=str(summary)[:200],
         actor=actor,
         actor_name=str(actor) if actor else "",
-        changes=changes,
+        # Labels may be lazy translations: the log keeps words of the moment, as text.
+        changes=[
+            {key: value if isinstance(value, list) else str(value) for key, value in change.items()}
+            for change in changes
+        ],
     )

@@ -10,6 +10,7 @@ admin's page was shown (`PeopleChanged`) and records what changed in the People 
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext, gettext_lazy
 
 from helpdesk.models import AgentSkill, Skill, Team, TeamMembership, User
 from helpdesk.services.people_log import (
@@ -21,18 +22,30 @@ from helpdesk.services.people_log import (
 
 Role = TeamMembership.Role
 
-TEAM_LABELS = {"name": "Name", "main": "Main members", "additional": "Additional members"}
-SKILL_LABELS = {"name": "Name", "holders": "Users with the skill"}
+TEAM_LABELS = {
+    "name": "Name",
+    "main": gettext_lazy("Main members"),
+    "additional": gettext_lazy("Additional members"),
+}
+SKILL_LABELS = {"name": "Name", "holders": gettext_lazy("Users with the skill")}
 
 
 def _clean_name(name: str, model, exclude_pk: int | None = None) -> str:
     name = " ".join(name.split())
     what = model._meta.verbose_name
     if not name:
-        raise ValidationError({"name": f"Give the {what} a name."}, code="required")
+        raise ValidationError(
+            {"name": gettext("Give the %(what)s a name.") % {"what": what}}, code="required"
+        )
     clash = model.objects.filter(name__iexact=name).exclude(pk=exclude_pk)
     if clash.exists():
-        raise ValidationError({"name": f"A {what} named “{name}” already exists."}, code="taken")
+        raise ValidationError(
+            {
+                "name": gettext("A %(what)s named “%(name)s” already exists.")
+                % {"what": what, "name": name}
+            },
+            code="taken",
+        )
     return name
 
 
@@ -77,8 +90,11 @@ def _refuse_second_main_team(team: Team, main_ids: set[int]) -> None:
         .order_by("user__first_name", "user__username")
     )
     problems = [
-        f"{m.user} is already the main member of {m.team.name}. A user has one main team: "
-        f"make them an additional member of {team.name}, or move them on their user page."
+        gettext(
+            "%(user)s is already the main member of %(name)s. A user has one main team: "
+            "make them an additional member of %(name2)s, or move them on their user page."
+        )
+        % {"user": m.user, "name": m.team.name, "name2": team.name}
         for m in elsewhere
     ]
     if problems:

@@ -19,6 +19,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from helpdesk import events
 from helpdesk.models import (
@@ -127,9 +128,11 @@ def create_ticket(
 
     subject = subject.strip()
     if not subject:
-        raise ValidationError({"subject": "A ticket needs a subject."})
+        raise ValidationError({"subject": gettext("A ticket needs a subject.")})
     if channel is not None and not channel.is_active:
-        raise ValidationError({"channel": f"The channel {channel.name!r} is inactive."})
+        raise ValidationError(
+            {"channel": gettext("The channel %(name)r is inactive.") % {"name": channel.name}}
+        )
     # No savepoint inside a caller's transaction: a redelivered first message is refused
     # without an error (`insert_once`), and the ticket row inserted a moment before, seen
     # by no other transaction yet, is deleted again; what raises rolls the caller back.
@@ -191,7 +194,12 @@ def assign(
     Returns the AssignmentEvent, or None when nothing changed.
     """
     if owner is not None and not owner.has_ticket_access:
-        raise ValidationError({"owner": f"{owner} has no ticket access and cannot own tickets."})
+        raise ValidationError(
+            {
+                "owner": gettext("%(owner)s has no ticket access and cannot own tickets.")
+                % {"owner": owner}
+            }
+        )
     with transaction.atomic():
         locked = _lock(ticket, expected_version)
         return _assign_locked(locked, ticket, owner=owner, team=team, actor=actor, cause=cause)
@@ -298,7 +306,7 @@ def reply(
     """Send a reply to the contact, with `attachments`. Replying to a ticket without owner
     makes the author its owner (R4); the ticket then waits on the contact."""
     if not author.has_ticket_access:
-        raise ValidationError("Only users with ticket access can reply.")
+        raise ValidationError(gettext("Only users with ticket access can reply."))
     body = _require_body(body)
     with transaction.atomic():
         locked = _lock(ticket, expected_version)
@@ -328,7 +336,7 @@ def reply(
 def add_note(*, ticket: Ticket, author: User, body: str) -> Message:
     """An internal note: seen by agents only, changes neither owner nor status."""
     if not author.has_ticket_access:
-        raise ValidationError("Only users with ticket access can add notes.")
+        raise ValidationError(gettext("Only users with ticket access can add notes."))
     body = _require_body(body)
     with transaction.atomic():
         locked = _lock(ticket, None)
@@ -427,7 +435,9 @@ def set_ticket_status(
     *, ticket: Ticket, status: str, actor: User | None, expected_version: int | None = None
 ) -> None:
     if status not in Ticket.Status.values:
-        raise ValidationError({"status": f"Unknown status {status!r}."})
+        raise ValidationError(
+            {"status": gettext("Unknown status %(status)r.") % {"status": status}}
+        )
     with transaction.atomic():
         locked = _lock(ticket, expected_version)
         _change_status(locked, ticket, status, actor=actor)
@@ -452,7 +462,9 @@ def set_priority(
     *, ticket: Ticket, priority: int, actor: User | None, expected_version: int | None = None
 ) -> None:
     if priority not in Ticket.Priority.values:
-        raise ValidationError({"priority": f"Unknown priority {priority!r}."})
+        raise ValidationError(
+            {"priority": gettext("Unknown priority %(priority)r.") % {"priority": priority}}
+        )
     with transaction.atomic():
         locked = _lock(ticket, expected_version)
         if locked.priority == priority:
@@ -479,5 +491,5 @@ def _change_status(locked: Ticket, original: Ticket, status: str, *, actor, acti
 def _require_body(body: str) -> str:
     body = (body or "").strip()
     if not body:
-        raise ValidationError({"body": "Write a message first."})
+        raise ValidationError({"body": gettext("Write a message first.")})
     return body

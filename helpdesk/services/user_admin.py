@@ -12,6 +12,7 @@ import secrets
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext, gettext_lazy
 
 from helpdesk.models import AgentSkill, Seat, Skill, Team, TeamMembership, User
 from helpdesk.services.accounts import give_seat, remove_seat
@@ -29,10 +30,10 @@ USER_LABELS = {
     "name": "Name",
     "email": "Email",
     "active": "Active",
-    "ticket_access": "Ticket access",
+    "ticket_access": gettext_lazy("Ticket access"),
     "seat": "Seat",
-    "main_team": "Main team",
-    "additional_teams": "Additional teams",
+    "main_team": gettext_lazy("Main team"),
+    "additional_teams": gettext_lazy("Additional teams"),
     "skills": "Skills",
 }
 
@@ -172,7 +173,11 @@ def invite_user(
         username = username.strip()
         if User.objects.filter(username__iexact=username).exists():
             raise ValidationError(
-                {"username": f"The username “{username}” is taken."}, code="taken"
+                {
+                    "username": gettext("The username “%(username)s” is taken.")
+                    % {"username": username}
+                },
+                code="taken",
             )
         user = User(
             username=username,
@@ -190,7 +195,11 @@ def invite_user(
         changes = [
             {"field": "Username", "before": "", "after": user.username},
             {"field": "Email", "before": "", "after": user.email or "(empty)"},
-            {"field": "Ticket access", "before": "", "after": "Yes" if ticket_access else "No"},
+            {
+                "field": gettext("Ticket access"),
+                "before": "",
+                "after": "Yes" if ticket_access else "No",
+            },
         ]
         record_people_change(
             kind=Subject.USER,
@@ -212,10 +221,11 @@ def set_user_active(*, user: User, active: bool, actor: User | None) -> bool:
         if locked.is_active == active:
             return False
         if not active and actor is not None and locked.pk == actor.pk:
-            raise ValidationError("You cannot deactivate yourself.", code="self")
+            raise ValidationError(gettext("You cannot deactivate yourself."), code="self")
         if not active and locked.is_superuser and not (actor and actor.is_superuser):
             raise ValidationError(
-                f"{locked} is a superadmin; only a superadmin can deactivate them.",
+                gettext("%(locked)s is a superadmin; only a superadmin can deactivate them.")
+                % {"locked": locked},
                 code="superadmin",
             )
         locked.is_active = active

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
 
 from helpdesk.models import Ticket, TicketType
 
@@ -96,7 +97,13 @@ def age(value: datetime | None) -> str:
 def ago(value: datetime | None) -> str:
     """The age in a sentence: "just now", "5m ago", "2d ago"."""
     compact = age(value)
-    return "just now" if compact == "now" else f"{compact} ago" if compact else ""
+    return (
+        gettext("just now")
+        if compact == "now"
+        else gettext("%(compact)s ago") % {"compact": compact}
+        if compact
+        else ""
+    )
 
 
 @register.filter
@@ -112,8 +119,8 @@ def describe_owner(ticket) -> str:
     if ticket.owner_id:
         return str(ticket.owner)
     if ticket.team_id:
-        return f"the {ticket.team} team (no owner yet)"
-    return "nobody (unassigned)"
+        return gettext("the %(team)s team (no owner yet)") % {"team": ticket.team}
+    return gettext("nobody (unassigned)")
 
 
 # --- Fast fragments ------------------------------------------------------------------------
@@ -180,13 +187,15 @@ def ticket_row(ticket: Ticket, queue_slug: str, closed: bool = False) -> str:
     elif ticket.owner_id:
         owner_cell = _two_lines(str(ticket.owner))
     elif ticket.team_id:
-        owner_cell = _two_lines(str(ticket.team), "no owner", "text-secondary hd-sub fst-italic")
+        owner_cell = _two_lines(
+            str(ticket.team), gettext("no owner"), "text-secondary hd-sub fst-italic"
+        )
     else:
         owner_cell = mark_safe('<span class="text-secondary fst-italic">Unassigned</span>')
     last = (
         _time_cell(ticket.closed_at, "Closed", "hd-col-last")
         if closed
-        else _time_cell(ticket.last_activity_at, "Last activity", "hd-col-last")
+        else _time_cell(ticket.last_activity_at, gettext("Last activity"), "hd-col-last")
     )
     return format_html(
         '<tr data-href="{url}" data-ticket="{pk}">'

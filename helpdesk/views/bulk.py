@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.http import Http404, QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from helpdesk import services
@@ -30,16 +31,18 @@ def _done(form: BulkForm) -> str:
     action = data["action"]
     if action == "assign":
         target = data["owner"] or data["team"]
-        return f"assigned to {target}" if target else "unassigned"
+        return gettext("assigned to %(target)s") % {"target": target} if target else "unassigned"
     if action == "status":
-        return f"set to {Ticket.Status(data['status']).label}"
+        return gettext("set to %(label)s") % {"label": Ticket.Status(data["status"]).label}
     if action == "priority":
-        return f"set to {Ticket.Priority(data['priority']).label} priority"
+        return gettext("set to %(label)s priority") % {
+            "label": Ticket.Priority(data["priority"]).label
+        }
     return "closed"
 
 
 def _plural(n: int) -> str:
-    return f"{n} ticket" if n == 1 else f"{n} tickets"
+    return gettext("%(n)s ticket") % {"n": n} if n == 1 else gettext("%(n)s tickets") % {"n": n}
 
 
 @require_POST
@@ -65,17 +68,23 @@ def queue_bulk(request, slug: str):
         status=data.get("status") or None,
         priority=data.get("priority"),
     )
-    result.refused += [(pk, "not found") for pk in sorted(set(picked) - set(visible))]
+    result.refused += [(pk, gettext("not found")) for pk in sorted(set(picked) - set(visible))]
     summary = []
     if result.changed:
         summary.append(f"{_plural(len(result.changed))} {_done(form)}.")
     if result.unchanged:
-        summary.append(f"{_plural(len(result.unchanged))} already so.")
+        summary.append(
+            gettext("%(plural)s already so.") % {"plural": _plural(len(result.unchanged))}
+        )
     if result.changed or result.unchanged:
         messages.success(request, " ".join(summary))
     if result.refused:
         shown = "; ".join(f"#{pk}: {why}" for pk, why in result.refused[:SHOWN_REFUSALS])
         more = len(result.refused) - SHOWN_REFUSALS
-        tail = f"; and {more} more" if more > 0 else ""
-        messages.warning(request, f"{_plural(len(result.refused))} not changed — {shown}{tail}.")
+        tail = gettext("; and %(more)s more") % {"more": more} if more > 0 else ""
+        messages.warning(
+            request,
+            gettext("%(plural)s not changed — %(shown)s%(tail)s.")
+            % {"plural": _plural(len(result.refused)), "shown": shown, "tail": tail},
+        )
     return redirect(_back(request, slug))

@@ -4,6 +4,7 @@ is queued again by the app that sends it (`helpdesk.outbox.retry_from_thread`)."
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from helpdesk import outbox
@@ -23,12 +24,14 @@ def outbound_retry(request, ticket_id: int, outbound_id: int):
     except outbox.NoSender:
         messages.error(
             request,
-            "Replies of this channel cannot be sent from here any more: "
-            "copy the text and answer the contact another way.",
+            gettext(
+                "Replies of this channel cannot be sent from here any more: "
+                "copy the text and answer the contact another way."
+            ),
         )
     else:
         if queued:
-            messages.success(request, "The reply is queued to be sent again.")
+            messages.success(request, gettext("The reply is queued to be sent again."))
         else:
-            messages.info(request, "That reply is not failed any more.")
+            messages.info(request, gettext("That reply is not failed any more."))
     return redirect(f"{reverse('ticket', args=[ticket.pk])}#message-{row.message_id}")

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from helpdesk.access import agent_required, ticket_for_agent
@@ -65,13 +66,30 @@ def what_changed(seen: str, fresh: Ticket) -> list[tuple[str, str]]:
     message = newer.select_related("author").order_by("-pk").first()
     if message is not None:
         who = message.author or message.sender_name or fresh.contact or "someone"
-        changes.append(("message", f"a new message from {who}"))
+        changes.append(("message", gettext("a new message from %(who)s") % {"who": who}))
     if (owner_id, team_id) != (str(fresh.owner_id or ""), str(fresh.team_id or "")):
-        changes.append(("owner", f"the owner is now {describe_owner(fresh)}"))
+        changes.append(
+            (
+                "owner",
+                gettext("the owner is now %(describe_owner)s")
+                % {"describe_owner": describe_owner(fresh)},
+            )
+        )
     if status != fresh.status:
-        changes.append(("status", f"the status is now {fresh.get_status_display()}"))
+        changes.append(
+            (
+                "status",
+                gettext("the status is now %(status)s") % {"status": fresh.get_status_display()},
+            )
+        )
     if priority != str(fresh.priority):
-        changes.append(("priority", f"the priority is now {fresh.get_priority_display()}"))
+        changes.append(
+            (
+                "priority",
+                gettext("the priority is now %(priority)s")
+                % {"priority": fresh.get_priority_display()},
+            )
+        )
     return changes
 
 
@@ -166,12 +184,14 @@ def ticket_owner(request, ticket_id: int):
         except ValidationError as exc:
             error = _errors(exc)
     else:
-        error = "Choose a team or a user from the list."
+        error = gettext("Choose a team or a user from the list.")
     notice = None
     if changed:
-        notice = f"Ticket owner: {describe_owner(ticket)}."
+        notice = gettext("Ticket owner: %(describe_owner)s.") % {
+            "describe_owner": describe_owner(ticket)
+        }
     elif not conflict and not error:
-        notice = "Nothing changed."
+        notice = gettext("Nothing changed.")
 
     if request.htmx:
         context = _workspace(
@@ -212,10 +232,14 @@ def ticket_reply(request, ticket_id: int):
                 expected_version=form.cleaned_data["version"],
                 attachments=form.cleaned_data["attachments"],
             )
-            notice = "Reply sent." if had_owner else "Reply sent. The ticket is now yours."
+            notice = (
+                gettext("Reply sent.")
+                if had_owner
+                else gettext("Reply sent. The ticket is now yours.")
+            )
         else:
             add_note(ticket=ticket, author=request.user, body=body)
-            notice = "Internal note added."
+            notice = gettext("Internal note added.")
     except TicketChanged as exc:
         fresh = ticket_for_agent(request.user, exc.ticket.pk)
         changes = what_changed(form.cleaned_data.get("seen", ""), fresh)
@@ -230,10 +254,12 @@ def ticket_reply(request, ticket_id: int):
                     attachments=form.cleaned_data["attachments"],
                 )
             except TicketChanged:
-                changes = [("again", "it changed once more")]
+                changes = [("again", gettext("it changed once more"))]
             else:
                 words = "; ".join(text for _, text in changes)
-                messages.success(request, f"Reply sent. Meanwhile {words}.")
+                messages.success(
+                    request, gettext("Reply sent. Meanwhile %(words)s.") % {"words": words}
+                )
                 return redirect(_ticket_url(ticket_id, _from_queue(request)))
         # Keep the draft, with the new version, so the agent can review and send again.
         draft = ReplyForm(
@@ -244,9 +270,9 @@ def ticket_reply(request, ticket_id: int):
             }
         )
         conflict = (
-            "This ticket changed while you were writing: "
+            gettext("This ticket changed while you were writing: ")
             + "; ".join(text for _, text in changes)
-            + ". Your text is kept below: review it and send again."
+            + gettext(". Your text is kept below: review it and send again.")
             if changes
             else conflict_message(fresh)
         )
@@ -265,7 +291,7 @@ def ticket_status(request, ticket_id: int):
     ticket = ticket_for_agent(request.user, ticket_id)
     form = StatusForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose a status from the list.")
+        messages.error(request, gettext("Choose a status from the list."))
         return redirect(_ticket_url(ticket_id, _from_queue(request)))
     status, version = form.cleaned_data["status"], form.cleaned_data["version"]
     try:
@@ -274,7 +300,9 @@ def ticket_status(request, ticket_id: int):
         )
     except TicketChanged as exc:
         return _conflict_page(request, exc)
-    messages.success(request, f"Status: {ticket.get_status_display()}.")
+    messages.success(
+        request, gettext("Status: %(status)s.") % {"status": ticket.get_status_display()}
+    )
     return redirect(_ticket_url(ticket_id, _from_queue(request)))
 
 
@@ -284,7 +312,7 @@ def ticket_priority(request, ticket_id: int):
     ticket = ticket_for_agent(request.user, ticket_id)
     form = PriorityForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose a priority from the list.")
+        messages.error(request, gettext("Choose a priority from the list."))
         return redirect(_ticket_url(ticket_id, _from_queue(request)))
     try:
         set_priority(
@@ -295,7 +323,9 @@ def ticket_priority(request, ticket_id: int):
         )
     except TicketChanged as exc:
         return _conflict_page(request, exc)
-    messages.success(request, f"Priority: {ticket.get_priority_display()}.")
+    messages.success(
+        request, gettext("Priority: %(priority)s.") % {"priority": ticket.get_priority_display()}
+    )
     return redirect(_ticket_url(ticket_id, _from_queue(request)))
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from django import template
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.translation import gettext
 
 from helpdesk.access import has_ticket_access
 from notifications.services import unread_count
@@ -28,11 +29,11 @@ def ago(moment: datetime) -> str:
     """“just now”, “5 min ago”, “3 h ago”, “2 d ago”, then the date."""
     seconds = (timezone.now() - moment).total_seconds()
     if seconds < 60:
-        return "just now"
+        return gettext("just now")
     if seconds < 3600:
-        return f"{int(seconds // 60)} min ago"
+        return gettext("%(int)s min ago") % {"int": int(seconds // 60)}
     if seconds < 86400:
-        return f"{int(seconds // 3600)} h ago"
+        return gettext("%(int)s h ago") % {"int": int(seconds // 3600)}
     if seconds < 7 * 86400:
-        return f"{int(seconds // 86400)} d ago"
+        return gettext("%(int)s d ago") % {"int": int(seconds // 86400)}
     return date_format(timezone.localtime(moment), "j M Y")

@@ -4,6 +4,7 @@ import json
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, gettext_lazy
 
 from helpdesk.models import Skill, Team, TeamMembership, User
 
@@ -25,7 +26,7 @@ class StateField(forms.CharField):
         except ValueError:
             state = None
         if not isinstance(state, dict):
-            raise ValidationError("The page was damaged; reload it and try again.")
+            raise ValidationError(gettext("The page was damaged; reload it and try again."))
         return state
 
     def prepare_value(self, value):
@@ -42,41 +43,49 @@ def checkboxes(queryset, label: str) -> forms.ModelMultipleChoiceField:
 
 
 class InviteForm(forms.Form):
-    first_name = forms.CharField(max_length=150, label="First name")
-    last_name = forms.CharField(max_length=150, required=False, label="Last name")
-    email = forms.EmailField(label="Email")
-    username = forms.CharField(max_length=150, label="Username", help_text="They sign in with it.")
+    first_name = forms.CharField(max_length=150, label=gettext_lazy("First name"))
+    last_name = forms.CharField(max_length=150, required=False, label=gettext_lazy("Last name"))
+    email = forms.EmailField(label=gettext_lazy("Email"))
+    username = forms.CharField(
+        max_length=150,
+        label=gettext_lazy("Username"),
+        help_text=gettext_lazy("They sign in with it."),
+    )
     ticket_access = forms.BooleanField(
-        required=False, initial=True, label="Ticket access (the Agents group)"
+        required=False, initial=True, label=gettext_lazy("Ticket access (the Agents group)")
     )
     seat = forms.BooleanField(
-        required=False, initial=True, label="Give a seat (needed to receive routed tickets)"
+        required=False,
+        initial=True,
+        label=gettext_lazy("Give a seat (needed to receive routed tickets)"),
     )
 
 
 class UserEditForm(forms.Form):
-    first_name = forms.CharField(max_length=150, required=False, label="First name")
-    last_name = forms.CharField(max_length=150, required=False, label="Last name")
-    email = forms.EmailField(required=False, label="Email")
+    first_name = forms.CharField(max_length=150, required=False, label=gettext_lazy("First name"))
+    last_name = forms.CharField(max_length=150, required=False, label=gettext_lazy("Last name"))
+    email = forms.EmailField(required=False, label=gettext_lazy("Email"))
     ticket_access = forms.BooleanField(
         required=False,
-        label="Ticket access",
-        help_text="The Agents group: sees and works tickets (R8).",
+        label=gettext_lazy("Ticket access"),
+        help_text=gettext_lazy("The Agents group: sees and works tickets (R8)."),
     )
     seat = forms.BooleanField(
         required=False,
-        label="Seat",
-        help_text="Only users with a seat receive routed tickets (R7).",
+        label=gettext_lazy("Seat"),
+        help_text=gettext_lazy("Only users with a seat receive routed tickets (R7)."),
     )
     main_team = forms.ModelChoiceField(
         queryset=Team.objects.all(),
         required=False,
-        label="Main team",
-        empty_label="(none)",
-        help_text="Rules naming a team route only to its main members (R9). Choosing "
-        "another team moves them.",
+        label=gettext_lazy("Main team"),
+        empty_label=gettext_lazy("(none)"),
+        help_text=gettext_lazy(
+            "Rules naming a team route only to its main members (R9). Choosing "
+            "another team moves them."
+        ),
     )
-    additional_teams = checkboxes(Team.objects.all(), "Additional teams")
+    additional_teams = checkboxes(Team.objects.all(), gettext_lazy("Additional teams"))
     skills = checkboxes(Skill.objects.all(), "Skills")
     shown = StateField()
 
@@ -99,16 +108,20 @@ class UserEditForm(forms.Form):
 
 
 class NameForm(forms.Form):
-    name = forms.CharField(max_length=80, label="Name")
+    name = forms.CharField(max_length=80, label=gettext_lazy("Name"))
 
 
-ROLE_CHOICES = [("", "Not a member"), (Role.MAIN, "Main"), (Role.ADDITIONAL, "Additional")]
+ROLE_CHOICES = [
+    ("", gettext_lazy("Not a member")),
+    (Role.MAIN, "Main"),
+    (Role.ADDITIONAL, "Additional"),
+]
 
 
 class TeamEditForm(forms.Form):
     """The name and one role choice per user: `role_<user id>`."""
 
-    name = forms.CharField(max_length=120, label="Name")
+    name = forms.CharField(max_length=120, label=gettext_lazy("Name"))
     shown = StateField()
 
     def __init__(self, *args, users, state: dict, **kwargs):
@@ -135,8 +148,8 @@ class TeamEditForm(forms.Form):
 
 
 class SkillEditForm(forms.Form):
-    name = forms.CharField(max_length=80, label="Name")
-    holders = checkboxes(User.objects.none(), "Users with the skill")
+    name = forms.CharField(max_length=80, label=gettext_lazy("Name"))
+    holders = checkboxes(User.objects.none(), gettext_lazy("Users with the skill"))
     shown = StateField()
 
     def __init__(self, *args, users, state: dict, **kwargs):

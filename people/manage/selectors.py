@@ -13,6 +13,7 @@ from datetime import datetime
 
 from django.contrib.auth.models import Group, Permission
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q
+from django.utils.translation import gettext, gettext_lazy
 
 from helpdesk.access import TICKET_ACCESS, permission_parts
 from helpdesk.availability import availability_of
@@ -29,7 +30,7 @@ from helpdesk.models import (
 )
 
 Role = TeamMembership.Role
-ACCOUNT_ADMINS = "Account admins"
+ACCOUNT_ADMINS = gettext_lazy("Account admins")
 RECENT = 12
 
 
@@ -55,7 +56,7 @@ def routing_mentions(user_ids) -> dict[int, list[Mention]]:
         return found
     for lookup, how in (
         ("automation__users", "Users"),
-        ("automation__fallback_users", "If AI can't answer: users"),
+        ("automation__fallback_users", gettext("If AI can't answer: users")),
     ):
         rows = Channel.objects.filter(**{f"{lookup}__in": user_ids}).values_list(
             lookup, "pk", "name", "is_active"
@@ -75,7 +76,9 @@ def routing_mentions(user_ids) -> dict[int, list[Mention]]:
         .distinct()
     )
     for user_id, pk, name, active, team in rows:
-        found[user_id].append(Mention(pk, name, active, f"Team {team} (main member)"))
+        found[user_id].append(
+            Mention(pk, name, active, gettext("Team %(team)s (main member)") % {"team": team})
+        )
     for mentions in found.values():
         mentions.sort(key=lambda m: (m.channel.lower(), m.how))
     return found
@@ -86,7 +89,7 @@ def team_mentions(team_ids) -> dict[int, list[Mention]]:
     found: dict[int, list[Mention]] = defaultdict(list)
     for lookup, how in (
         ("automation__teams", "Teams"),
-        ("automation__fallback_teams", "If AI can't answer: teams"),
+        ("automation__fallback_teams", gettext("If AI can't answer: teams")),
     ):
         rows = Channel.objects.filter(**{f"{lookup}__in": list(team_ids)}).values_list(
             lookup, "pk", "name", "is_active"
@@ -108,7 +111,7 @@ def skill_mentions(skill_ids) -> dict[int, list[Mention]]:
         .order_by("name")
     )
     for skill_id, pk, name, active, on in rows:
-        how = "Skill rule" if on else "Skill rule (skill-based routing is off)"
+        how = gettext("Skill rule") if on else gettext("Skill rule (skill-based routing is off)")
         found[skill_id].append(Mention(pk, name, active, how))
     return found
 
@@ -119,9 +122,9 @@ def skill_mentions(skill_ids) -> dict[int, list[Mention]]:
 
 AVAILABILITY = {
     "": ("Available", "ok"),
-    "out of office": ("Out of office", "ooo"),
+    "out of office": (gettext_lazy("Out of office"), "ooo"),
     "set to away": ("Away", "away"),
-    "outside working hours": ("Off hours", "off"),
+    "outside working hours": (gettext_lazy("Off hours"), "off"),
 }
 
 

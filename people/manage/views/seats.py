@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from helpdesk import services
@@ -38,9 +39,15 @@ def seat_give(request):
     try:
         services.give_seat(user=user, by=request.user)
     except ValidationError as exc:
-        messages.error(request, f"{user} got no seat: {' '.join(exc.messages)}")
+        messages.error(
+            request,
+            gettext("%(user)s got no seat: %(join)s")
+            % {"user": user, "join": " ".join(exc.messages)},
+        )
     else:
-        messages.success(request, f"{user} has a seat: routing can choose them (R7).")
+        messages.success(
+            request, gettext("%(user)s has a seat: routing can choose them (R7).") % {"user": user}
+        )
     return redirect("people_manage:seats")
 
 
@@ -50,10 +57,14 @@ def seat_take(request, user_id: int):
     user = get_object_or_404(User, pk=user_id)
     if request.method == "POST":
         if services.remove_seat(user=user, by=request.user):
-            messages.success(request, f"{user}'s seat is free. Routing skips them from now on.")
+            messages.success(
+                request,
+                gettext("%(user)s's seat is free. Routing skips them from now on.")
+                % {"user": user},
+            )
         return redirect("people_manage:seats")
     if not Seat.objects.filter(user=user).exists():
-        messages.info(request, f"{user} has no seat.")
+        messages.info(request, gettext("%(user)s has no seat.") % {"user": user})
         return redirect("people_manage:seats")
     context = {
         "subject": user,

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext
 
 from helpdesk import services
 from helpdesk.models import PeopleChange, Skill, User
@@ -26,7 +27,10 @@ def skill_list(request):
         except ValidationError as exc:
             service_errors(form, exc)
         else:
-            messages.success(request, f"Skill {skill.name} created. Now give it to users.")
+            messages.success(
+                request,
+                gettext("Skill %(name)s created. Now give it to users.") % {"name": skill.name},
+            )
             return redirect("people_manage:skill", skill.pk)
     skills = list(selectors.skills_with_holders())
     mentions = selectors.skill_mentions(s.pk for s in skills)

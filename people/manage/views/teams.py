@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext
 
 from helpdesk import services
 from helpdesk.models import PeopleChange, Team, User
@@ -26,7 +27,10 @@ def team_list(request):
         except ValidationError as exc:
             service_errors(form, exc)
         else:
-            messages.success(request, f"Team {team.name} created. Now choose its members.")
+            messages.success(
+                request,
+                gettext("Team %(name)s created. Now choose its members.") % {"name": team.name},
+            )
             return redirect("people_manage:team", team.pk)
     teams = list(selectors.teams_with_members())
     mentions = selectors.team_mentions(t.pk for t in teams)

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -72,9 +73,13 @@ def user_edit(request, user_id: int):
             service_errors(form, exc)
         else:
             if changes:
-                messages.success(request, f"Saved {user}. Routing uses it from the next ticket on.")
+                messages.success(
+                    request,
+                    gettext("Saved %(user)s. Routing uses it from the next ticket on.")
+                    % {"user": user},
+                )
             else:
-                messages.info(request, "Nothing changed.")
+                messages.info(request, gettext("Nothing changed."))
             return redirect("people_manage:user", user.pk)
     return render(request, EDIT_TEMPLATE, _edit_context(request, user, form), status=400)
 
@@ -107,11 +112,16 @@ def user_set_active(request, user_id: int, active: bool):
         messages.error(request, " ".join(exc.messages))
     else:
         if changed and active:
-            messages.success(request, f"{user} is active again: they can sign in.")
+            messages.success(
+                request, gettext("%(user)s is active again: they can sign in.") % {"user": user}
+            )
         elif changed:
             messages.success(
                 request,
-                f"{user} is deactivated: they cannot sign in, routing skips them and their "
-                "seat is free.",
+                gettext(
+                    "%(user)s is deactivated: they cannot sign in, routing "
+                    "skips them and their seat is free."
+                )
+                % {"user": user},
             )
     return redirect("people_manage:user", user.pk)
