@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_noop
 
 from helpdesk.models import OutOfOffice, User, WorkingHours
 
@@ -32,9 +32,11 @@ class Availability:
 
 
 AVAILABLE = Availability(True, "")
-OUT_OF_OFFICE = Availability(False, gettext_lazy("out of office"))
-AWAY = Availability(False, gettext_lazy("set to away"))
-OFF_HOURS = Availability(False, gettext_lazy("outside working hours"))
+# The reasons are plain English (code compares them); shown through gettext where words are
+# written (routing's exclusions, the people pages, owner pickers).
+OUT_OF_OFFICE = Availability(False, gettext_noop("out of office"))
+AWAY = Availability(False, gettext_noop("set to away"))
+OFF_HOURS = Availability(False, gettext_noop("outside working hours"))
 
 
 def _utc(moment: datetime) -> str:

@@ -116,7 +116,7 @@ class OwnerForm(forms.Form):
         return user, keep_team
 
 
-AWAY_WORDS = {"set to away": "away", "out of office": gettext_lazy("out of office")}
+AWAY_WORDS = {"set to away": gettext_lazy("away"), "out of office": gettext_lazy("out of office")}
 AWAY_WORDS["outside working hours"] = gettext_lazy("off hours")
 
 
@@ -130,7 +130,7 @@ def user_label(user: User) -> str:
     )
     availability = getattr(user, "availability", None)
     if availability is not None and not availability.available:
-        label += f" · {AWAY_WORDS.get(availability.reason, availability.reason)}"
+        label += f" · {AWAY_WORDS.get(availability.reason) or gettext(availability.reason)}"
     return label
 
 

@@ -13,8 +13,8 @@ from helpdesk.models.availability import Weekday
 
 AVAILABLE, AWAY, WORKING_HOURS = "available", "away", "working_hours"
 STATES = [
-    (AVAILABLE, "Available"),
-    (AWAY, "Away"),
+    (AVAILABLE, gettext_lazy("Available")),
+    (AWAY, gettext_lazy("Away")),
     (WORKING_HOURS, gettext_lazy("Follow my working hours")),
 ]
 RANGE = re.compile(r"^\s*(\d{1,2})[:.](\d{2})\s*(?:-|–|—|to)\s*(\d{1,2})[:.](\d{2})\s*$")

@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.utils.translation import gettext
+
 from channels_cfg.models import SkillRule
 from helpdesk.availability import Availability
 from helpdesk.models import TeamMembership, Ticket
@@ -154,7 +156,7 @@ def available(
             u.user_id,
             u.name,
             "unavailable",
-            availability[u.user_id].reason,
+            gettext(availability[u.user_id].reason),
             availability[u.user_id].detail,
         )
         for u in users

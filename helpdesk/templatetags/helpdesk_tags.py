@@ -191,9 +191,11 @@ def ticket_row(ticket: Ticket, queue_slug: str, closed: bool = False) -> str:
             str(ticket.team), gettext("no owner"), "text-secondary hd-sub fst-italic"
         )
     else:
-        owner_cell = mark_safe('<span class="text-secondary fst-italic">Unassigned</span>')
+        owner_cell = format_html(
+            '<span class="text-secondary fst-italic">{}</span>', gettext("Unassigned")
+        )
     last = (
-        _time_cell(ticket.closed_at, "Closed", "hd-col-last")
+        _time_cell(ticket.closed_at, gettext("Closed"), "hd-col-last")
         if closed
         else _time_cell(ticket.last_activity_at, gettext("Last activity"), "hd-col-last")
     )
@@ -201,7 +203,7 @@ def ticket_row(ticket: Ticket, queue_slug: str, closed: bool = False) -> str:
         '<tr data-href="{url}" data-ticket="{pk}">'
         '<td class="hd-col-pick"><label class="hd-pick"><input class="form-check-input" '
         'type="checkbox" name="tickets" value="{pk}:{version}" form="bulk-form" data-bulk-pick '
-        'aria-label="Select ticket #{pk}"></label></td>'
+        'aria-label="{select_label}"></label></td>'
         '<td class="hd-col-id text-secondary">{pk}</td>'
         '<td class="hd-col-subject"><a class="hd-subject" href="{url}">{subject}</a></td>'
         '<td class="hd-col-contact">{contact}</td>'
@@ -223,7 +225,8 @@ def ticket_row(ticket: Ticket, queue_slug: str, closed: bool = False) -> str:
         status_label=STATUS_LABELS.get(ticket.status, ticket.status),
         priority=ticket.priority,
         priority_label=PRIORITY_LABELS.get(ticket.priority, ticket.priority),
-        created=_time_cell(ticket.created_at, "Created", "hd-col-age"),
+        created=_time_cell(ticket.created_at, gettext("Created"), "hd-col-age"),
+        select_label=gettext("Select ticket #%(number)s") % {"number": ticket.pk},
         last=last,
     )
 

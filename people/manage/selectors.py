@@ -121,9 +121,9 @@ def skill_mentions(skill_ids) -> dict[int, list[Mention]]:
 # ---------------------------------------------------------------------------------------
 
 AVAILABILITY = {
-    "": ("Available", "ok"),
+    "": (gettext_lazy("Available"), "ok"),
     "out of office": (gettext_lazy("Out of office"), "ooo"),
-    "set to away": ("Away", "away"),
+    "set to away": (gettext_lazy("Away"), "away"),
     "outside working hours": (gettext_lazy("Off hours"), "off"),
 }
 
@@ -191,7 +191,7 @@ def _row(user: User, state=None) -> UserRow:
         skills=[a.skill for a in user.agent_skills.all()],
     )
     if state is not None:
-        row.availability, row.tone = AVAILABILITY.get(state.reason, (state.reason, "off"))
+        row.availability, row.tone = AVAILABILITY.get(state.reason, (gettext(state.reason), "off"))
         row.availability_detail = state.described
     return row
 

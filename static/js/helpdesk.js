@@ -175,8 +175,11 @@
       all.checked = n > 0 && n === boxes.length;
       all.indeterminate = n > 0 && n < boxes.length;
     }
-    bar.textContent = n ? n + (n === 1 ? " ticket selected" : " tickets selected")
-                        : "Select tickets to change several at once";
+    // The words come from the page, in the user's language (English if an attribute is missing).
+    var words = bar.dataset;
+    bar.textContent = n === 0 ? (words.none || "Select tickets to change several at once")
+                    : n === 1 ? (words.one || "1 ticket selected")
+                    : (words.many || "{n} tickets selected").replace("{n}", n);
     var form = bar.closest("form");
     if (form) form.classList.toggle("hd-bulk-idle", n === 0); // the actions show once needed
   }
