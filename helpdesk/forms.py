@@ -237,6 +237,10 @@ class PriorityForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
 
+class PropertiesForm(StatusForm, PriorityForm):
+    """Status and priority together: the ticket page's Properties, saved in one step."""
+
+
 # --- admin forms of the channel apps -------------------------------------------------------
 
 

@@ -21,6 +21,9 @@ urlpatterns = [
     path("tickets/<int:ticket_id>/status/", tickets.ticket_status, name="ticket-status"),
     path("tickets/<int:ticket_id>/priority/", tickets.ticket_priority, name="ticket-priority"),
     path(
+        "tickets/<int:ticket_id>/properties/", tickets.ticket_properties, name="ticket-properties"
+    ),
+    path(
         "tickets/<int:ticket_id>/attachments/<int:attachment_id>/",
         attachments.attachment_download,
         name="attachment-download",

@@ -48,6 +48,7 @@ from helpdesk.services.tickets import (
     reopen,
     reply,
     set_priority,
+    set_properties,
     set_ticket_status,
 )
 from helpdesk.services.user_admin import invite_user, set_user_active, update_user
@@ -86,6 +87,7 @@ __all__ = [
     "retry_failed_inbound",
     "set_availability",
     "set_priority",
+    "set_properties",
     "set_status",
     "set_ticket_status",
     "set_time_zone",

@@ -473,9 +473,12 @@ def set_priority(
         _save(locked, ticket, ["priority"])
 
 
-def _change_status(locked: Ticket, original: Ticket, status: str, *, actor, activity_at=None):
+def _change_status(
+    locked: Ticket, original: Ticket, status: str, *, actor, activity_at=None, also=()
+):
+    """`also`: fields the caller changed on `locked` too, saved in the same version."""
     old = locked.status
-    fields = []
+    fields = list(also)
     if activity_at is not None:
         locked.last_activity_at = activity_at
         fields.append("last_activity_at")
@@ -486,6 +489,37 @@ def _change_status(locked: Ticket, original: Ticket, status: str, *, actor, acti
     if not fields:
         return
     _save(locked, original, fields)
+
+
+def set_properties(
+    *,
+    ticket: Ticket,
+    status: str,
+    priority: int,
+    actor: User | None,
+    expected_version: int | None = None,
+) -> list[str]:
+    """Status and priority in one step (the ticket page's Properties): one lock, one new
+    version; returns the names of the fields that changed (empty: nothing to do)."""
+    errors = {}
+    if status not in Ticket.Status.values:
+        errors["status"] = gettext("Unknown status %(status)r.") % {"status": status}
+    if priority not in Ticket.Priority.values:
+        errors["priority"] = gettext("Unknown priority %(priority)r.") % {"priority": priority}
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        locked = _lock(ticket, expected_version)
+        changed = []
+        if locked.priority != priority:
+            locked.priority = priority
+            changed.append("priority")
+        if locked.status != status:
+            changed.append("status")
+        _change_status(
+            locked, ticket, status, actor=actor, also=["priority"] if "priority" in changed else []
+        )
+    return changed
 
 
 def _require_body(body: str) -> str:

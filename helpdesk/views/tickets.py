@@ -16,7 +16,7 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from helpdesk.access import agent_required, ticket_for_agent
-from helpdesk.forms import OwnerForm, PriorityForm, ReplyForm, StatusForm
+from helpdesk.forms import OwnerForm, PriorityForm, PropertiesForm, ReplyForm, StatusForm
 from helpdesk.models import AssignmentEvent, Ticket
 from helpdesk.queues import QUEUES
 from helpdesk.selectors import owner_choices
@@ -26,6 +26,7 @@ from helpdesk.services import (
     assign,
     reply,
     set_priority,
+    set_properties,
     set_ticket_status,
 )
 from helpdesk.templatetags.helpdesk_tags import describe_owner
@@ -326,6 +327,36 @@ def ticket_priority(request, ticket_id: int):
     messages.success(
         request, gettext("Priority: %(priority)s.") % {"priority": ticket.get_priority_display()}
     )
+    return redirect(_ticket_url(ticket_id, _from_queue(request)))
+
+
+@agent_required
+@require_POST
+def ticket_properties(request, ticket_id: int):
+    """Status and priority in one step, one version check."""
+    ticket = ticket_for_agent(request.user, ticket_id)
+    form = PropertiesForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, gettext("Choose a status and a priority from the lists."))
+        return redirect(_ticket_url(ticket_id, _from_queue(request)))
+    try:
+        changed = set_properties(
+            ticket=ticket,
+            status=form.cleaned_data["status"],
+            priority=form.cleaned_data["priority"],
+            actor=request.user,
+            expected_version=form.cleaned_data["version"],
+        )
+    except TicketChanged as exc:
+        return _conflict_page(request, exc)
+    if changed:
+        messages.success(
+            request,
+            gettext("Saved: %(status)s, %(priority)s priority.")
+            % {"status": ticket.get_status_display(), "priority": ticket.get_priority_display()},
+        )
+    else:
+        messages.info(request, gettext("Nothing changed."))
     return redirect(_ticket_url(ticket_id, _from_queue(request)))
 
 

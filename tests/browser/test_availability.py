@@ -40,8 +40,9 @@ def test_r11_an_agent_goes_away_and_the_next_ticket_goes_to_someone_else(
         assert ticket.owner == other_agent
 
     page.goto(f"/tickets/{ticket.pk}/")
-    why = page.locator("#routing-decision")
-    why.locator("summary").first.click()
+    why = page.locator("#routing-decision")  # beside the owner control, folded
+    for summary in why.locator("summary").all():  # the question, then the details
+        summary.click()
     assert f"{agent}: away since" in why.inner_text()
 
 

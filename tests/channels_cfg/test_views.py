@@ -286,7 +286,7 @@ def test_r20_saving_the_automation(admin_client, channel, agent, admin_user):
     assert list(automation.users.all()) == [agent]
     assert automation.version == 2
     page = text(admin_client.get(response["Location"]))
-    assert SAVED in page
+    assert str(SAVED) in page
     # The audit log is on the page: who, what, before → after.
     assert "Anna Admin" in page
     assert "Assign incoming tickets to:" in page
