@@ -4,15 +4,9 @@
 for; a user who chose one in personal settings (`User.language`) gets theirs instead.
 """
 
-from django.conf import settings
 from django.utils import translation
 
-
-def user_language(user) -> str | None:
-    """The user's chosen language if it is one the product ships, else None (follow the
-    browser, or LANGUAGE_CODE where there is no browser — emails, background work)."""
-    code = getattr(user, "language", "") or ""
-    return code if code in dict(settings.LANGUAGES) else None
+from helpdesk.languages import user_language
 
 
 class UserLanguageMiddleware:

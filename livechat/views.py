@@ -31,6 +31,7 @@ from functools import wraps
 from django.conf import settings
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -42,6 +43,7 @@ from livechat.intake import store_chat_message
 from livechat.models import ChatSettings, webhook_kinds
 from livechat.payloads import BadInput, api_message, widget_message
 from livechat.templatetags.livechat_tags import now_ms, poller_context
+from livechat.texts import widget_texts
 
 JSON_TYPES = {"application/json", "text/plain", ""}
 BUSY_POLL_MS = 3000
@@ -126,6 +128,17 @@ def widget_endpoint(*methods: str):
 
 def _visitor(request, chat: ChatSettings) -> tokens.Visitor | None:
     return tokens.read(tokens.bearer(request), channel_id=chat.channel_id)
+
+
+@require_GET
+def widget_words(request, public_id: str):
+    """The widget's words in the visitor's language: the same for every chat, so nothing is
+    looked up; any site may read them, and the browser keeps them an hour per language."""
+    response = JsonResponse({"texts": widget_texts()})
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Cache-Control"] = "public, max-age=3600"
+    patch_vary_headers(response, ["Accept-Language"])
+    return response
 
 
 @widget_endpoint("POST")

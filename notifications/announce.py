@@ -58,15 +58,23 @@ def announce_unassigned(*, ticket_id: int, actor_id: int | None = None, detail: 
     ticket = Ticket.objects.select_related("channel").filter(pk=ticket_id).first()
     if ticket is None or not ticket.is_open or not ticket.is_unassigned:
         return
-    where = gettext(" from %(name)s") % {"name": ticket.channel.name} if ticket.channel_id else ""
+
+    def text():  # written in each recipient's language (`notify`)
+        where = (
+            gettext(" from %(name)s") % {"name": ticket.channel.name} if ticket.channel_id else ""
+        )
+        return gettext("New unassigned ticket %(label)s%(where)s") % {
+            "label": label(ticket),
+            "where": where,
+        }
+
     with transaction.atomic():
         notify(
             event=Event.TICKET_UNASSIGNED,
             key=f"{Event.TICKET_UNASSIGNED}:{ticket.pk}",
             ticket=ticket,
             recipients=_users(),
-            text=gettext("New unassigned ticket %(label)s%(where)s")
-            % {"label": label(ticket), "where": where},
+            text=text,
             detail=detail,
             actor_id=actor_id,
         )
@@ -82,8 +90,14 @@ def announce_assignment(*, assignment_id: int) -> None:
     )
     if a is None:
         return
-    ticket, who = a.ticket, _who(a.actor, a.cause)
-    detail = _why(a)
+    ticket = a.ticket
+
+    def who():
+        return _who(a.actor, a.cause)
+
+    def detail():
+        return _why(a)
+
     with transaction.atomic():
         if a.to_owner_id and a.to_owner_id != a.from_owner_id:
             notify(
@@ -91,8 +105,10 @@ def announce_assignment(*, assignment_id: int) -> None:
                 key=f"{Event.ASSIGNED_TO_ME}:{a.pk}",
                 ticket=ticket,
                 recipients=_users(pk=a.to_owner_id),
-                text=gettext("%(who)s assigned %(label)s to you")
-                % {"who": who, "label": label(ticket)},
+                text=lambda: (
+                    gettext("%(who)s assigned %(label)s to you")
+                    % {"who": who(), "label": label(ticket)}
+                ),
                 detail=detail,
                 actor_id=a.actor_id,
             )
@@ -102,27 +118,31 @@ def announce_assignment(*, assignment_id: int) -> None:
                 key=f"{Event.TEAM_UNASSIGNED}:{a.pk}",
                 ticket=ticket,
                 recipients=_users(memberships__team_id=a.to_team_id),
-                text=gettext(
-                    "%(who)s assigned %(label)s to your team %(to_team)s, without an owner"
-                )
-                % {"who": who, "label": label(ticket), "to_team": a.to_team},
+                text=lambda: (
+                    gettext("%(who)s assigned %(label)s to your team %(to_team)s, without an owner")
+                    % {"who": who(), "label": label(ticket), "to_team": a.to_team}
+                ),
                 detail=detail,
                 actor_id=a.actor_id,
             )
         if a.from_owner_id and a.from_owner_id != a.to_owner_id:
-            if a.to_owner_id:
-                to = str(a.to_owner)
-            elif a.to_team_id:
-                to = gettext("the team %(to_team)s") % {"to_team": a.to_team}
-            else:
-                to = gettext("nobody (Unassigned)")
+
+            def to():
+                if a.to_owner_id:
+                    return str(a.to_owner)
+                if a.to_team_id:
+                    return gettext("the team %(to_team)s") % {"to_team": a.to_team}
+                return gettext("nobody (Unassigned)")
+
             notify(
                 event=Event.REASSIGNED_AWAY,
                 key=f"{Event.REASSIGNED_AWAY}:{a.pk}",
                 ticket=ticket,
                 recipients=_users(pk=a.from_owner_id),
-                text=gettext("%(who)s reassigned %(label)s from you to %(to)s")
-                % {"who": who, "label": label(ticket), "to": to},
+                text=lambda: (
+                    gettext("%(who)s reassigned %(label)s from you to %(to)s")
+                    % {"who": who(), "label": label(ticket), "to": to()}
+                ),
                 actor_id=a.actor_id,
             )
 
@@ -135,14 +155,15 @@ def announce_customer_reply(*, message_id: int, owner_id: int) -> None:
     if message is None:
         return
     ticket = message.ticket
-    contact = ticket.contact or gettext("The customer")
     with transaction.atomic():
         notify(
             event=Event.CUSTOMER_REPLY,
             key=f"{Event.CUSTOMER_REPLY}:{message.pk}",
             ticket=ticket,
             recipients=_users(pk=owner_id),
-            text=gettext("%(contact)s replied on %(label)s")
-            % {"contact": contact, "label": label(ticket)},
+            text=lambda: (
+                gettext("%(contact)s replied on %(label)s")
+                % {"contact": ticket.contact or gettext("The customer"), "label": label(ticket)}
+            ),
             detail=excerpt(message.body),
         )

@@ -5,7 +5,9 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 
+from helpdesk.languages import language_for
 from notifications.catalog import Event
 from notifications.models import Delivery
 
@@ -31,6 +33,12 @@ def message_id(delivery: Delivery) -> str:
 
 
 def compose(delivery: Delivery) -> EmailMultiAlternatives:
+    """In the recipient's language (their choice, else LANGUAGE_CODE)."""
+    with translation.override(language_for(delivery.recipient)):
+        return _compose(delivery)
+
+
+def _compose(delivery: Delivery) -> EmailMultiAlternatives:
     ticket = delivery.ticket
     context = {
         "delivery": delivery,

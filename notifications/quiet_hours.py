@@ -13,10 +13,11 @@ from django.db import transaction
 from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import ngettext
 
 from helpdesk.availability import availability_of, is_available
+from helpdesk.languages import language_for
 from helpdesk.models import User
 from notifications import emails
 from notifications.catalog import Medium
@@ -93,6 +94,11 @@ def send_digest(*, user_id: int, at=None) -> int:
 
 
 def _compose_digest(user: User, deliveries: list[Delivery]) -> EmailMultiAlternatives:
+    with translation.override(language_for(user)):
+        return _compose_digest_now(user, deliveries)
+
+
+def _compose_digest_now(user: User, deliveries: list[Delivery]) -> EmailMultiAlternatives:
     items = [{"delivery": d, "url": emails.ticket_url(d.ticket_id)} for d in deliveries]
     context = {
         "recipient": user,

@@ -10,17 +10,18 @@ default for everyone (the account default); the built-in default.
 number of queries, whatever their number and the number of teams or defaults (the sender).
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from celery import current_app
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from helpdesk.jobs import ring_on_commit
+from helpdesk.languages import language_for
 from helpdesk.models import Team, TeamMembership, Ticket, User
 from notifications.catalog import BUILT_IN, CELLS, Event, Medium
 from notifications.models import DefaultPreference, Delivery, Notification, Preference
@@ -328,14 +329,21 @@ def reset_default_preferences(
 # ---------------------------------------------------------------------------------------
 
 
+def _in_language_of(user: User, words: str | Callable[[], str]) -> str:
+    if not callable(words):
+        return words
+    with translation.override(language_for(user)):
+        return str(words())
+
+
 def notify(
     *,
     event: str,
     key: str,
     ticket: Ticket,
     recipients: QuerySet[User],
-    text: str,
-    detail: str = "",
+    text: str | Callable[[], str],
+    detail: str | Callable[[], str] = "",
     actor_id: int | None = None,
 ) -> list[int]:
     """Create one Delivery per recipient and medium they want for this occurrence (`key`),
@@ -344,7 +352,8 @@ def notify(
     nothing new (unique constraint) and publishes again only what is still pending, which
     the task's claim makes harmless. Returns the ids of the pending deliveries.
 
-    A fixed number of queries whatever the number of recipients.
+    A fixed number of queries whatever the number of recipients. `text` and `detail` may be
+    functions: each recipient's row is then written in their language (`language_for`).
     """
     if actor_id is not None:
         recipients = recipients.exclude(pk=actor_id)
@@ -356,8 +365,8 @@ def notify(
             recipient=user,
             medium=medium,
             ticket=ticket,
-            text=text[:300],
-            detail=detail,
+            text=_in_language_of(user, text)[:300],
+            detail=_in_language_of(user, detail),
         )
         for medium, users in wanted.items()
         for user in users

@@ -35,7 +35,11 @@ def availability_summary(user: User, now: datetime) -> Summary:
     how = gettext("following working hours") if follows else gettext("set by hand")
     if state.available:
         return Summary(
-            True, "Available", "ok", gettext("Available (%(how)s).") % {"how": how}, follows
+            True,
+            gettext("Available"),
+            "ok",
+            gettext("Available (%(how)s).") % {"how": how},
+            follows,
         )
     if state.reason == "out of office":
         when = (
@@ -57,5 +61,9 @@ def availability_summary(user: User, now: datetime) -> Summary:
     since = user.status_changed_at
     when = gettext(" since %(local)s") % {"local": _local(since, user, now)} if since else ""
     return Summary(
-        False, "Away", "away", gettext("Away%(when)s (set by hand).") % {"when": when}, follows
+        False,
+        gettext("Away"),
+        "away",
+        gettext("Away%(when)s (set by hand).") % {"when": when},
+        follows,
     )

@@ -28,8 +28,32 @@
   var BASE = new URL(script.getAttribute("data-helpdesk") || "/", SCRIPT_URL);
   var API = new URL("chat/w/" + encodeURIComponent(CHANNEL) + "/", BASE).href;
   var STORE = "helpdesk-chat:" + CHANNEL;
-  var UNREACHABLE = "We could not reach the chat. Try again in a moment.";
-  var BUSY = "Too many messages just now. Wait a few minutes, then try again."; // 429
+  // The widget's words. The start answer brings them in the visitor's language (the server
+  // translates by Accept-Language); these English ones stand in for any it does not send.
+  var T = {
+    unreachable: "We could not reach the chat. Try again in a moment.",
+    busy: "Too many messages just now. Wait a few minutes, then try again.", // 429
+    chat_with_us: "Chat with us",
+    close: "Close the chat",
+    try_again: "Try again",
+    empty: "Hello! Write your question below and one of us will answer here.",
+    messages: "Messages",
+    name: "Your name (optional)",
+    email: "Email (optional)",
+    message: "Your message",
+    placeholder: "Write a message\u2026",
+    send: "Send",
+    hint: "Enter sends, Shift+Enter starts a new line.",
+    you: "You",
+    support: "Support",
+    sending: "Sending\u2026",
+    sent: "Sent",
+    not_accepted: "This message was not accepted.",
+    not_sent: "Not sent.",
+    send_again: "Send again",
+    write_first: "Write a message first.",
+    too_long: "The message is longer than {max} characters: shorten it."
+  };
   var WAIT_TIMEOUT_MS = 40000;
   var SEND_TRIES = 4;
 
@@ -99,7 +123,7 @@
   launcher.setAttribute("aria-controls", "hdchat-panel");
   launcher.appendChild(el("span", "hdchat-launcher-icon", "\u2709"));
   launcher.firstChild.setAttribute("aria-hidden", "true");
-  var launcherLabel = el("span", "hdchat-launcher-label", "Chat with us");
+  var launcherLabel = el("span", "hdchat-launcher-label", T.chat_with_us);
   launcher.appendChild(launcherLabel);
 
   var panel = el("section", "hdchat-panel");
@@ -109,29 +133,29 @@
   panel.hidden = true;
 
   var head = el("header", "hdchat-head");
-  var title = el("h2", "hdchat-title", "Chat with us");
+  var title = el("h2", "hdchat-title", T.chat_with_us);
   title.id = "hdchat-title";
   var close = el("button", "hdchat-close", "\u00d7");
   close.type = "button";
-  close.setAttribute("aria-label", "Close the chat");
+  close.setAttribute("aria-label", T.close);
   head.appendChild(title);
   head.appendChild(close);
 
   var error = el("div", "hdchat-error");
   error.setAttribute("role", "alert");
   error.hidden = true;
-  var errorText = el("span", "hdchat-error-text", UNREACHABLE);
-  var retry = el("button", "hdchat-retry", "Try again");
+  var errorText = el("span", "hdchat-error-text", T.unreachable);
+  var retry = el("button", "hdchat-retry", T.try_again);
   retry.type = "button";
   error.appendChild(errorText);
   error.appendChild(retry);
 
   var body = el("div", "hdchat-body");
-  var empty = el("p", "hdchat-empty", "Hello! Write your question below and one of us will answer here.");
+  var empty = el("p", "hdchat-empty", T.empty);
   var log = el("ol", "hdchat-log");
   log.setAttribute("role", "log");
   log.setAttribute("aria-live", "polite");
-  log.setAttribute("aria-label", "Messages");
+  log.setAttribute("aria-label", T.messages);
   body.appendChild(empty);
   body.appendChild(log);
 
@@ -139,14 +163,16 @@
   form.noValidate = true;
   var who = el("div", "hdchat-who");
   var nameLabel = el("label", "hdchat-field");
-  nameLabel.appendChild(el("span", "", "Your name (optional)"));
+  var nameText = el("span", "", T.name);
+  nameLabel.appendChild(nameText);
   var nameInput = el("input");
   nameInput.name = "name";
   nameInput.autocomplete = "name";
   nameInput.maxLength = 200;
   nameLabel.appendChild(nameInput);
   var emailLabel = el("label", "hdchat-field");
-  emailLabel.appendChild(el("span", "", "Email (optional)"));
+  var emailText = el("span", "", T.email);
+  emailLabel.appendChild(emailText);
   var emailInput = el("input");
   emailInput.type = "email";
   emailInput.name = "email";
@@ -156,19 +182,19 @@
   who.appendChild(nameLabel);
   who.appendChild(emailLabel);
 
-  var textLabel = el("label", "hdchat-sr", "Your message");
+  var textLabel = el("label", "hdchat-sr", T.message);
   textLabel.htmlFor = "hdchat-text";
   var text = el("textarea", "hdchat-text");
   text.id = "hdchat-text";
   text.rows = 2;
-  text.placeholder = "Write a message\u2026";
+  text.placeholder = T.placeholder;
   text.setAttribute("aria-describedby", "hdchat-hint");
-  var send = el("button", "hdchat-send", "Send");
+  var send = el("button", "hdchat-send", T.send);
   send.type = "submit";
   var row = el("div", "hdchat-row");
   row.appendChild(text);
   row.appendChild(send);
-  var hint = el("p", "hdchat-hint", "Enter sends, Shift+Enter starts a new line.");
+  var hint = el("p", "hdchat-hint", T.hint);
   hint.id = "hdchat-hint";
   var formError = el("p", "hdchat-form-error");
   formError.setAttribute("role", "alert");
@@ -214,10 +240,35 @@
   }
 
   function showError(shown, message) {
-    errorText.textContent = message || UNREACHABLE;
+    errorText.textContent = message || T.unreachable;
     error.hidden = !shown;
     wrap.classList.toggle("hdchat-offline", shown);
   }
+
+  // Words in the visitor's language, for every label on the widget (English until they come).
+  function useTexts(texts) {
+    if (!texts) return;
+    Object.keys(T).forEach(function (key) {
+      if (typeof texts[key] === "string" && texts[key]) T[key] = texts[key];
+    });
+    launcherLabel.textContent = T.chat_with_us;
+    if (!state.started) title.textContent = T.chat_with_us;
+    close.setAttribute("aria-label", T.close);
+    retry.textContent = T.try_again;
+    if (!state.started) empty.textContent = T.empty;
+    log.setAttribute("aria-label", T.messages);
+    nameText.textContent = T.name;
+    emailText.textContent = T.email;
+    textLabel.textContent = T.message;
+    text.placeholder = T.placeholder;
+    send.textContent = T.send;
+    hint.textContent = T.hint;
+  }
+
+  fetch(API + "texts", { headers: { "Accept": "application/json" }, credentials: "omit" })
+    .then(function (answer) { return answer.ok ? answer.json() : null; })
+    .then(function (data) { useTexts(data && data.texts); })
+    .catch(function () { /* the English words stay */ });
 
   function start() {
     if (state.started) return Promise.resolve(true);
@@ -227,7 +278,7 @@
     state.starting = request("POST", "start", {}).then(function (answer) {
       state.starting = null;
       if (answer.status !== 200 || !answer.data.token) {
-        state.startError = answer.status === 429 ? BUSY : UNREACHABLE;
+        state.startError = answer.status === 429 ? T.busy : T.unreachable;
         showError(true, state.startError);
         return false;
       }
@@ -249,7 +300,7 @@
       return true;
     }, function () {
       state.starting = null;
-      state.startError = UNREACHABLE;
+      state.startError = T.unreachable;
       showError(true);
       return false;
     });
@@ -298,7 +349,7 @@
   // --- messages ----------------------------------------------------------------------------
   function bubble(from, name, body) {
     var item = el("li", "hdchat-msg hdchat-msg-" + from);
-    item.appendChild(el("span", "hdchat-author", from === "visitor" ? "You" : (name || "Support")));
+    item.appendChild(el("span", "hdchat-author", from === "visitor" ? T.you : (name || T.support)));
     item.appendChild(el("p", "hdchat-msg-text", body));
     var status = el("span", "hdchat-status");
     item.appendChild(status);
@@ -334,13 +385,13 @@
   }
 
   function post(entry, tries) {
-    setStatus(entry.item, "Sending\u2026", "sending");
+    setStatus(entry.item, T.sending, "sending");
     var payload = { id: entry.id, text: entry.text };
     if (entry.name) payload.name = entry.name;
     if (entry.email) payload.email = entry.email;
     request("POST", "messages", payload).then(function (answer) {
       if (answer.status === 202) {
-        if (state.pending[entry.id]) setStatus(entry.item, "Sent", "sent");
+        if (state.pending[entry.id]) setStatus(entry.item, T.sent, "sent");
         showError(false);
         if (!state.known) {
           state.known = true;
@@ -351,15 +402,15 @@
         return;
       }
       if (answer.status === 401) {
-        restart().then(function (ok) { if (ok) post(entry, tries); else failed(entry, UNREACHABLE); });
+        restart().then(function (ok) { if (ok) post(entry, tries); else failed(entry, T.unreachable); });
         return;
       }
       if (answer.status === 429) {
-        failed(entry, BUSY);
+        failed(entry, T.busy);
         return;
       }
       if (answer.status >= 400 && answer.status < 500) {
-        failed(entry, answer.data.error || "This message was not accepted.");
+        failed(entry, answer.data.error || T.not_accepted);
         return;
       }
       throw new Error("status " + answer.status);
@@ -368,14 +419,14 @@
         setTimeout(function () { post(entry, tries + 1); }, 1000 * Math.pow(2, tries));
       } else {
         showError(true);
-        failed(entry, "Not sent.");
+        failed(entry, T.not_sent);
       }
     });
   }
 
   function failed(entry, reason) {
     setStatus(entry.item, reason + " ", "failed");
-    var again = el("button", "hdchat-again", "Send again");
+    var again = el("button", "hdchat-again", T.send_again);
     again.type = "button";
     again.addEventListener("click", function () {
       again.remove();
@@ -388,19 +439,19 @@
     var value = text.value.trim();
     formError.hidden = true;
     if (!value) {
-      formError.textContent = "Write a message first.";
+      formError.textContent = T.write_first;
       formError.hidden = false;
       text.focus();
       return;
     }
     if (value.length > state.maxText) {
-      formError.textContent = "The message is longer than " + state.maxText + " characters: shorten it.";
+      formError.textContent = T.too_long.replace("{max}", state.maxText);
       formError.hidden = false;
       return;
     }
     start().then(function (ok) {
       if (!ok) {
-        formError.textContent = state.startError || UNREACHABLE;
+        formError.textContent = state.startError || T.unreachable;
         formError.hidden = false;
         return;
       }
