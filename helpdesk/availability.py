@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from django.utils.formats import date_format
 from django.utils.translation import gettext, gettext_noop
 
 from helpdesk.models import OutOfOffice, User, WorkingHours
@@ -95,5 +96,10 @@ def _decide(
     return Availability(
         False,
         OFF_HOURS.reason,
-        f"outside working hours ({local:%a %H:%M} in {user.time_zone})",
+        gettext("outside working hours (%(weekday)s %(time)s in %(time_zone)s)")
+        % {
+            "weekday": date_format(local, "D"),
+            "time": f"{local:%H:%M}",
+            "time_zone": user.time_zone,
+        },
     )

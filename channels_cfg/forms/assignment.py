@@ -101,7 +101,7 @@ class AssignmentFields(forms.Form):
                 )
             ]
         return section(
-            "Assignment",
+            gettext("Assignment"),
             Field("assign_mode", template=OPTIONS),
             group("owner_note", HTML(OWNER_NOTE)),
             *customer_agent,
