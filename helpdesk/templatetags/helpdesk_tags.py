@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext, pgettext_lazy
 
 from helpdesk.models import Ticket, TicketType
 
@@ -79,31 +79,38 @@ def sort_header(context, key: str, label: str) -> str:
 
 @register.filter
 def age(value: datetime | None) -> str:
-    """A compact age: "now", "5m", "3h", "2d", "3w", "4mo", "2y"."""
+    """A compact age: "now", "5m", "3h", "2d", "3w", "4mo", "2y" (in the active language)."""
     if value is None:
         return ""
-    seconds = max(0, int((timezone.now() - value).total_seconds()))
-    for unit, size in (("y", 31_536_000), ("mo", 2_592_000), ("w", 604_800), ("d", 86_400)):
+    seconds = _seconds_since(value)
+    for size, unit in AGE_UNITS:
         if seconds >= size:
-            return f"{seconds // size}{unit}"
-    if seconds >= 3600:
-        return f"{seconds // 3600}h"
-    if seconds >= 60:
-        return f"{seconds // 60}m"
-    return "now"
+            return str(unit) % {"n": seconds // size}
+    return pgettext("compact age", "now")
+
+
+def _seconds_since(value: datetime) -> int:
+    return max(0, int((timezone.now() - value).total_seconds()))
+
+
+AGE_UNITS = (
+    (31_536_000, pgettext_lazy("compact age in years", "%(n)sy")),
+    (2_592_000, pgettext_lazy("compact age in months", "%(n)smo")),
+    (604_800, pgettext_lazy("compact age in weeks", "%(n)sw")),
+    (86_400, pgettext_lazy("compact age in days", "%(n)sd")),
+    (3600, pgettext_lazy("compact age in hours", "%(n)sh")),
+    (60, pgettext_lazy("compact age in minutes", "%(n)sm")),
+)
 
 
 @register.filter
 def ago(value: datetime | None) -> str:
     """The age in a sentence: "just now", "5m ago", "2d ago"."""
-    compact = age(value)
-    return (
-        gettext("just now")
-        if compact == "now"
-        else gettext("%(compact)s ago") % {"compact": compact}
-        if compact
-        else ""
-    )
+    if value is None:
+        return ""
+    if _seconds_since(value) < 60:
+        return gettext("just now")
+    return gettext("%(compact)s ago") % {"compact": age(value)}
 
 
 @register.filter
