@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 from helpdesk.channel_kinds import POLICIES, kinds_sending_by
 from helpdesk.models import Channel, Contact, OutboundMessage, Ticket
@@ -28,8 +28,15 @@ from helpdesk.models import Channel, Contact, OutboundMessage, Ticket
 INTAKE = "chat"  # `KindPolicy.intake` of the channels this app serves
 WIDGET = "chat"  # `KindPolicy.outbound`: the widget fetches replies (a chatflow)
 WEBHOOK = "chat_webhook"  # `KindPolicy.outbound`: replies are POSTed to a webhook (custom chat)
-DEFAULT_TITLE = "Chat with us"
-DEFAULT_GREETING = "Hello! Write your question below and one of us will answer here."
+# Stored as given (a model default); while a chat keeps one, the widget gets it in the
+# visitor's language (`shown_text`).
+DEFAULT_TITLE = gettext_noop("Chat with us")
+DEFAULT_GREETING = gettext_noop("Hello! Write your question below and one of us will answer here.")
+
+
+def shown_text(value: str, default: str) -> str:
+    """A text the admin may change: the default in the active language, else as written."""
+    return gettext(default) if value == default else value
 
 
 def chat_kinds() -> list[str]:
@@ -133,18 +140,22 @@ class ChatSettings(models.Model):
     def clean(self) -> None:
         errors = {}
         if self.channel_id and self.channel.policy.intake != INTAKE:
-            errors["channel"] = "Chat settings belong to a chatflow or custom chat channel."
+            errors["channel"] = gettext(
+                "Chat settings belong to a chatflow or custom chat channel."
+            )
         origins = self.allowed_origins if isinstance(self.allowed_origins, list) else None
         cleaned = [normalize_origin(o) for o in origins or []] if origins is not None else None
         if cleaned is None or not all(cleaned):
-            errors["allowed_origins"] = (
+            errors["allowed_origins"] = gettext(
                 'A list of origins such as ["https://www.example.com"]: scheme and host '
                 "(and port), no path."
             )
         else:
             self.allowed_origins = sorted(set(cleaned))
         if self.webhook_url and urlsplit(self.webhook_url).scheme not in {"http", "https"}:
-            errors["webhook_url"] = "The webhook's address starts with https:// (or http://)."
+            errors["webhook_url"] = gettext(
+                "The webhook's address starts with https:// (or http://)."
+            )
         if errors:
             raise ValidationError(errors)
 

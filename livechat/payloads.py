@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.formats import number_format
+from django.utils.translation import gettext
 
 CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 MAX_NAME = 200
@@ -52,9 +54,9 @@ def _object(body: bytes) -> dict:
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
-        raise BadInput(400, "The body is not JSON: send a JSON object.") from None
+        raise BadInput(400, gettext("The body is not JSON: send a JSON object.")) from None
     if not isinstance(data, dict):
-        raise BadInput(400, 'Send a JSON object, e.g. {"id": "…", "text": "…"}.')
+        raise BadInput(400, gettext('Send a JSON object, e.g. {"id": "…", "text": "…"}.'))
     return data
 
 
@@ -62,7 +64,9 @@ def _storable(value: str, field: str) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise BadInput(400, f"{field} contains characters that are not text.") from None
+        raise BadInput(
+            400, gettext("%(field)s contains characters that are not text.") % {"field": field}
+        ) from None
     return value
 
 
@@ -70,26 +74,35 @@ def _string(data: dict, field: str, *, limit: int, required: bool = False) -> st
     value = data.get(field)
     if value is None or (value == "" and not required):
         if required:
-            raise BadInput(400, f"{field} is missing.")
+            raise BadInput(400, gettext("%(field)s is missing.") % {"field": field})
         return ""
     if not isinstance(value, str):
-        raise BadInput(400, f"{field} must be a string.")
+        raise BadInput(400, gettext("%(field)s must be a string.") % {"field": field})
     value = _storable(value, field)
     if len(value) > limit:
-        raise BadInput(400, f"{field} is longer than {limit} characters.")
+        raise BadInput(
+            400,
+            gettext("%(field)s is longer than %(limit)s characters.")
+            % {"field": field, "limit": limit},
+        )
     return value
 
 
 def _text(data: dict, field: str, limit: int) -> str:
     value = data.get(field)
     if not isinstance(value, str):
-        raise BadInput(400, f"{field} is missing: write a message.")
+        raise BadInput(400, gettext("%(field)s is missing: write a message.") % {"field": field})
     value = _CONTROLS.sub("", _storable(value, field)).strip()
     if not value:
-        raise BadInput(400, "The message is empty: write something first.")
+        raise BadInput(400, gettext("The message is empty: write something first."))
     if len(value) > limit:
         raise BadInput(
-            413, f"The message is longer than {limit:,} characters ({len(value):,}): shorten it."
+            413,
+            gettext("The message is longer than %(limit)s characters (%(length)s): shorten it.")
+            % {
+                "limit": number_format(limit, force_grouping=True),
+                "length": number_format(len(value), force_grouping=True),
+            },
         )
     return value
 
@@ -98,7 +111,9 @@ def _message_id(data: dict, field: str) -> str:
     value = data.get(field)
     if not isinstance(value, str) or not CLIENT_ID.match(value):
         raise BadInput(
-            400, f"{field} is missing or not an id (1–64 letters, digits, '_', '-', '.', ':')."
+            400,
+            gettext("%(field)s is missing or not an id (1–64 letters, digits, '_', '-', '.', ':').")
+            % {"field": field},
         )
     return value
 
@@ -113,7 +128,9 @@ def _email(data: dict, field: str) -> str:
         try:
             validate_email(value)
         except ValidationError:
-            raise BadInput(400, f"{field} is not an email address.") from None
+            raise BadInput(
+                400, gettext("%(field)s is not an email address.") % {"field": field}
+            ) from None
     return value
 
 
@@ -134,7 +151,7 @@ def api_message(body: bytes, *, max_text: int) -> ChatInput:
     data = _object(body)
     conversation = _string(data, "conversation_id", limit=MAX_CONVERSATION_ID, required=True)
     if not conversation.strip() or _ANY_CONTROL.search(conversation):
-        raise BadInput(400, "conversation_id must be printable text (1–128 characters).")
+        raise BadInput(400, gettext("conversation_id must be printable text (1–128 characters)."))
     return ChatInput(
         message_id=_message_id(data, "message_id"),
         text=_text(data, "text", max_text),

@@ -127,7 +127,7 @@ def api_url(channel: Channel) -> str:
 
 class ChatPanel(DetailsPanel):
     key = "chat"
-    title = "Chat"
+    title = gettext_lazy("Chat")
     description = gettext_lazy(
         "How visitors or your own system reach this channel, and how replies reach them."
     )

@@ -22,7 +22,7 @@ from urllib.parse import urljoin
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext
 
 from channels_cfg.services import record_settings_change
 from helpdesk.models import Channel, User
@@ -85,12 +85,9 @@ def embed_snippet(chat: ChatSettings) -> str:
 # ---------------------------------------------------------------------------------------
 
 HISTORY_PREFIX = "Chat · "
-# Field → its name in the history, for each shape of chat channel.
-WIDGET_FIELDS = {
-    "title": gettext_lazy("Title"),
-    "greeting": "Greeting",
-    "allowed_origins": "Allowed origins",
-}
+# Field → its name in the history (English, as every channel's history), for each shape of
+# chat channel.
+WIDGET_FIELDS = {"title": "Title", "greeting": "Greeting", "allowed_origins": "Allowed origins"}
 API_FIELDS = {"webhook_url": "Webhook URL", "webhook_secret": "Webhook secret"}
 MIN_SECRET_CHARS = 16
 
@@ -120,10 +117,13 @@ def _history_text(value) -> str:
 
 def _origin_problems(origins) -> list[str]:
     if not isinstance(origins, list):
-        return ["Give one origin per line, e.g. https://www.example.com."]
+        return [gettext("Give one origin per line, e.g. https://www.example.com.")]
     return [
-        f"“{str(line)[:80]}” is not a web origin: write the scheme and host (and port) only, "
-        "e.g. https://www.example.com."
+        gettext(
+            "“%(line)s” is not a web origin: write the scheme and host (and port) only, "
+            "e.g. https://www.example.com."
+        )
+        % {"line": str(line)[:80]}
         for line in origins
         if not normalize_origin(str(line))
     ]
@@ -152,8 +152,11 @@ def save_chat_settings(*, channel: Channel, data: dict, actor: User | None) -> l
                     continue
                 if len(value) < MIN_SECRET_CHARS:
                     errors[name] = [
-                        f"Use at least {MIN_SECRET_CHARS} characters, or press “New webhook "
-                        "secret” for a random one."
+                        gettext(
+                            "Use at least %(count)s characters, or press “New webhook secret” "
+                            "for a random one."
+                        )
+                        % {"count": MIN_SECRET_CHARS}
                     ]
             if name == "allowed_origins":
                 problems = _origin_problems(value)

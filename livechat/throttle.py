@@ -35,6 +35,7 @@ from django.conf import settings
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
+from django.utils.translation import ngettext
 from redis import RedisError
 
 log = logging.getLogger(__name__)
@@ -56,10 +57,19 @@ class RateLimited(Exception):
     @property
     def error(self) -> str:
         minutes = (self.retry_after + 59) // 60
-        wait = f"try again in {minutes} minute{'s' if minutes != 1 else ''}"
         if self.scope == STARTS_PER_IP:
-            return f"Too many new chats from this address: {wait}."
-        return f"Too many messages: {wait}."
+            text = ngettext(
+                "Too many new chats from this address: try again in %(minutes)s minute.",
+                "Too many new chats from this address: try again in %(minutes)s minutes.",
+                minutes,
+            )
+        else:
+            text = ngettext(
+                "Too many messages: try again in %(minutes)s minute.",
+                "Too many messages: try again in %(minutes)s minutes.",
+                minutes,
+            )
+        return text % {"minutes": minutes}
 
 
 @functools.cache

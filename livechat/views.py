@@ -32,6 +32,7 @@ from django.conf import settings
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
+from django.utils.formats import number_format
 from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -40,7 +41,13 @@ from helpdesk.access import agent_required, ticket_for_agent
 from helpdesk.throttling import client_ip
 from livechat import cors, realtime, selectors, setup, throttle, tokens
 from livechat.intake import store_chat_message
-from livechat.models import ChatSettings, webhook_kinds
+from livechat.models import (
+    DEFAULT_GREETING,
+    DEFAULT_TITLE,
+    ChatSettings,
+    shown_text,
+    webhook_kinds,
+)
 from livechat.payloads import BadInput, api_message, widget_message
 from livechat.templatetags.livechat_tags import now_ms, poller_context
 from livechat.texts import widget_texts
@@ -76,11 +83,17 @@ def _read_body(request) -> bytes:
     except ValueError:
         declared = 0
     if declared > limit:
-        raise BadInput(413, f"The request is larger than {limit:,} bytes.")
+        raise BadInput(413, _too_large(limit))
     body = request.read(limit + 1)
     if len(body) > limit:
-        raise BadInput(413, f"The request is larger than {limit:,} bytes.")
+        raise BadInput(413, _too_large(limit))
     return body
+
+
+def _too_large(limit: int) -> str:
+    return gettext("The request is larger than %(limit)s bytes.") % {
+        "limit": number_format(limit, force_grouping=True)
+    }
 
 
 def _headers(request) -> dict:
@@ -116,7 +129,7 @@ def widget_endpoint(*methods: str):
             if request.method == "OPTIONS":
                 return cors.preflight(request)
             if request.method not in methods:
-                response = _refuse(405, gettext("Use %(join)s.") % {"join": " or ".join(methods)})
+                response = _refuse(405, _use(methods))
                 response["Allow"] = ", ".join([*methods, "OPTIONS"])
                 return cors.with_cors(response, request)
             return cors.with_cors(view(request, chat), request)
@@ -124,6 +137,15 @@ def widget_endpoint(*methods: str):
         return wrapped
 
     return decorate
+
+
+def _use(methods: tuple[str, ...]) -> str:
+    if len(methods) == 1:
+        return gettext("Use %(method)s.") % {"method": methods[0]}
+    return gettext("Use %(first)s or %(second)s.") % {
+        "first": ", ".join(methods[:-1]),
+        "second": methods[-1],
+    }
 
 
 def _visitor(request, chat: ChatSettings) -> tokens.Visitor | None:
@@ -155,8 +177,8 @@ def widget_start(request, chat: ChatSettings):
     return JsonResponse(
         {
             "token": token,
-            "title": chat.title,
-            "greeting": chat.greeting,
+            "title": shown_text(chat.title, DEFAULT_TITLE),
+            "greeting": shown_text(chat.greeting, DEFAULT_GREETING),
             "max_text": settings.LIVECHAT_MAX_TEXT_CHARS,
             "poll_ms": _poll_ms(),
         }
@@ -233,7 +255,9 @@ def api_messages(request, channel_id: int):
     if chat is None:
         return _refuse(404, gettext("No custom chat channel with chat settings has this id."))
     if not chat.api_token_matches(tokens.bearer(request)):
-        return _refuse(401, "Missing or wrong token (Authorization: Bearer <the API token>).")
+        return _refuse(
+            401, gettext("Missing or wrong token (Authorization: Bearer <the API token>).")
+        )
     if not chat.channel.is_active:
         return _refuse(
             403, gettext("This channel is inactive: activate it in the channel settings.")

@@ -87,7 +87,7 @@ class SubmissionForm(forms.Form):
             "name": "name",
             "email": "email",
             "subject": "off",
-            "message": gettext("off"),
+            "message": "off",
         }
         for name, value in autocomplete.items():
             self.fields[name].widget.attrs.update(
@@ -137,9 +137,9 @@ class SubmissionForm(forms.Form):
         except BadToken as exc:
             self.token_expired = exc.expired
             raise ValidationError(
-                "This page was open for too long. Check your message and press Send again."
+                gettext("This page was open for too long. Check your message and press Send again.")
                 if exc.expired
-                else "This form could not be checked. Press Send again."
+                else gettext("This form could not be checked. Press Send again.")
             ) from exc
         return self.cleaned_data["token"]
 

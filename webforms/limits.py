@@ -9,6 +9,10 @@ signature (a `.pdf` must be a PDF). The helpdesk serves every attachment as a do
 """
 
 from dataclasses import dataclass
+from decimal import Decimal
+
+from django.utils.formats import number_format
+from django.utils.translation import gettext, gettext_lazy
 
 NAME_MAX = 200  # Contact.name, Message.sender_name
 EMAIL_MAX = 254  # RFC 5321 path limit (Contact.email)
@@ -33,10 +37,15 @@ ALLOWED_TYPES: dict[str, tuple[str, tuple[bytes, ...]]] = {
     "odt": ("application/vnd.oasis.opendocument.text", ZIP),
     "ods": ("application/vnd.oasis.opendocument.spreadsheet", ZIP),
 }
-KINDS_IN_WORDS = (
+KINDS_IN_WORDS = gettext_lazy(
     "PDF, PNG, JPEG, GIF, WebP, text (.txt, .log, .csv), Word, Excel, PowerPoint or OpenDocument"
 )
-NAMES = {"pdf": "a PDF", "png": "a PNG image", "jpg": "a JPEG image", "jpeg": "a JPEG image"}
+NAMES = {
+    "pdf": gettext_lazy("a PDF"),
+    "png": gettext_lazy("a PNG image"),
+    "jpg": gettext_lazy("a JPEG image"),
+    "jpeg": gettext_lazy("a JPEG image"),
+}
 
 
 class Refused(ValueError):
@@ -54,7 +63,9 @@ def megabytes(size: int) -> str:
     value = size / (1024 * 1024)
     if value < 1:
         return f"{max(1, round(size / 1024))} KB"
-    return f"{value:.0f} MB" if value >= 10 or value == int(value) else f"{value:.1f} MB"
+    if value >= 10 or value == int(value):
+        return f"{value:.0f} MB"
+    return f"{number_format(Decimal(f'{value:.1f}'), 1)} MB"  # 1.5 MB; Norwegian 1,5 MB
 
 
 def extension_of(filename: str) -> str:
@@ -77,24 +88,43 @@ def check_file(*, filename: str, size: int, head: bytes, max_bytes: int) -> Chec
     """Accept the file or raise `Refused`. `head` is the start of its content (≥ 16 bytes
     when the file is that long)."""
     if size <= 0:
-        raise Refused("The file is empty. Choose another file, or send the form without one.")
+        raise Refused(
+            gettext("The file is empty. Choose another file, or send the form without one.")
+        )
     if size > max_bytes:
         raise Refused(
-            f"The file is too large: at most {megabytes(max_bytes)} (this one is "
-            f"{megabytes(size)}). Choose a smaller file, or send the form without one."
+            gettext(
+                "The file is too large: at most %(max_size)s (this one is %(size)s). Choose a "
+                "smaller file, or send the form without one."
+            )
+            % {"max_size": megabytes(max_bytes), "size": megabytes(size)}
         )
     ext = extension_of(filename)
     if ext not in ALLOWED_TYPES:
-        shown = f".{ext} files" if ext else "Files without an extension"
-        raise Refused(f"{shown} cannot be sent here. Send {KINDS_IN_WORDS} files.")
+        if ext:
+            refusal = gettext(".%(ext)s files cannot be sent here. Send %(kinds)s files.")
+        else:
+            refusal = gettext(
+                "Files without an extension cannot be sent here. Send %(kinds)s files."
+            )
+        raise Refused(refusal % {"ext": ext, "kinds": KINDS_IN_WORDS})
     content_type, signatures = ALLOWED_TYPES[ext]
     if signatures and not head.startswith(signatures):
+        kind = NAMES[ext] if ext in NAMES else gettext("a .%(ext)s file") % {"ext": ext}
         raise Refused(
-            f"The file's content is not {NAMES.get(ext, f'a .{ext} file')}, though its name "
-            f"ends in .{ext}. Choose the file again, or save it in another format."
+            gettext(
+                "The file's content is not %(kind)s, though its name ends in .%(ext)s. Choose "
+                "the file again, or save it in another format."
+            )
+            % {"kind": kind, "ext": ext}
         )
     if ext == "webp" and head[8:12] != b"WEBP":
-        raise Refused("The file's content is not a WebP image, though its name ends in .webp.")
+        raise Refused(
+            gettext("The file's content is not a WebP image, though its name ends in .webp.")
+        )
     if not signatures and b"\x00" in head:
-        raise Refused(f"The file's content is not text, though its name ends in .{ext}.")
+        raise Refused(
+            gettext("The file's content is not text, though its name ends in .%(ext)s.")
+            % {"ext": ext}
+        )
     return CheckedFile(filename=clean_filename(filename), content_type=content_type)

@@ -18,14 +18,16 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 from helpdesk.channel_kinds import POLICIES
 from helpdesk.models import Channel
 
 # The channels this app serves (`KindPolicy.intake`); the InboundEvent kind of a submission.
 INTAKE = "form"
-DEFAULT_THANK_YOU = (
+# Stored as given (a model default); while a form keeps it, the thank-you page shows it in
+# the visitor's language (`FormSettings.thank_you_text`).
+DEFAULT_THANK_YOU = gettext_noop(
     "Thank you — we have your message. We will answer you by email as soon as we can."
 )
 MAX_ORIGINS = 20
@@ -140,20 +142,27 @@ class FormSettings(models.Model):
     def clean(self) -> None:
         errors = {}
         if self.channel_id and self.channel.kind not in form_kinds():
-            errors["channel"] = "Form settings belong to a form channel."
+            errors["channel"] = gettext("Form settings belong to a form channel.")
         try:
             self.embed_origins = "\n".join(parse_origins(self.embed_origins))
         except ValidationError as exc:
             errors["embed_origins"] = exc.messages
         self.title = self.title.strip()
         if not self.thank_you.strip():
-            errors["thank_you"] = "Write what the visitor reads once the form is sent."
+            errors["thank_you"] = gettext("Write what the visitor reads once the form is sent.")
         if errors:
             raise ValidationError(errors)
 
     @property
     def heading(self) -> str:
         return self.title or self.channel.name
+
+    @property
+    def thank_you_text(self) -> str:
+        """The thank-you text as the visitor reads it: the default in their language."""
+        if self.thank_you == DEFAULT_THANK_YOU:
+            return gettext(DEFAULT_THANK_YOU)
+        return self.thank_you
 
     @property
     def origins(self) -> list[str]:

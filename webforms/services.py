@@ -19,7 +19,6 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils.html import escape
-from django.utils.translation import gettext_lazy
 
 from channels_cfg.services import record_settings_change
 from helpdesk.models import Channel, InboundEvent, User
@@ -56,9 +55,10 @@ def renew_public_id(form_settings: FormSettings) -> str:
     return form_settings.public_id
 
 
-# What the Details tab may change, with its name in the channel's change history.
+# What the Details tab may change, with its name in the channel's change history (which,
+# like every channel's history, is written in English: stored words, not the page's).
 EDITABLE = {
-    "title": gettext_lazy("Title"),
+    "title": "Title",
     "intro": "Intro",
     "thank_you": "Thank-you text",
     "allow_attachments": "Allow attachments",

@@ -1,5 +1,6 @@
 /* Copy buttons: `<button data-copy="<id>" hidden>` copies the value (or text) of the
- * element with that id and says so in `[data-copy-status="<id>"]`.
+ * element with that id and says so in `[data-copy-status="<id>"]`, in the words of the
+ * button's `data-copied` and `data-copy-failed` (the page translates them; English without).
  *
  * Progressive enhancement: the buttons are hidden until this file shows them, and the text
  * they copy is always on the page to select by hand. A static file: the CSP forbids
@@ -11,6 +12,11 @@
   function say(id, words) {
     var status = document.querySelector('[data-copy-status="' + id + '"]');
     if (status) status.textContent = words;
+  }
+
+  // The page's words (translated, on the button), else these English ones.
+  function wordsOf(button, attribute, english) {
+    return button.getAttribute(attribute) || english;
   }
 
   function bySelecting(source) {
@@ -29,10 +35,11 @@
     var source = document.getElementById(id);
     if (!source) return;
     var text = "value" in source ? source.value : source.textContent;
-    var done = function () { say(id, "Copied."); };
+    var done = function () { say(id, wordsOf(button, "data-copied", "Copied.")); };
     var failed = function () {
       if (bySelecting(source)) done();
-      else say(id, "Could not copy: the text is selected, press Ctrl+C (⌘C on a Mac).");
+      else say(id, wordsOf(button, "data-copy-failed",
+        "Could not copy: the text is selected, press Ctrl+C (\u2318C on a Mac)."));
     };
     if (navigator.clipboard && window.isSecureContext) {
       navigator.clipboard.writeText(text).then(done, failed);
