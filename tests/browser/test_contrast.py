@@ -37,6 +37,14 @@ def contrast_problems(page) -> list[str]:
     ]
 
 
+def problems_on(page, paths) -> list[str]:
+    problems = []
+    for path in paths:
+        assert page.goto(path).ok, path
+        problems += contrast_problems(page)
+    return problems
+
+
 @pytest.fixture
 def desk(agent, admin_user):
     support = TeamFactory(name="Support")
@@ -54,20 +62,21 @@ def desk(agent, admin_user):
 def test_agent_pages_meet_wcag_aa_contrast(login_page, agent, desk):
     page = login_page(agent)
     problems = contrast_problems(page)
-    for path in [
-        "/queues/unassigned/",
-        "/queues/open/",
-        "/queues/mine/",
-        "/queues/closed/",
-        "/queues/open/?q=nothing-matches-this",
-        f"/tickets/{desk['ticket'].pk}/",
-        "/me/availability/",
-        "/me/language/",
-        "/notifications/",
-        "/notifications/settings/",
-    ]:
-        assert page.goto(path).ok, path
-        problems += contrast_problems(page)
+    problems += problems_on(
+        page,
+        [
+            "/queues/unassigned/",
+            "/queues/open/",
+            "/queues/mine/",
+            "/queues/closed/",
+            "/queues/open/?q=nothing-matches-this",
+            f"/tickets/{desk['ticket'].pk}/",
+            "/me/availability/",
+            "/me/language/",
+            "/notifications/",
+            "/notifications/settings/",
+        ],
+    )
     # The internal note mode: the yellow composer and its button.
     page.goto(f"/tickets/{desk['ticket'].pk}/")
     page.click("label[for=mode-note]")
@@ -77,18 +86,18 @@ def test_agent_pages_meet_wcag_aa_contrast(login_page, agent, desk):
 
 def test_admin_pages_meet_wcag_aa_contrast(login_page, admin_user, superadmin, desk):
     page = login_page(admin_user)
-    problems = []
-    for path in [
-        "/settings/channels/",
-        f"/settings/channels/{desk['channel'].pk}/",
-        f"/settings/channels/{desk['channel'].pk}/automation/",
-        "/settings/people/users/",
-        "/settings/people/teams/",
-        "/settings/people/seats/",
-        "/settings/people/skills/",
-    ]:
-        assert page.goto(path).ok, path
-        problems += contrast_problems(page)
+    problems = problems_on(
+        page,
+        [
+            "/settings/channels/",
+            f"/settings/channels/{desk['channel'].pk}/",
+            f"/settings/channels/{desk['channel'].pk}/automation/",
+            "/settings/people/users/",
+            "/settings/people/teams/",
+            "/settings/people/seats/",
+            "/settings/people/skills/",
+        ],
+    )
     page.context.clear_cookies()
     page = login_page(superadmin, start="/notifications/defaults/")
     problems += contrast_problems(page)
