@@ -126,12 +126,12 @@ def token_required(view):
         user = user_for_token(raw.strip()) if scheme in {"Bearer", "Token"} and raw else None
         if user is None:
             response = api_error(
-                401, "Authentication required: send 'Authorization: Bearer <token>'."
+                401, gettext("Authentication required: send 'Authorization: Bearer <token>'.")
             )
             response["WWW-Authenticate"] = 'Bearer realm="api"'
             return response
         if not has_ticket_access(user):
-            return api_error(403, "This token's user has no ticket access.")
+            return api_error(403, gettext("This token's user has no ticket access."))
         request.api_user = user
         return view(request, *args, **kwargs)
 

@@ -6,6 +6,8 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
+from django.utils.functional import lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from helpdesk import jobs, services
 from helpdesk.models import (
@@ -51,11 +53,11 @@ class OutOfOfficeInline(admin.TabularInline):
 
 
 class HasSeatFilter(admin.SimpleListFilter):
-    title = "seat"
+    title = gettext_lazy("seat")
     parameter_name = "seat"
 
     def lookups(self, request, model_admin):
-        return [("yes", "Has a seat"), ("no", "No seat")]
+        return [("yes", gettext("Has a seat")), ("no", gettext("No seat"))]
 
     def queryset(self, request, queryset):
         if self.value() in {"yes", "no"}:
@@ -90,7 +92,10 @@ class UserAdmin(BaseUserAdmin):
     inlines = [MembershipInline, AgentSkillInline, WorkingHoursInline, OutOfOfficeInline]
     fieldsets = [
         *BaseUserAdmin.fieldsets,
-        ("Helpdesk", {"fields": ["time_zone", "status", "availability_mode", "phone"]}),
+        (
+            gettext_lazy("Helpdesk"),
+            {"fields": ["time_zone", "status", "availability_mode", "phone"]},
+        ),
     ]
     actions = ["give_seat", "remove_seat", "set_available", "set_away"]
 
@@ -99,15 +104,15 @@ class UserAdmin(BaseUserAdmin):
         fields = super().get_readonly_fields(request, obj)
         return [*fields, "status"] if obj is not None else fields
 
-    @admin.display(description="Name")
+    @admin.display(description=gettext_lazy("Name"))
     def full_name(self, obj):
         return obj.get_full_name()
 
-    @admin.display(boolean=True, description="Seat")
+    @admin.display(boolean=True, description=gettext_lazy("Seat"))
     def has_seat(self, obj):
         return hasattr(obj, "seat")
 
-    @admin.action(description="Give a helpdesk seat")
+    @admin.action(description=gettext_lazy("Give a helpdesk seat"))
     def give_seat(self, request, queryset):
         given = 0
         for user in queryset:
@@ -118,31 +123,49 @@ class UserAdmin(BaseUserAdmin):
                 self.message_user(request, f"{user}: {exc.messages[0]}", messages.ERROR)
                 break
         if given:
-            self.message_user(request, f"Seats given or kept: {given}.", messages.SUCCESS)
+            self.message_user(
+                request,
+                gettext("Seats given or kept: %(count)s.") % {"count": given},
+                messages.SUCCESS,
+            )
 
-    @admin.action(description="Remove the helpdesk seat")
+    @admin.action(description=gettext_lazy("Remove the helpdesk seat"))
     def remove_seat(self, request, queryset):
         removed = sum(services.remove_seat(user=user) for user in queryset)
-        self.message_user(request, f"Seats removed: {removed}.", messages.SUCCESS)
+        self.message_user(
+            request, gettext("Seats removed: %(count)s.") % {"count": removed}, messages.SUCCESS
+        )
 
-    @admin.action(description="Set available")
+    @admin.action(description=gettext_lazy("Set available"))
     def set_available(self, request, queryset):
         for user in queryset:
             services.set_status(user=user, status=User.Status.AVAILABLE)
-        self.message_user(request, f"{queryset.count()} user(s) set to available.")
+        count = queryset.count()
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)s user(s) set to available.", "%(count)s user(s) set to available.", count
+            )
+            % {"count": count},
+        )
 
-    @admin.action(description="Set away")
+    @admin.action(description=gettext_lazy("Set away"))
     def set_away(self, request, queryset):
         for user in queryset:
             services.set_status(user=user, status=User.Status.AWAY)
-        self.message_user(request, f"{queryset.count()} user(s) set to away.")
+        count = queryset.count()
+        self.message_user(
+            request,
+            ngettext("%(count)s user(s) set to away.", "%(count)s user(s) set to away.", count)
+            % {"count": count},
+        )
 
 
 @admin.register(AccountSettings)
 class AccountSettingsAdmin(admin.ModelAdmin):
     list_display = ["__str__", "purchased_seats", "seats_in_use"]
 
-    @admin.display(description="Seats in use")
+    @admin.display(description=gettext_lazy("Seats in use"))
     def seats_in_use(self, obj):
         return Seat.objects.count()
 
@@ -210,11 +233,11 @@ class TeamAdmin(admin.ModelAdmin):
             )
         )
 
-    @admin.display(description="Main members", ordering="n_main")
+    @admin.display(description=gettext_lazy("Main members"), ordering="n_main")
     def main_members(self, obj):
         return obj.n_main
 
-    @admin.display(description="All members", ordering="n_all")
+    @admin.display(description=gettext_lazy("All members"), ordering="n_all")
     def all_members(self, obj):
         return obj.n_all
 
@@ -270,7 +293,10 @@ class AssignmentEventInline(admin.TabularInline):
 def _priority_action(priority: Ticket.Priority):
     """An admin action that sets the selected tickets' priority through the service."""
 
-    @admin.action(description=f"Set priority: {priority.label.lower()}", permissions=["change"])
+    def describe() -> str:
+        return gettext("Set priority: %(priority)s") % {"priority": str(priority.label).lower()}
+
+    @admin.action(description=lazy(describe, str)(), permissions=["change"])
     def action(modeladmin, request, queryset):
         changed = 0
         for ticket in queryset.order_by("pk"):
@@ -278,7 +304,13 @@ def _priority_action(priority: Ticket.Priority):
             services.set_priority(ticket=ticket, priority=priority, actor=request.user)
             changed += ticket.priority != before
         modeladmin.message_user(
-            request, f"Priority {priority.label.lower()}: {changed} ticket(s) changed."
+            request,
+            ngettext(
+                "Priority %(priority)s: %(count)s ticket(s) changed.",
+                "Priority %(priority)s: %(count)s ticket(s) changed.",
+                changed,
+            )
+            % {"priority": str(priority.label).lower(), "count": changed},
         )
 
     action.__name__ = f"set_priority_{priority.name.lower()}"
@@ -324,7 +356,7 @@ class TicketAdmin(admin.ModelAdmin):
         # read-only, so nothing saves a ticket without its service.
         return obj is None and super().has_change_permission(request)
 
-    @admin.action(description="Assign to me", permissions=["change"])
+    @admin.action(description=gettext_lazy("Assign to me"), permissions=["change"])
     def assign_to_me(self, request, queryset):
         """As the ticket page's "Assign to me": the ticket keeps its team when I am a member
         of it, else it loses it."""
@@ -344,23 +376,42 @@ class TicketAdmin(admin.ModelAdmin):
                 self.message_user(request, " ".join(exc.messages), messages.ERROR)
                 return
             changed += event is not None
-        self.message_user(request, f"Assigned to you: {changed} ticket(s).", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext(
+                "Assigned to you: %(count)s ticket(s).",
+                "Assigned to you: %(count)s ticket(s).",
+                changed,
+            )
+            % {"count": changed},
+            messages.SUCCESS,
+        )
 
-    @admin.action(description="Close", permissions=["change"])
+    @admin.action(description=gettext_lazy("Close"), permissions=["change"])
     def close_tickets(self, request, queryset):
         closed = 0
         for ticket in queryset.exclude(status=Ticket.Status.CLOSED).order_by("pk"):
             services.close(ticket=ticket, actor=request.user)
             closed += ticket.status == Ticket.Status.CLOSED
-        self.message_user(request, f"Closed: {closed} ticket(s).", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("Closed: %(count)s ticket(s).", "Closed: %(count)s ticket(s).", closed)
+            % {"count": closed},
+            messages.SUCCESS,
+        )
 
-    @admin.action(description="Reopen", permissions=["change"])
+    @admin.action(description=gettext_lazy("Reopen"), permissions=["change"])
     def reopen_tickets(self, request, queryset):
         reopened = 0
         for ticket in queryset.filter(status=Ticket.Status.CLOSED).order_by("pk"):
             services.reopen(ticket=ticket, actor=request.user)
             reopened += ticket.status != Ticket.Status.CLOSED
-        self.message_user(request, f"Reopened: {reopened} ticket(s).", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("Reopened: %(count)s ticket(s).", "Reopened: %(count)s ticket(s).", reopened)
+            % {"count": reopened},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(AssignmentEvent)
@@ -398,7 +449,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         obj.refresh_from_db()
         self.message_user(
             request,
-            f"Copy this token now, it will not be shown again: {raw}",
+            gettext("Copy this token now, it will not be shown again: %(token)s") % {"token": raw},
             messages.WARNING,
         )
 
@@ -428,11 +479,18 @@ class JobAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Retry the selected failed jobs")
+    @admin.action(description=gettext_lazy("Retry the selected failed jobs"))
     def retry(self, request, queryset):
         count = jobs.retry_failed(ids=queryset.values_list("pk", flat=True))
         self.message_user(
-            request, f"{count} failed jobs will run again with the next sweep.", messages.SUCCESS
+            request,
+            ngettext(
+                "%(count)s failed jobs will run again with the next sweep.",
+                "%(count)s failed jobs will run again with the next sweep.",
+                count,
+            )
+            % {"count": count},
+            messages.SUCCESS,
         )
 
 
@@ -477,26 +535,26 @@ class InboundEventAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="source id")
+    @admin.display(description=gettext_lazy("source id"))
     def short_source(self, obj):
         return obj.source_id[:60]
 
-    @admin.display(description="raw size (bytes)")
+    @admin.display(description=gettext_lazy("raw size (bytes)"))
     def raw_size(self, obj):
         return len(obj.raw or b"")
 
-    @admin.display(description="raw (first 8 KiB, as text)")
+    @admin.display(description=gettext_lazy("raw (first 8 KiB, as text)"))
     def raw_preview(self, obj):
         # Escaped by the admin like every readonly value: shown as text, never as HTML.
         return bytes(obj.raw or b"")[:8192].decode("utf-8", "replace")
 
-    @admin.display(description="download")
+    @admin.display(description=gettext_lazy("download"))
     def raw_download(self, obj):
         from django.urls import reverse
         from django.utils.html import format_html
 
         url = reverse("admin:helpdesk_inboundevent_raw", args=[obj.pk])
-        return format_html('<a href="{}">raw bytes</a>', url)
+        return format_html('<a href="{}">{}</a>', url, gettext("raw bytes"))
 
     def get_urls(self):
         from django.urls import path
@@ -524,11 +582,18 @@ class InboundEventAdmin(admin.ModelAdmin):
         response["X-Content-Type-Options"] = "nosniff"
         return response
 
-    @admin.action(description="Retry the selected failed or quarantined events")
+    @admin.action(description=gettext_lazy("Retry the selected failed or quarantined events"))
     def retry(self, request, queryset):
         from helpdesk.services.intake import retry_failed_inbound
 
         retried = retry_failed_inbound(queryset.values_list("pk", flat=True))
         self.message_user(
-            request, f"{len(retried)} events will be processed again.", messages.SUCCESS
+            request,
+            ngettext(
+                "%(count)s events will be processed again.",
+                "%(count)s events will be processed again.",
+                len(retried),
+            )
+            % {"count": len(retried)},
+            messages.SUCCESS,
         )

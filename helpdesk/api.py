@@ -31,8 +31,8 @@ def prohibit_surrogates(value: str) -> None:
         value.encode()
     except UnicodeEncodeError as exc:
         raise ValidationError(
-            f"Lone surrogates are not text: U+{ord(value[exc.start]):04X} at character "
-            f"{exc.start + 1}.",
+            gettext("Lone surrogates are not text: U+%(code)s at character %(position)s.")
+            % {"code": f"{ord(value[exc.start]):04X}", "position": exc.start + 1},
             code="surrogate",
         ) from None
 
@@ -122,7 +122,10 @@ class TicketCreateForm(forms.Form):
             for field, errs in self.errors.get_json_data().items()
         }
         for field in sorted(self.data.keys() - self.fields.keys()):
-            errors[field] = [f"Unknown field; the fields are {', '.join(self.fields)}."]
+            errors[field] = [
+                gettext("Unknown field; the fields are %(fields)s.")
+                % {"fields": ", ".join(self.fields)}
+            ]
         return errors
 
 
@@ -130,21 +133,23 @@ def _json_object(request) -> dict | JsonResponse:
     """The request's JSON object, or the 4xx answer that says what is wrong with it."""
     charset = request.content_params.get("charset", "utf-8").lower()
     if request.content_type != "application/json" or charset not in {"utf-8", "utf8"}:
-        return api_error(415, "Send the ticket as JSON: 'Content-Type: application/json' (UTF-8).")
+        return api_error(
+            415, gettext("Send the ticket as JSON: 'Content-Type: application/json' (UTF-8).")
+        )
     try:
         raw = request.body
     except RequestDataTooBig:
         raw = None
     if raw is None or len(raw) > MAX_BODY_BYTES:
-        return api_error(413, "The request body is larger than 1 MiB.")
+        return api_error(413, gettext("The request body is larger than 1 MiB."))
     try:
         payload = json.loads(raw.decode() or "null")
     except RecursionError:
-        return api_error(400, "The request body is nested too deeply.")
+        return api_error(400, gettext("The request body is nested too deeply."))
     except ValueError:  # also an integer of over 4,300 digits, and bytes that are not UTF-8
-        return api_error(400, "The request body is not valid JSON in UTF-8.")
+        return api_error(400, gettext("The request body is not valid JSON in UTF-8."))
     if not isinstance(payload, dict):
-        return api_error(400, "The request body must be a JSON object.")
+        return api_error(400, gettext("The request body must be a JSON object."))
     return payload
 
 
@@ -156,7 +161,7 @@ def tickets_collection(request):
         return payload
     form = TicketCreateForm(data={k: v for k, v in payload.items() if v is not None})
     if errors := form.errors_by_field():
-        return api_error(400, "Some fields are invalid.", errors=errors)
+        return api_error(400, gettext("Some fields are invalid."), errors=errors)
     data = form.cleaned_data
     try:
         ticket, created = create_ticket_for_email(
@@ -171,7 +176,7 @@ def tickets_collection(request):
         )
     except ValidationError as exc:
         errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
-        return api_error(400, "Some fields are invalid.", errors=errors)
+        return api_error(400, gettext("Some fields are invalid."), errors=errors)
     ticket = _ticket_queryset(request.api_user).get(pk=ticket.pk)
     return JsonResponse(serialize_ticket(ticket), status=201 if created else 200)
 
@@ -181,7 +186,7 @@ def tickets_collection(request):
 def ticket_detail(request, ticket_id: int):
     ticket = _ticket_queryset(request.api_user).filter(pk=ticket_id).first()
     if ticket is None:
-        return api_error(404, f"No ticket has id {ticket_id}.")
+        return api_error(404, gettext("No ticket has id %(id)s.") % {"id": ticket_id})
     return JsonResponse(serialize_ticket(ticket))
 
 

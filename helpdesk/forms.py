@@ -97,8 +97,8 @@ class OwnerForm(forms.Form):
         )
         self.fields["assignee"].choices = [
             ("", gettext("Nobody (unassigned)")),
-            ("Teams", [(f"team:{t.pk}", t.name) for t in teams]),
-            ("Users", [(f"user:{u.pk}", user_label(u)) for u in users]),
+            (gettext("Teams"), [(f"team:{t.pk}", t.name) for t in teams]),
+            (gettext("Users"), [(f"user:{u.pk}", user_label(u)) for u in users]),
         ]
 
     def clean_assignee(self) -> tuple[User | None, Team | None]:
@@ -268,11 +268,11 @@ class BulkForm(forms.Form):
     saw; `all_on_page` takes every row of the page) and one action with its value."""
 
     ACTIONS = (
-        ("assign", "Assign"),
+        ("assign", gettext_lazy("Assign")),
         ("status", gettext_lazy("Set status")),
         ("priority", gettext_lazy("Set priority")),
     )
-    ACTIONS += (("close", "Close"),)
+    ACTIONS += (("close", gettext_lazy("Close")),)
 
     action = forms.ChoiceField(choices=ACTIONS)
     tickets = forms.MultipleChoiceField(required=False)
@@ -296,8 +296,8 @@ class BulkForm(forms.Form):
         self.fields["assignee"].choices = [
             ("", gettext("Assign to…")),
             ("none", gettext("Nobody (unassigned)")),
-            ("Teams", [(key, t.name) for key, t in self.teams.items()]),
-            ("Users", [(key, user_label(u)) for key, u in self.users.items()]),
+            (gettext("Teams"), [(key, t.name) for key, t in self.teams.items()]),
+            (gettext("Users"), [(key, user_label(u)) for key, u in self.users.items()]),
         ]
         for name in ("tickets", "page_tickets"):
             self.fields[name].valid_value = lambda value: bool(TICKET_AT_VERSION.match(value))

@@ -3,7 +3,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from helpdesk.models.permissions import MANAGE_HELPDESK, codename
 
@@ -16,12 +16,12 @@ class AccountSettings(models.Model):
     )
 
     class Meta:
-        verbose_name = "account settings"
-        verbose_name_plural = "account settings"
+        verbose_name = gettext_lazy("account settings")
+        verbose_name_plural = gettext_lazy("account settings")
         permissions = [(codename(MANAGE_HELPDESK), "Can manage helpdesk channels and routing")]
 
     def __str__(self) -> str:
-        return "Account settings"
+        return gettext("Account settings")
 
     @classmethod
     def load(cls) -> "AccountSettings":
@@ -45,7 +45,7 @@ class Seat(models.Model):
     )
 
     def __str__(self) -> str:
-        return f"Seat of {self.user}"
+        return gettext("Seat of %(user)s") % {"user": self.user}
 
 
 def hash_token(raw: str) -> str:

@@ -27,7 +27,7 @@ class WorkingHours(models.Model):
 
     class Meta:
         ordering = ["user", "weekday", "start"]
-        verbose_name_plural = "working hours"
+        verbose_name_plural = gettext_lazy("working hours")
         constraints = [
             models.CheckConstraint(
                 condition=Q(end__gt=F("start")), name="working_hours_end_after_start"
@@ -50,7 +50,7 @@ class OutOfOffice(models.Model):
 
     class Meta:
         ordering = ["user", "start"]
-        verbose_name = "out-of-office period"
+        verbose_name = gettext_lazy("out-of-office period")
         indexes = [models.Index(fields=["user", "end"], name="ooo_user_end_idx")]
         constraints = [
             models.CheckConstraint(

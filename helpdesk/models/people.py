@@ -37,7 +37,7 @@ class PeopleChange(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        verbose_name = "people change"
+        verbose_name = gettext_lazy("people change")
         indexes = [
             models.Index(
                 fields=["subject_kind", "subject_id", "-created_at"],

@@ -38,7 +38,9 @@ class TeamMembership(models.Model):
                 fields=["user"],
                 condition=Q(role="main"),
                 name="one_main_team_per_user",
-                violation_error_message="This user is already the main member of another team.",
+                violation_error_message=gettext_lazy(
+                    "This user is already the main member of another team."
+                ),
             ),
         ]
 

@@ -11,7 +11,7 @@ from helpdesk.models.permissions import TICKET_ACCESS
 # A phone number in E.164 form: "+", the country code, the number; 15 digits at most.
 validate_e164 = RegexValidator(
     r"^\+[1-9][0-9]{1,14}$",
-    "Enter the number in E.164 form: + and the country code, e.g. +4712345678.",
+    gettext_lazy("Enter the number in E.164 form: + and the country code, e.g. +4712345678."),
 )
 
 

@@ -49,14 +49,15 @@ def remove_seat(*, user: User, by: User | None = None) -> bool:
 
 
 def _record_seat(*, user: User, by: User, given: bool) -> None:
-    before, after = ("No", "Yes") if given else ("Yes", "No")
+    yes, no = gettext("Yes"), gettext("No")
+    before, after = (no, yes) if given else (yes, no)
     record_people_change(
         kind=PeopleChange.Subject.SEAT,
         subject_id=user.pk,
         label=str(user),
         actor=by,
-        summary="Seat given" if given else "Seat taken",
-        changes=[{"field": "Seat", "before": before, "after": after}],
+        summary=gettext("Seat given") if given else gettext("Seat taken"),
+        changes=[{"field": gettext("Seat"), "before": before, "after": after}],
     )
 
 

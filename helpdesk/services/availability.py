@@ -67,7 +67,10 @@ def replace_working_hours(*, user: User, ranges: Iterable[tuple[int, time, time]
             end = time.max
         day = Weekday(weekday).label
         if end <= start:
-            raise ValidationError(f"{day}: {start:%H:%M} – {end:%H:%M} ends before it starts.")
+            raise ValidationError(
+                gettext("%(day)s: %(start)s – %(end)s ends before it starts.")
+                % {"day": day, "start": f"{start:%H:%M}", "end": f"{end:%H:%M}"}
+            )
         by_day.setdefault(weekday, []).append((start, end))
         rows.append(WorkingHours(user=user, weekday=weekday, start=start, end=end))
     for weekday, spans in by_day.items():
@@ -81,8 +84,16 @@ def replace_working_hours(*, user: User, ranges: Iterable[tuple[int, time, time]
         for (_, first_end), (second_start, second_end) in pairwise(spans):
             if second_start < first_end:
                 raise ValidationError(
-                    f"{day}: {second_start:%H:%M} – {second_end:%H:%M} overlaps the range "
-                    f"before it (until {first_end:%H:%M})."
+                    gettext(
+                        "%(day)s: %(start)s – %(end)s overlaps the range before it "
+                        "(until %(until)s)."
+                    )
+                    % {
+                        "day": day,
+                        "start": f"{second_start:%H:%M}",
+                        "end": f"{second_end:%H:%M}",
+                        "until": f"{first_end:%H:%M}",
+                    }
                 )
     with transaction.atomic():
         User.objects.select_for_update().filter(pk=user.pk).first()  # one writer at a time

@@ -25,7 +25,7 @@ class PeopleChanged(Exception):
         words = "; ".join(f"{c['field']}: {c['before']} → {c['after']}" for c in changes)
         super().__init__(
             gettext("%(label)s changed meanwhile (%(value)s).")
-            % {"label": label, "value": words or "details"}
+            % {"label": label, "value": words or gettext("details")}
         )
 
 
@@ -42,9 +42,9 @@ def same_state(shown: dict, current: dict) -> bool:
 
 def _text(value) -> str:
     if isinstance(value, bool):
-        return "Yes" if value else "No"
+        return gettext("Yes") if value else gettext("No")
     if value in (None, ""):
-        return "(empty)"
+        return gettext("(empty)")
     return str(value)
 
 
@@ -67,8 +67,8 @@ def diff_states(before: dict, after: dict, labels: dict[str, str]) -> list[dict]
             changes.append(
                 {
                     "field": str(label),
-                    "before": ", ".join(old_names) or "(none)",
-                    "after": ", ".join(new_names) or "(none)",
+                    "before": ", ".join(old_names) or gettext("(none)"),
+                    "after": ", ".join(new_names) or gettext("(none)"),
                     "added": [x for x in new_names if x not in old_names],
                     "removed": [x for x in old_names if x not in new_names],
                 }

@@ -23,29 +23,31 @@ from helpdesk.services.people_log import (
 Role = TeamMembership.Role
 
 TEAM_LABELS = {
-    "name": "Name",
+    "name": gettext_lazy("Name"),
     "main": gettext_lazy("Main members"),
     "additional": gettext_lazy("Additional members"),
 }
-SKILL_LABELS = {"name": "Name", "holders": gettext_lazy("Users with the skill")}
+SKILL_LABELS = {"name": gettext_lazy("Name"), "holders": gettext_lazy("Users with the skill")}
+
+
+# Whole sentences per model (a translation cannot put "team" or "skill" in a slot).
+NAME_REQUIRED = {
+    Team: gettext_lazy("Give the team a name."),
+    Skill: gettext_lazy("Give the skill a name."),
+}
+NAME_TAKEN = {
+    Team: gettext_lazy("A team named “%(name)s” already exists."),
+    Skill: gettext_lazy("A skill named “%(name)s” already exists."),
+}
 
 
 def _clean_name(name: str, model, exclude_pk: int | None = None) -> str:
     name = " ".join(name.split())
-    what = model._meta.verbose_name
     if not name:
-        raise ValidationError(
-            {"name": gettext("Give the %(what)s a name.") % {"what": what}}, code="required"
-        )
+        raise ValidationError({"name": str(NAME_REQUIRED[model])}, code="required")
     clash = model.objects.filter(name__iexact=name).exclude(pk=exclude_pk)
     if clash.exists():
-        raise ValidationError(
-            {
-                "name": gettext("A %(what)s named “%(name)s” already exists.")
-                % {"what": what, "name": name}
-            },
-            code="taken",
-        )
+        raise ValidationError({"name": NAME_TAKEN[model] % {"name": name}}, code="taken")
     return name
 
 
@@ -76,8 +78,8 @@ def create_team(*, name: str, actor: User | None) -> Team:
             subject_id=team.pk,
             label=team.name,
             actor=actor,
-            summary="Created",
-            changes=[{"field": "Name", "before": "", "after": team.name}],
+            summary=gettext("Created"),
+            changes=[{"field": gettext("Name"), "before": "", "after": team.name}],
         )
     return team
 
@@ -137,7 +139,7 @@ def update_team(
             label=locked.name,
             actor=actor,
             changes=changes,
-            summary="Edited",
+            summary=gettext("Edited"),
         )
     team.refresh_from_db()
     return changes
@@ -169,8 +171,8 @@ def create_skill(*, name: str, actor: User | None) -> Skill:
             subject_id=skill.pk,
             label=skill.name,
             actor=actor,
-            summary="Created",
-            changes=[{"field": "Name", "before": "", "after": skill.name}],
+            summary=gettext("Created"),
+            changes=[{"field": gettext("Name"), "before": "", "after": skill.name}],
         )
     return skill
 
@@ -204,7 +206,7 @@ def update_skill(
             label=locked.name,
             actor=actor,
             changes=changes,
-            summary="Edited",
+            summary=gettext("Edited"),
         )
     skill.refresh_from_db()
     return changes

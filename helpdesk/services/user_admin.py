@@ -27,14 +27,14 @@ from helpdesk.services.people_log import (
 Role = TeamMembership.Role
 
 USER_LABELS = {
-    "name": "Name",
-    "email": "Email",
-    "active": "Active",
+    "name": gettext_lazy("Name"),
+    "email": gettext_lazy("Email"),
+    "active": gettext_lazy("Active"),
     "ticket_access": gettext_lazy("Ticket access"),
-    "seat": "Seat",
+    "seat": gettext_lazy("Seat"),
     "main_team": gettext_lazy("Main team"),
     "additional_teams": gettext_lazy("Additional teams"),
-    "skills": "Skills",
+    "skills": gettext_lazy("Skills"),
 }
 
 
@@ -144,9 +144,9 @@ def update_user(
             label=str(locked),
             actor=actor,
             changes=changes,
-            summary="Edited",
+            summary=gettext("Edited"),
         )
-        seat_change = diff_states(before, after, {"seat": "Seat"})
+        seat_change = diff_states(before, after, {"seat": gettext("Seat")})
     user.refresh_from_db()
     return seat_change + changes
 
@@ -193,12 +193,12 @@ def invite_user(
         if seat:
             give_seat(user=user, by=actor)
         changes = [
-            {"field": "Username", "before": "", "after": user.username},
-            {"field": "Email", "before": "", "after": user.email or "(empty)"},
+            {"field": gettext("Username"), "before": "", "after": user.username},
+            {"field": gettext("Email"), "before": "", "after": user.email or gettext("(empty)")},
             {
                 "field": gettext("Ticket access"),
                 "before": "",
-                "after": "Yes" if ticket_access else "No",
+                "after": gettext("Yes") if ticket_access else gettext("No"),
             },
         ]
         record_people_change(
@@ -207,7 +207,7 @@ def invite_user(
             label=str(user),
             actor=actor,
             changes=changes,
-            summary="Invited",
+            summary=gettext("Invited"),
         )
     return user, password
 
@@ -237,12 +237,12 @@ def set_user_active(*, user: User, active: bool, actor: User | None) -> bool:
             subject_id=locked.pk,
             label=str(locked),
             actor=actor,
-            summary="Reactivated" if active else "Deactivated",
+            summary=gettext("Reactivated") if active else gettext("Deactivated"),
             changes=[
                 {
-                    "field": "Active",
-                    "before": "No" if active else "Yes",
-                    "after": "Yes" if active else "No",
+                    "field": gettext("Active"),
+                    "before": gettext("No") if active else gettext("Yes"),
+                    "after": gettext("Yes") if active else gettext("No"),
                 }
             ],
         )

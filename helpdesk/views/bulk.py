@@ -54,7 +54,7 @@ def queue_bulk(request, slug: str):
     form = BulkForm(request.POST, teams=teams, users=users)
     if not form.is_valid():
         errors = [e for errs in form.errors.values() for e in errs]
-        messages.error(request, " ".join(errors) or "Choose tickets and an action.")
+        messages.error(request, " ".join(errors) or gettext("Choose tickets and an action."))
         return redirect(_back(request, slug))
     data = form.cleaned_data
     picked = data["picked"]

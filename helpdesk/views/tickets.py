@@ -32,14 +32,12 @@ from helpdesk.services import (
 from helpdesk.templatetags.helpdesk_tags import describe_owner
 from helpdesk.views.common import queue_nav
 
-CONFLICT = (
-    "This ticket changed while you were looking at it: it is now owned by {owner}. "
-    "Review and try again."
-)
-
 
 def conflict_message(ticket: Ticket) -> str:
-    return CONFLICT.format(owner=describe_owner(ticket))
+    return gettext(
+        "This ticket changed while you were looking at it: it is now owned by %(owner)s. "
+        "Review and try again."
+    ) % {"owner": describe_owner(ticket)}
 
 
 # What the agent saw when the page was drawn (the reply form carries it), to name what changed
@@ -66,7 +64,7 @@ def what_changed(seen: str, fresh: Ticket) -> list[tuple[str, str]]:
         newer = newer.filter(pk__gt=int(last))
     message = newer.select_related("author").order_by("-pk").first()
     if message is not None:
-        who = message.author or message.sender_name or fresh.contact or "someone"
+        who = message.author or message.sender_name or fresh.contact or gettext("someone")
         changes.append(("message", gettext("a new message from %(who)s") % {"who": who}))
     if (owner_id, team_id) != (str(fresh.owner_id or ""), str(fresh.team_id or "")):
         changes.append(
@@ -271,9 +269,11 @@ def ticket_reply(request, ticket_id: int):
             }
         )
         conflict = (
-            gettext("This ticket changed while you were writing: ")
-            + "; ".join(text for _, text in changes)
-            + gettext(". Your text is kept below: review it and send again.")
+            gettext(
+                "This ticket changed while you were writing: %(changes)s. "
+                "Your text is kept below: review it and send again."
+            )
+            % {"changes": "; ".join(text for _, text in changes)}
             if changes
             else conflict_message(fresh)
         )
