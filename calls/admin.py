@@ -5,6 +5,7 @@ value (left blank: kept)."""
 from django import forms
 from django.contrib import admin
 from django.utils.html import format_html_join
+from django.utils.translation import gettext, gettext_lazy
 
 from calls import intake
 from calls.models import Call, CallSettings
@@ -13,7 +14,9 @@ from helpdesk.forms import KeptSecretField, keep_blank_secret
 
 class CallSettingsForm(forms.ModelForm):
     auth_token = KeptSecretField(
-        help_text="The Twilio account's auth token. Leave blank to keep the stored token."
+        help_text=gettext_lazy(
+            "The Twilio account's auth token. Leave blank to keep the stored token."
+        )
     )
 
     class Meta:
@@ -39,17 +42,17 @@ class CallSettingsAdmin(admin.ModelAdmin):
     list_select_related = ["channel"]
     readonly_fields = ["twilio_urls"]
 
-    @admin.display(boolean=True, description="Auth token set")
+    @admin.display(boolean=True, description=gettext_lazy("Auth token set"))
     def has_token(self, obj):
         return bool(obj.auth_token)
 
-    @admin.display(description="URLs to give Twilio")
+    @admin.display(description=gettext_lazy("URLs to give Twilio"))
     def twilio_urls(self, obj):
         if obj.pk is None:
-            return "Save first: the URLs name the channel."
+            return gettext("Save first: the URLs name the channel.")
         rows = [
-            ("A call comes in", intake.callback_url(obj, intake.INCOMING)),
-            ("Call status changes", intake.callback_url(obj, intake.STATUS)),
+            (gettext("A call comes in"), intake.callback_url(obj, intake.INCOMING)),
+            (gettext("Call status changes"), intake.callback_url(obj, intake.STATUS)),
         ]
         return format_html_join("", "<p>{}: <code>{}</code> (HTTP POST)</p>", rows)
 
@@ -77,6 +80,6 @@ class CallAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="Ticket")
+    @admin.display(description=gettext_lazy("Ticket"))
     def ticket_link(self, obj):
         return f"#{obj.ticket_id}"

@@ -14,12 +14,20 @@ reaches the ticket whichever of the two arrives first; both carry the same Recor
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext, gettext_noop
 from twilio.twiml.voice_response import VoiceResponse
 
-# Said when a channel has neither a recorded greeting nor an after-hours message.
-DEFAULT_AFTER_HOURS = "We are closed right now. Please leave a message after the tone."
-DEFAULT_UNANSWERED = "Nobody can take your call right now. Please leave a message after the tone."
-FALLBACK = "We cannot take your call right now. Please leave a message after the tone."
+# Said when a channel has neither a recorded greeting nor an after-hours message, in the
+# active language (the intake's: the deployment's).
+DEFAULT_AFTER_HOURS = gettext_noop(
+    "We are closed right now. Please leave a message after the tone."
+)
+DEFAULT_UNANSWERED = gettext_noop(
+    "Nobody can take your call right now. Please leave a message after the tone."
+)
+FALLBACK = gettext_noop(
+    "We cannot take your call right now. Please leave a message after the tone."
+)
 
 
 @dataclass(frozen=True)
@@ -61,7 +69,7 @@ def voicemail(vm: Voicemail) -> str:
     if vm.unanswered_audio_url:
         response.play(vm.unanswered_audio_url)
     else:
-        response.say(DEFAULT_UNANSWERED)
+        response.say(gettext(DEFAULT_UNANSWERED))
     return _record(response, vm)
 
 
@@ -70,14 +78,14 @@ def after_hours(vm: Voicemail) -> str:
     if vm.greeting_audio_url:
         response.play(vm.greeting_audio_url)
     else:
-        response.say(vm.after_hours_message.strip() or DEFAULT_AFTER_HOURS)
+        response.say(vm.after_hours_message.strip() or gettext(DEFAULT_AFTER_HOURS))
     return _record(response, vm)
 
 
 def fallback(vm: Voicemail) -> str:
     """Our processing failed: the caller can still leave a message."""
     response = VoiceResponse()
-    response.say(FALLBACK)
+    response.say(gettext(FALLBACK))
     return _record(response, vm)
 
 

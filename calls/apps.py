@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class CallsConfig(AppConfig):
     name = "calls"
-    verbose_name = "Calls"
+    verbose_name = gettext_lazy("Calls")
 
     def ready(self) -> None:
         # Registers `process_call_task`, which the intake sweep publishes by its name

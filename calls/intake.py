@@ -45,7 +45,8 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import OperationalError, connection
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 from twilio.request_validator import RequestValidator
 
 from calls import answers, wording
@@ -136,6 +137,13 @@ def callback_url(call_settings: CallSettings, callback: str) -> str:
 
 
 def receive(*, call_settings: CallSettings, webhook: Webhook) -> Answer:
+    """Check, store, process and answer one webhook. What the caller hears and the ticket
+    shows is in the deployment's language (Twilio's request names none)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return _receive(call_settings=call_settings, webhook=webhook)
+
+
+def _receive(*, call_settings: CallSettings, webhook: Webhook) -> Answer:
     channel = call_settings.channel
     url = call_settings.public_url(webhook.path)
     headers = {**webhook.headers, "X-Twilio-Signature": webhook.signature}
@@ -248,6 +256,13 @@ def _answer(call_settings: CallSettings, callback: str, data: dict) -> str:
 
 
 def handle_call_event(event: InboundEvent) -> Outcome:
+    """The handler `process_inbound` runs for a call event (inside its transaction); the
+    thread's sentences are in the deployment's language."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return _handle_call_event(event)
+
+
+def _handle_call_event(event: InboundEvent) -> Outcome:
     payload = event.payload or {}
     callback = payload.get("callback")
     if callback == REJECTED:
@@ -277,7 +292,7 @@ def handle_incoming(event: InboundEvent, data: dict) -> Outcome:
     call_settings = CallSettings.objects.get(channel=channel)
     at = timezone.now()
     ticket, _ = create_ticket(
-        subject=f"Call from {caller}",
+        subject=gettext("Call from %(caller)s") % {"caller": caller},
         body=wording.incoming(caller, called),
         channel=channel,
         contact=contact_for_phone(caller),
@@ -386,7 +401,7 @@ def handle_status(event: InboundEvent, data: dict) -> Outcome:
         call.save(update_fields=["status", "duration"])
     body = wording.outcome(
         answer=call.answer,
-        agent=str(call.dialled_user) if call.dialled_user else "the agent",
+        agent=str(call.dialled_user) if call.dialled_user else gettext("the agent"),
         dial_status=call.dial_status,
         dial_seconds=call.dial_duration,
         call_status=status,

@@ -23,7 +23,7 @@ KIND = "call"  # `KindPolicy.intake` of the kinds whose input these webhooks tak
 
 validate_prefix = RegexValidator(
     r"^(/[A-Za-z0-9._~-]+)*/?$",
-    "A path such as /helpdesk (or blank): what your proxy puts before /calls/….",
+    gettext_lazy("A path such as /helpdesk (or blank): what your proxy puts before /calls/…."),
 )
 
 
@@ -76,11 +76,11 @@ class CallSettings(models.Model):
     )
 
     class Meta:
-        verbose_name = "call settings"
-        verbose_name_plural = "call settings"
+        verbose_name = gettext_lazy("call settings")
+        verbose_name_plural = gettext_lazy("call settings")
 
     def __str__(self) -> str:
-        return f"Call settings of {self.channel}"
+        return gettext("Call settings of %(channel)s") % {"channel": self.channel}
 
     def clean(self) -> None:
         if self.channel_id and self.channel.policy.intake != KIND:
@@ -144,4 +144,7 @@ class Call(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Call {self.call_sid} from {self.from_number}"
+        return gettext("Call %(sid)s from %(number)s") % {
+            "sid": self.call_sid,
+            "number": self.from_number,
+        }

@@ -111,7 +111,7 @@ class CallPanelForm(forms.Form):
 
 class CallPanel(DetailsPanel):
     key = "calls"
-    title = "Calls"
+    title = gettext_lazy("Calls")
     description = gettext_lazy("How Twilio reaches this channel, and how it rings the agents.")
     template = "calls/_panel.html"
     intake = KIND
@@ -127,7 +127,7 @@ class CallPanel(DetailsPanel):
     def saved_message(self, changes: list[dict]) -> str:
         if not changes:
             return gettext("Call settings: nothing changed.")
-        address = {PREFIX + LABELS[name] for name in ("public_base_url", "proxy_prefix")}
+        address = {f"{PREFIX}{LABELS[name]}" for name in ("public_base_url", "proxy_prefix")}
         if any(change["field"] in address for change in changes):
             return gettext(
                 "Call settings saved. The URLs changed: give Twilio the new ones shown below."

@@ -17,22 +17,23 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from calls.models import KIND, CallSettings
 from channels_cfg.services import record_settings_change
 from helpdesk.models import Channel, User
 
-# What the page edits, in page order, with its label in the history.
+# What the page edits, in page order, with its label in the history (the history keeps
+# the words of the moment, as text: `channels_cfg.services`).
 LABELS = {
-    "auth_token": "Twilio auth token",
-    "public_base_url": "Public base URL",
-    "proxy_prefix": "Proxy prefix",
-    "dial_timeout": "Dial timeout",
-    "caller_id": "Caller id",
-    "voicemail_max_seconds": "Longest voicemail",
+    "auth_token": gettext_lazy("Twilio auth token"),
+    "public_base_url": gettext_lazy("Public base URL"),
+    "proxy_prefix": gettext_lazy("Proxy prefix"),
+    "dial_timeout": gettext_lazy("Dial timeout"),
+    "caller_id": gettext_lazy("Caller id"),
+    "voicemail_max_seconds": gettext_lazy("Longest voicemail"),
 }
-PREFIX = "Calls · "
+PREFIX = gettext_lazy("Calls · ")
 SECRET = "auth_token"
 REMOVE = "remove_auth_token"
 PLAIN = tuple(name for name in LABELS if name != SECRET)
@@ -63,9 +64,9 @@ def _tidy(name: str, value):
 
 def _text(name: str, value) -> str:
     if value in (None, ""):
-        return "(empty)"
+        return gettext("(empty)")
     if name in SECONDS:
-        return f"{value} seconds"
+        return ngettext("%(count)s second", "%(count)s seconds", value) % {"count": value}
     return str(value)
 
 
@@ -77,12 +78,12 @@ def _changes(before: dict, after: CallSettings) -> list[dict]:
             continue
         if name == SECRET:
             change = {
-                "before": "(hidden)" if old else "(none)",
-                "after": "changed" if new else "(none)",
+                "before": gettext("(hidden)") if old else gettext("(none)"),
+                "after": gettext("changed") if new else gettext("(none)"),
             }
         else:
             change = {"before": _text(name, old), "after": _text(name, new)}
-        changes.append({"field": PREFIX + label, **change})
+        changes.append({"field": f"{PREFIX}{label}", **change})
     return changes
 
 
@@ -97,21 +98,29 @@ def _problems(call_settings: CallSettings, *, typed: str, remove: bool) -> dict:
     """The reasons to refuse that the model does not say, by field (empty: none)."""
     errors: dict[str, list[str]] = {}
     if typed and remove:
-        errors[REMOVE] = ["Either type a new auth token or remove the stored one, not both."]
+        errors[REMOVE] = [
+            gettext("Either type a new auth token or remove the stored one, not both.")
+        ]
     if typed and not TOKEN_CHARS.match(typed):
-        errors[SECRET] = ["An auth token has no spaces: paste it again from the Twilio console."]
+        errors[SECRET] = [
+            gettext("An auth token has no spaces: paste it again from the Twilio console.")
+        ]
     url = call_settings.public_base_url
     if url:
         parts = urlsplit(url)
         if parts.scheme not in {"http", "https"} or not parts.netloc:
             errors["public_base_url"] = [
-                "Give the address Twilio calls with http:// or https://, e.g. "
-                "https://help.example.com."
+                gettext(
+                    "Give the address Twilio calls with http:// or https://, e.g. "
+                    "https://help.example.com."
+                )
             ]
         elif parts.query or parts.fragment:
             errors["public_base_url"] = [
-                "Give only the scheme, host and path, without ? or #: Twilio signs the exact "
-                "address it calls."
+                gettext(
+                    "Give only the scheme, host and path, without ? or #: Twilio signs the exact "
+                    "address it calls."
+                )
             ]
     return errors
 

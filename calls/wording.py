@@ -1,4 +1,7 @@
-"""The sentences a call leaves in its ticket's thread. Pure: no database."""
+"""The sentences a call leaves in its ticket's thread, in the active language (the intake
+writes them in the deployment's). Pure: no database."""
+
+from django.utils.translation import gettext
 
 from calls.forms import ANSWERED
 
@@ -8,8 +11,10 @@ def duration(seconds: int | None) -> str:
     seconds = max(0, int(seconds or 0))
     minutes, rest = divmod(seconds, 60)
     if not minutes:
-        return f"{rest} s"
-    return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+        return gettext("%(seconds)s s") % {"seconds": rest}
+    if rest:
+        return gettext("%(minutes)s min %(seconds)s s") % {"minutes": minutes, "seconds": rest}
+    return gettext("%(minutes)s min") % {"minutes": minutes}
 
 
 def clock(seconds: int | None) -> str:
@@ -19,7 +24,12 @@ def clock(seconds: int | None) -> str:
 
 
 def incoming(caller: str, called: str) -> str:
-    return f"Incoming call from {caller}" + (f" to {called}." if called else ".")
+    if called:
+        return gettext("Incoming call from %(caller)s to %(called)s.") % {
+            "caller": caller,
+            "called": called,
+        }
+    return gettext("Incoming call from %(caller)s.") % {"caller": caller}
 
 
 def outcome(
@@ -33,20 +43,34 @@ def outcome(
 ) -> str:
     """The call's outcome once it ended. `answer` is a `Call.Answer` value."""
     if call_status != "completed":
-        return f"Missed call — the call ended before it was answered ({call_status})."
+        return gettext("Missed call — the call ended before it was answered (%(status)s).") % {
+            "status": call_status
+        }
     if answer == "dial" and dial_status in ANSWERED:
         talked = dial_seconds if dial_seconds is not None else call_seconds
-        return f"Call answered by {agent}, {duration(talked)}"
+        return gettext("Call answered by %(agent)s, %(duration)s") % {
+            "agent": agent,
+            "duration": duration(talked),
+        }
     if answer == "dial":
-        why = f"{agent} did not answer ({dial_status or 'no answer'})"
+        why = gettext("%(agent)s did not answer (%(status)s)") % {
+            "agent": agent,
+            "status": dial_status or gettext("no answer"),
+        }
     elif answer == "after_hours":
-        why = "after hours"
+        why = gettext("after hours")
     elif answer == "nobody":
-        why = "nobody was free to take it"
+        why = gettext("nobody was free to take it")
     else:
-        why = "it could not be put through"
-    return f"Missed call — {why}; {duration(call_seconds)} in all"
+        why = gettext("it could not be put through")
+    return gettext("Missed call — %(why)s; %(duration)s in all") % {
+        "why": why,
+        "duration": duration(call_seconds),
+    }
 
 
 def voicemail(seconds: int | None, url: str) -> str:
-    return f"Missed call — voicemail {clock(seconds)}: {url}"
+    return gettext("Missed call — voicemail %(length)s: %(url)s") % {
+        "length": clock(seconds),
+        "url": url,
+    }

@@ -23,11 +23,18 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, pgettext
 
 from helpdesk.models import Contact, Ticket
 from helpdesk.services import add_automatic_reply
-from mailroom.models import AutoReply, MailSettings
+from mailroom.models import (
+    DEFAULT_ACK_BODY,
+    DEFAULT_ACK_SUBJECT,
+    AutoReply,
+    MailSettings,
+    default_text,
+)
 
 # What a template may use: `{{ name }}` for these plain strings, and nothing else — no tags,
 # no filters — so rendering is a substitution that cannot fail, reach anything or grow
@@ -51,15 +58,21 @@ def _shown(text: str) -> str:
 def check_template(text: str) -> None:
     """Refuse anything but text and the placeholders of PLACEHOLDERS, naming the culprit."""
     if len(text) > MAX_TEMPLATE_CHARS:
-        raise TemplateError(f"The template is too long (at most {MAX_TEMPLATE_CHARS} characters).")
+        raise TemplateError(
+            gettext("The template is too long (at most %(limit)s characters).")
+            % {"limit": MAX_TEMPLATE_CHARS}
+        )
     known = ", ".join(f"{{{{ {name} }}}}" for name in PLACEHOLDERS)
     tag = _TAG.search(text)
     if tag:
         end = text.find("}", tag.end())
         found = text[tag.start() : end + 1 if end >= 0 else tag.start() + 20]
         raise TemplateError(
-            f"“{_shown(found)}” cannot be used: tags and comments are not supported, only "
-            f"the placeholders {known}."
+            gettext(
+                "“%(found)s” cannot be used: tags and comments are not supported, only "
+                "the placeholders %(known)s."
+            )
+            % {"found": _shown(found), "known": known}
         )
     for match in _BRACES.finditer(text):
         inside = match.group(1).strip()
@@ -67,13 +80,22 @@ def check_template(text: str) -> None:
             continue
         if "|" in inside:
             raise TemplateError(
-                f"“{_shown(match.group(0))}” cannot be used: filters are not supported, "
-                f"only the placeholders {known}."
+                gettext(
+                    "“%(found)s” cannot be used: filters are not supported, "
+                    "only the placeholders %(known)s."
+                )
+                % {"found": _shown(match.group(0)), "known": known}
             )
-        raise TemplateError(f"“{_shown(match.group(0))}” is not a placeholder. Use one of {known}.")
+        raise TemplateError(
+            gettext("“%(found)s” is not a placeholder. Use one of %(known)s.")
+            % {"found": _shown(match.group(0)), "known": known}
+        )
     rest = _BRACES.sub("", text)
     if "{{" in rest:
-        raise TemplateError(f"A “{{{{” has no closing “}}}}”: write placeholders as {known}.")
+        raise TemplateError(
+            gettext("A “{{” has no closing “}}”: write placeholders as %(known)s.")
+            % {"known": known}
+        )
 
 
 def usable(text: str) -> bool:
@@ -90,7 +112,8 @@ def values_for(ticket: Ticket, contact: Contact | None) -> dict[str, str]:
     return {
         "ticket_number": str(ticket.pk),
         "subject": ticket.subject,
-        "contact_name": name or email.partition("@")[0] or "there",
+        # "Hello there," for a contact without name or address.
+        "contact_name": name or email.partition("@")[0] or pgettext("greeting", "there"),
         "contact_email": email,
         "channel_name": ticket.channel.name if ticket.channel else "",
     }
@@ -104,12 +127,12 @@ def render(text: str, values: dict[str, str]) -> str:
 
 def subject_of(mail_settings: MailSettings, ticket: Ticket) -> str:
     """The acknowledgement's subject (its template, or the default one when left empty or
-    not usable), on one line."""
-    default = MailSettings._meta.get_field("ack_subject").default
-    template = mail_settings.ack_subject.strip() or default
-    if not usable(template):  # saved before it was checked, or by other means
-        template = default
-    rendered = render(template, values_for(ticket, ticket.contact))
+    not usable), on one line, in the deployment's language."""
+    with translation.override(settings.LANGUAGE_CODE):
+        template = default_text(mail_settings.ack_subject, DEFAULT_ACK_SUBJECT)
+        if not usable(template):  # saved before it was checked, or by other means
+            template = gettext(DEFAULT_ACK_SUBJECT)
+        rendered = render(template, values_for(ticket, ticket.contact))
     return " ".join(rendered.split())[:255] or f"[#{ticket.pk}]"
 
 
@@ -164,12 +187,13 @@ def acknowledge_new_ticket(*, ticket: Ticket, contact: Contact | None, ours: set
     why_not = limit_reached(address)
     if why_not:
         return Verdict(False, f"not acknowledged: {why_not}")
-    template = mail_settings.ack_body.strip() or MailSettings._meta.get_field("ack_body").default
-    try:
-        check_template(template)  # saved before it was checked, or by other means
-    except TemplateError as exc:
-        return Verdict(False, f"not acknowledged: the template cannot be used ({exc})")
-    body = render(template, values_for(ticket, contact))
+    with translation.override(settings.LANGUAGE_CODE):  # the customer's words
+        template = default_text(mail_settings.ack_body, DEFAULT_ACK_BODY)
+        try:
+            check_template(template)  # saved before it was checked, or by other means
+        except TemplateError as exc:
+            return Verdict(False, f"not acknowledged: the template cannot be used ({exc})")
+        body = render(template, values_for(ticket, contact))
     if not body:
         return Verdict(False, "not acknowledged: the template gives an empty text")
     AutoReply.objects.create(address=address, domain=_domain(address), ticket=ticket)

@@ -6,13 +6,14 @@ blank: kept); the endpoint token is set by an action and shown once."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from helpdesk.forms import KeptSecretField, keep_blank_secret
 from mailroom.models import MailSettings
 
 
 class MailSettingsForm(forms.ModelForm):
-    imap_secret = KeptSecretField(help_text="Leave blank to keep the stored secret.")
+    imap_secret = KeptSecretField(help_text=gettext_lazy("Leave blank to keep the stored secret."))
 
     class Meta:
         model = MailSettings
@@ -50,14 +51,15 @@ class MailSettingsAdmin(admin.ModelAdmin):
     ]
     actions = ["new_endpoint_token"]
 
-    @admin.action(description="Set a new HTTP endpoint token (shown once)")
+    @admin.action(description=gettext_lazy("Set a new HTTP endpoint token (shown once)"))
     def new_endpoint_token(self, request, queryset):
         for mail_settings in queryset:
             raw = mail_settings.set_endpoint_token()
             mail_settings.save(update_fields=["endpoint_token_hash", "endpoint_token_prefix"])
             self.message_user(
                 request,
-                f"{mail_settings.channel}: copy this token now, it will not be shown again: {raw}",
+                gettext("%(channel)s: copy this token now, it will not be shown again: %(token)s")
+                % {"channel": mail_settings.channel, "token": raw},
                 messages.WARNING,
             )
 
@@ -103,15 +105,24 @@ class OutboundMessageAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.display(description="Ticket")
+    @admin.display(description=gettext_lazy("Ticket"))
     def ticket_link(self, obj):
         return f"#{obj.message.ticket_id}"
 
-    @admin.display(description="Error")
+    @admin.display(description=gettext_lazy("Error"))
     def short_error(self, obj):
         return obj.last_error[:80]
 
-    @admin.action(description="Retry the selected failed replies")
+    @admin.action(description=gettext_lazy("Retry the selected failed replies"))
     def retry(self, request, queryset):
         count = len(retry_outbound(ids=queryset.values_list("pk", flat=True)))
-        self.message_user(request, f"{count} failed replies will be sent again.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext(  # the English says "replies" for one too (kept as it was)
+                "%(count)s failed replies will be sent again.",
+                "%(count)s failed replies will be sent again.",
+                count,
+            )
+            % {"count": count},
+            messages.SUCCESS,
+        )

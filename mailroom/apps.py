@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class MailroomConfig(AppConfig):
     name = "mailroom"
-    verbose_name = "Email"
+    verbose_name = gettext_lazy("Email")
 
     def ready(self) -> None:
         from helpdesk import events

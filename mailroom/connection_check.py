@@ -26,18 +26,23 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.utils.encoding import punycode
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from mailroom.imap import quote
 from mailroom.models import MailSettings
 
 Security = MailSettings.Security
-SECURITY_WORDS = {Security.SSL: "TLS", Security.STARTTLS: "STARTTLS", Security.NONE: "no TLS"}
+SECURITY_WORDS = {
+    Security.SSL: "TLS",
+    Security.STARTTLS: "STARTTLS",
+    Security.NONE: gettext_lazy("no TLS"),
+}
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 NOT_SMTP = {
-    "console": "mail is printed on the console of the web and worker processes",
-    "locmem": "mail is kept in memory, as in tests",
-    "dummy": "mail is thrown away",
-    "filebased": "mail is written to files",
+    "console": gettext_lazy("mail is printed on the console of the web and worker processes"),
+    "locmem": gettext_lazy("mail is kept in memory, as in tests"),
+    "dummy": gettext_lazy("mail is thrown away"),
+    "filebased": gettext_lazy("mail is written to files"),
 }
 SMTP_TIMEOUT_SECONDS = 10
 # OpenSSL's words for "the answer was not TLS" (a plain-text greeting read as a TLS record).
@@ -84,25 +89,40 @@ def _said(value, secret: str = "") -> str:
 def _network_failure(exc: OSError, where: str, host: str, timeout: float) -> str:
     """Why no conversation with the server began (or why it broke off), in plain words."""
     if isinstance(exc, ConnectionRefusedError):
-        return f"No server answered at {where} (connection refused)."
+        return gettext("No server answered at %(where)s (connection refused).") % {"where": where}
     if isinstance(exc, socket.gaierror):
-        return f"The host name “{host}” could not be found ({exc.strerror or exc})."
+        return gettext("The host name “%(host)s” could not be found (%(why)s).") % {
+            "host": host,
+            "why": exc.strerror or exc,
+        }
     if isinstance(exc, TimeoutError):
-        return f"The server at {where} did not answer within {timeout:g} seconds."
+        return gettext("The server at %(where)s did not answer within %(seconds)s seconds.") % {
+            "where": where,
+            "seconds": f"{timeout:g}",
+        }
     if isinstance(exc, ssl.SSLCertVerificationError):
         why = exc.verify_message or exc.reason
-        return f"The TLS handshake failed: the server's certificate was refused ({why})."
+        return gettext(
+            "The TLS handshake failed: the server's certificate was refused (%(why)s)."
+        ) % {"why": why}
     if isinstance(exc, ssl.SSLError):
         if exc.reason in PLAIN_TEXT_ANSWERS:
-            return (
-                f"The TLS handshake failed: the server at {where} does not speak TLS from the "
+            return gettext(
+                "The TLS handshake failed: the server at %(where)s does not speak TLS from the "
                 "start on this port (try STARTTLS, or the port for TLS, usually 993)."
-            )
+            ) % {"where": where}
         reason = (exc.reason or "").replace("_", " ").lower() or exc.strerror or str(exc)
-        return f"The TLS handshake failed: {reason}."
+        return gettext("The TLS handshake failed: %(reason)s.") % {"reason": reason}
     if isinstance(exc, ConnectionResetError | BrokenPipeError):
-        return f"The server at {where} closed the connection."
-    return f"The connection to {where} failed: {exc.strerror or exc}."
+        return _closed(where)
+    return gettext("The connection to %(where)s failed: %(why)s.") % {
+        "where": where,
+        "why": exc.strerror or exc,
+    }
+
+
+def _closed(where: str) -> str:
+    return gettext("The server at %(where)s closed the connection.") % {"where": where}
 
 
 def bad_host(host: str) -> str:
@@ -110,23 +130,33 @@ def bad_host(host: str) -> str:
     try:
         host.encode("idna")
     except UnicodeError:
-        return f"“{host}” is not a host name: each part between dots must have 1 to 63 characters."
+        return gettext(
+            "“%(host)s” is not a host name: each part between dots must have 1 to 63 characters."
+        ) % {"host": host}
     return ""
 
 
-def _not_ascii(what: str) -> str:
-    return f"The {what} contains characters other than ASCII, which this connection cannot send."
+def _unsendable(where: str) -> str:
+    return gettext("A value could not be sent to %(where)s.") % {"where": where}
 
 
 def _unsendable_imap(stage: str, target: "ImapTarget") -> str:
     """A value imaplib could not send (a ValueError), by the stage it was sent at."""
     if stage == "connect":
-        return bad_host(target.host) or f"“{target.host}” is not a usable host name."
+        return bad_host(target.host) or gettext("“%(host)s” is not a usable host name.") % {
+            "host": target.host
+        }
     if stage == "login":
-        return _not_ascii("user or the secret") + " Check them for typing mistakes."
+        return gettext(
+            "The user or the secret contains characters other than ASCII, which this "
+            "connection cannot send. Check them for typing mistakes."
+        )
     if stage == "select":
-        return _not_ascii(f"folder name “{target.folder}”")
-    return f"A value could not be sent to {target.where}."
+        return gettext(
+            "The folder name “%(folder)s” contains characters other than ASCII, which this "
+            "connection cannot send."
+        ) % {"folder": target.folder}
+    return _unsendable(target.where)
 
 
 # ---------------------------------------------------------------------------------------
@@ -160,30 +190,62 @@ def check_imap(target: ImapTarget, *, timeout: float | None = None) -> CheckResu
             said = _said(data, secret).rstrip(".")
             return CheckResult(
                 False,
-                f"Logged in as {target.user}, but the folder “{target.folder}” does not exist "
-                f"(the server said: {said}).",
+                gettext(
+                    "Logged in as %(user)s, but the folder “%(folder)s” does not exist "
+                    "(the server said: %(said)s)."
+                )
+                % {"user": target.user, "folder": target.folder, "said": said},
             )
         count = _said(data)
-        noun = "message" if count == "1" else "messages"
         return CheckResult(
             True,
-            f"Connected to {where} ({security}), logged in as {target.user}, "
-            f"folder {target.folder} has {count} {noun}.",
+            ngettext(
+                "Connected to %(where)s (%(security)s), logged in as %(user)s, "
+                "folder %(folder)s has %(count)s message.",
+                "Connected to %(where)s (%(security)s), logged in as %(user)s, "
+                "folder %(folder)s has %(count)s messages.",
+                int(count) if count.isdigit() else 2,
+            )
+            % {
+                "where": where,
+                "security": security,
+                "user": target.user,
+                "folder": target.folder,
+                "count": count,
+            },
         )
     except imaplib.IMAP4.abort as exc:
         said = _said(exc.args, secret)
         if stage == "starttls":
-            return CheckResult(False, f"The server at {where} does not offer STARTTLS ({said}).")
-        return CheckResult(False, f"The server at {where} broke off: {said}.")
+            return CheckResult(
+                False,
+                gettext("The server at %(where)s does not offer STARTTLS (%(said)s).")
+                % {"where": where, "said": said},
+            )
+        return CheckResult(
+            False,
+            gettext("The server at %(where)s broke off: %(said)s.")
+            % {"where": where, "said": said},
+        )
     except imaplib.IMAP4.error as exc:
         said = _said(exc.args, secret)
         if stage == "login":
-            return CheckResult(False, f"The server refused the login: {said}")
+            return CheckResult(
+                False, gettext("The server refused the login: %(said)s") % {"said": said}
+            )
         if stage == "starttls":
-            return CheckResult(False, f"STARTTLS did not work at {where}: {said}")
-        return CheckResult(False, f"The server at {where} did not greet as IMAP: {said}")
+            return CheckResult(
+                False,
+                gettext("STARTTLS did not work at %(where)s: %(said)s")
+                % {"where": where, "said": said},
+            )
+        return CheckResult(
+            False,
+            gettext("The server at %(where)s did not greet as IMAP: %(said)s")
+            % {"where": where, "said": said},
+        )
     except EOFError:
-        return CheckResult(False, f"The server at {where} closed the connection.")
+        return CheckResult(False, _closed(where))
     except OSError as exc:
         return CheckResult(False, _network_failure(exc, where, target.host, timeout))
     except ValueError:  # UnicodeError included: a value imaplib cannot send
@@ -215,7 +277,7 @@ class SmtpServer:
 
     @property
     def security(self) -> str:
-        return "TLS" if self.use_ssl else "STARTTLS" if self.use_tls else "no TLS"
+        return "TLS" if self.use_ssl else "STARTTLS" if self.use_tls else gettext("no TLS")
 
 
 def smtp_server(mailer: dict | None = None) -> SmtpServer | None:
@@ -241,7 +303,8 @@ def not_smtp_text(mailer: dict | None = None) -> str:
     mailer = settings.MAILERS["default"] if mailer is None else mailer
     backend = mailer.get("BACKEND", "")
     name = backend.removesuffix(".EmailBackend").rsplit(".", 1)[-1]
-    return f"the {name} backend: {NOT_SMTP.get(name, 'mail is handed to ' + backend)}"
+    what = NOT_SMTP.get(name) or gettext("mail is handed to %(backend)s") % {"backend": backend}
+    return gettext("the %(name)s backend: %(what)s") % {"name": name, "what": what}
 
 
 def check_smtp(*, sender: str, mailer: dict | None = None) -> CheckResult:
@@ -250,14 +313,21 @@ def check_smtp(*, sender: str, mailer: dict | None = None) -> CheckResult:
     if server is None:
         return CheckResult(
             None,
-            f"Mail is not sent by SMTP in this installation ({not_smtp_text(mailer)}), "
-            "so there is nothing to test.",
+            gettext(
+                "Mail is not sent by SMTP in this installation (%(what)s), "
+                "so there is nothing to test."
+            )
+            % {"what": not_smtp_text(mailer)},
         )
     where, secret = server.where, server.password
     try:
         envelope = envelope_address(sender)
     except ValueError:
-        return CheckResult(False, f"“{sender}” cannot be a from address: its domain is not one.")
+        return CheckResult(
+            False,
+            gettext("“%(sender)s” cannot be a from address: its domain is not one.")
+            % {"sender": sender},
+        )
     stage = "connect"
     client = None
     try:
@@ -268,9 +338,16 @@ def check_smtp(*, sender: str, mailer: dict | None = None) -> CheckResult:
         code, banner = client.connect(server.host, server.port)
         if code != 220:
             return CheckResult(
-                False, f"The server at {where} would not talk: {code} {_said(banner, secret)}"
+                False,
+                gettext("The server at %(where)s would not talk: %(code)s %(said)s")
+                % {"where": where, "code": code, "said": _said(banner, secret)},
             )
-        greeting = f"Connected to {where} ({server.security}): {code} {_said(banner, secret)}."
+        greeting = gettext("Connected to %(where)s (%(security)s): %(code)s %(said)s.") % {
+            "where": where,
+            "security": server.security,
+            "code": code,
+            "said": _said(banner, secret),
+        }
         stage = "ehlo"
         client.ehlo_or_helo_if_needed()
         if server.use_tls:
@@ -281,53 +358,78 @@ def check_smtp(*, sender: str, mailer: dict | None = None) -> CheckResult:
         if server.username:
             stage = "login"
             client.login(server.username, server.password)
-            login = f" Logged in as {server.username}."
+            login = " " + gettext("Logged in as %(user)s.") % {"user": server.username}
         stage = "mail"
         code, answer = client.mail(envelope)
         if code != 250:
-            return CheckResult(
-                False,
-                f"{greeting}{login} The server refused MAIL FROM:<{envelope}>: "
-                f"{code} {_said(answer, secret)}",
-            )
+            refused = gettext("The server refused MAIL FROM:<%(envelope)s>: %(code)s %(said)s") % {
+                "envelope": envelope,
+                "code": code,
+                "said": _said(answer, secret),
+            }
+            return CheckResult(False, f"{greeting}{login} {refused}")
         client.rset()
-        return CheckResult(
-            True,
-            f"{greeting}{login} MAIL FROM:<{envelope}> accepted: {code} "
-            f"{_said(answer, secret)}. Nothing was sent.",
-        )
+        accepted = gettext(
+            "MAIL FROM:<%(envelope)s> accepted: %(code)s %(said)s. Nothing was sent."
+        ) % {"envelope": envelope, "code": code, "said": _said(answer, secret)}
+        return CheckResult(True, f"{greeting}{login} {accepted}")
     except smtplib.SMTPAuthenticationError as exc:
         return CheckResult(
             False,
-            f"The server refused the login as {server.username}: "
-            f"{exc.smtp_code} {_said(exc.smtp_error, secret)}",
+            gettext("The server refused the login as %(user)s: %(code)s %(said)s")
+            % {
+                "user": server.username,
+                "code": exc.smtp_code,
+                "said": _said(exc.smtp_error, secret),
+            },
         )
     except smtplib.SMTPNotSupportedError:
-        what = "STARTTLS" if stage == "starttls" else "a login (AUTH)"
-        return CheckResult(False, f"The server at {where} does not offer {what}.")
+        if stage == "starttls":
+            message = gettext("The server at %(where)s does not offer STARTTLS.")
+        else:
+            message = gettext("The server at %(where)s does not offer a login (AUTH).")
+        return CheckResult(False, message % {"where": where})
     except smtplib.SMTPServerDisconnected:
-        return CheckResult(False, f"The server at {where} closed the connection.")
+        return CheckResult(False, _closed(where))
     except smtplib.SMTPResponseException as exc:
         return CheckResult(
             False,
-            f"The server at {where} answered {exc.smtp_code} {_said(exc.smtp_error, secret)}",
+            gettext("The server at %(where)s answered %(code)s %(said)s")
+            % {"where": where, "code": exc.smtp_code, "said": _said(exc.smtp_error, secret)},
         )
     except smtplib.SMTPException as exc:
-        return CheckResult(False, f"The conversation with {where} failed: {_said(exc, secret)}")
+        return CheckResult(
+            False,
+            gettext("The conversation with %(where)s failed: %(said)s")
+            % {"where": where, "said": _said(exc, secret)},
+        )
     except OSError as exc:
         return CheckResult(False, _network_failure(exc, where, server.host, server.timeout))
     except ValueError:  # UnicodeError included: a value smtplib cannot send
         if stage == "connect":
-            return CheckResult(False, bad_host(server.host) or f"“{server.host}” is not usable.")
+            return CheckResult(
+                False,
+                bad_host(server.host)
+                or gettext("“%(host)s” is not usable.") % {"host": server.host},
+            )
         if stage == "login":
-            return CheckResult(False, _not_ascii("SMTP user or password of EMAIL_URL"))
+            return CheckResult(
+                False,
+                gettext(
+                    "The SMTP user or password of EMAIL_URL contains characters other than "
+                    "ASCII, which this connection cannot send."
+                ),
+            )
         if stage == "mail":
             return CheckResult(
                 False,
-                f"“{sender}” cannot be a from address here: the part before the @ has "
-                "characters other than ASCII.",
+                gettext(
+                    "“%(sender)s” cannot be a from address here: the part before the @ has "
+                    "characters other than ASCII."
+                )
+                % {"sender": sender},
             )
-        return CheckResult(False, f"A value could not be sent to {where}.")
+        return CheckResult(False, _unsendable(where))
     finally:
         if client is not None:
             with suppress(smtplib.SMTPException, OSError, ValueError):

@@ -32,6 +32,8 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.db import connection, transaction
 from django.db.models.signals import post_delete, post_save
+from django.utils import translation
+from django.utils.translation import gettext, gettext_noop, ngettext
 
 from helpdesk.models import Channel, InboundEvent, Message, OutboundMessage, Ticket
 from helpdesk.services import add_inbound_message, contact_for_email, create_ticket
@@ -44,7 +46,7 @@ from mailroom.parsing import parse_message as _parse
 from mailroom.threading import Source, thread_candidates
 
 KIND = "email"
-NO_SUBJECT = "(no subject)"
+NO_SUBJECT = gettext_noop("(no subject)")
 OUR_OWN_MAIL = "our own mail"
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _MESSAGE_ID_FIELD = re.compile(rb"^message-id[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.I | re.M)
@@ -159,7 +161,14 @@ def parse(raw: bytes) -> ParsedMail:
 
 
 def handle_email(event: InboundEvent) -> Outcome:
-    """The handler `process_inbound` runs for an email event (inside its transaction)."""
+    """The handler `process_inbound` runs for an email event (inside its transaction). What
+    it writes for people (a subject for a mail without one, notes on attachments not kept,
+    the acknowledgement) is in the deployment's language."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return _handle_email(event)
+
+
+def _handle_email(event: InboundEvent) -> Outcome:
     try:
         parsed = parse(bytes(event.raw))
     except UnreadableMessage as exc:
@@ -208,7 +217,7 @@ def handle_email(event: InboundEvent) -> Outcome:
         else None
     )
     ticket, created = create_ticket(
-        subject=parsed.subject.strip() or NO_SUBJECT,
+        subject=parsed.subject.strip() or gettext(NO_SUBJECT),
         body=body,
         channel=channel,
         contact=contact,
@@ -241,7 +250,13 @@ def _channel(routed_id: int | None, arrived_on: Channel | None) -> Channel | Non
 def _body(parsed: ParsedMail) -> str:
     body = parsed.new_text if parsed.new_text.strip() else parsed.text
     notes = [
-        f"[Attachment not kept: {item.filename or 'unnamed'} ({item.size} bytes): {item.reason}]"
+        # The English says "bytes" for one too (kept as it was).
+        ngettext(
+            "[Attachment not kept: %(name)s (%(size)s bytes): %(reason)s]",
+            "[Attachment not kept: %(name)s (%(size)s bytes): %(reason)s]",
+            item.size,
+        )
+        % {"name": item.filename or gettext("unnamed"), "size": item.size, "reason": item.reason}
         for item in parsed.skipped_attachments
     ]
     return "\n\n".join([body.strip(), *notes]).strip() if notes else body

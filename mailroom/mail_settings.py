@@ -11,7 +11,7 @@ appear there only as "changed", never with their value.
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection, transaction
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from channels_cfg.services import record_settings_change
 from helpdesk.models import Channel, User
@@ -19,26 +19,27 @@ from mailroom.acknowledge import TemplateError, check_template
 from mailroom.connection_check import bad_host
 from mailroom.models import MailSettings
 
-# What the page edits, in page order, with its label in the history.
+# What the page edits, in page order, with its label in the history (the history keeps
+# the words of the moment, as text: `channels_cfg.services`).
 LABELS = {
-    "addresses": "Addresses",
-    "imap_host": "IMAP host",
-    "imap_port": "IMAP port",
-    "imap_security": "IMAP security",
-    "imap_user": "IMAP user",
-    "imap_secret": "IMAP secret",
-    "imap_folder": "IMAP folder",
-    "after_fetch": "After fetching",
-    "processed_folder": "Processed folder",
-    "from_name": "From name",
-    "from_address": "From address",
-    "signature": "Signature",
-    "acknowledge": "Acknowledge new tickets",
-    "ack_subject": "Acknowledgement subject",
-    "ack_body": "Acknowledgement body",
+    "addresses": gettext_lazy("Addresses"),
+    "imap_host": gettext_lazy("IMAP host"),
+    "imap_port": gettext_lazy("IMAP port"),
+    "imap_security": gettext_lazy("IMAP security"),
+    "imap_user": gettext_lazy("IMAP user"),
+    "imap_secret": gettext_lazy("IMAP secret"),
+    "imap_folder": gettext_lazy("IMAP folder"),
+    "after_fetch": gettext_lazy("After fetching"),
+    "processed_folder": gettext_lazy("Processed folder"),
+    "from_name": gettext_lazy("From name"),
+    "from_address": gettext_lazy("From address"),
+    "signature": gettext_lazy("Signature"),
+    "acknowledge": gettext_lazy("Acknowledge new tickets"),
+    "ack_subject": gettext_lazy("Acknowledgement subject"),
+    "ack_body": gettext_lazy("Acknowledgement body"),
 }
-PREFIX = "Mail · "
-TOKEN_LABEL = "HTTP endpoint token"
+PREFIX = gettext_lazy("Mail · ")
+TOKEN_LABEL = gettext_lazy("HTTP endpoint token")
 SECRETS = {"imap_secret"}
 EDITABLE = set(LABELS) - SECRETS
 CHOICES = {"imap_security": MailSettings.Security, "after_fetch": MailSettings.AfterFetch}
@@ -55,19 +56,19 @@ def _refuse_unless_email(channel: Channel) -> None:
 
 def _text(name: str, value) -> str:
     if isinstance(value, bool):
-        return "On" if value else "Off"
+        return gettext("On") if value else gettext("Off")
     if name in CHOICES:
-        return CHOICES[name](value).label
+        return str(CHOICES[name](value).label)
     text = " ".join(str(value if value is not None else "").split())
     if not text:
-        return "(empty)"
+        return gettext("(empty)")
     return text if len(text) <= LONG_TEXT else text[: LONG_TEXT - 1] + "…"
 
 
 def _secret_change(before: str, after: str) -> str | None:
     if before == after:
         return None
-    return "(none)" if not after else "changed"
+    return gettext("(none)") if not after else gettext("changed")
 
 
 def _changes(before: dict, after: MailSettings) -> list[dict]:
@@ -79,8 +80,8 @@ def _changes(before: dict, after: MailSettings) -> list[dict]:
             if text:
                 changes.append(
                     {
-                        "field": PREFIX + label,
-                        "before": "(hidden)" if old else "(none)",
+                        "field": f"{PREFIX}{label}",
+                        "before": gettext("(hidden)") if old else gettext("(none)"),
                         "after": text,
                     }
                 )
@@ -88,16 +89,16 @@ def _changes(before: dict, after: MailSettings) -> list[dict]:
             if sorted(old) != list(new):
                 changes.append(
                     {
-                        "field": PREFIX + label,
-                        "before": ", ".join(old) or "(none)",
-                        "after": ", ".join(new) or "(none)",
+                        "field": f"{PREFIX}{label}",
+                        "before": ", ".join(old) or gettext("(none)"),
+                        "after": ", ".join(new) or gettext("(none)"),
                         "added": [a for a in new if a not in old],
                         "removed": [a for a in old if a not in new],
                     }
                 )
         elif old != new:
             changes.append(
-                {"field": PREFIX + label, "before": _text(name, old), "after": _text(name, new)}
+                {"field": f"{PREFIX}{label}", "before": _text(name, old), "after": _text(name, new)}
             )
     return changes
 
@@ -128,7 +129,10 @@ def _problems(mail: MailSettings, *, typed_secret: str, remove_secret: bool) -> 
         try:
             validate_email(address)
         except ValidationError:
-            refuse("addresses", f"“{address}” is not an email address.")
+            refuse(
+                "addresses",
+                gettext("“%(address)s” is not an email address.") % {"address": address},
+            )
     ours = set(mail.addresses)
     others = MailSettings.objects.exclude(channel=mail.channel).values_list(
         "channel__name", "addresses"
@@ -137,36 +141,46 @@ def _problems(mail: MailSettings, *, typed_secret: str, remove_secret: bool) -> 
         for address in sorted(ours & {str(a).lower() for a in addresses or []}):
             refuse(
                 "addresses",
-                f"{address} is already an address of the channel “{name}”: an address "
-                "belongs to one channel. Remove it there first.",
+                gettext(
+                    "%(address)s is already an address of the channel “%(channel)s”: an "
+                    "address belongs to one channel. Remove it there first."
+                )
+                % {"address": address, "channel": name},
             )
     if typed_secret and remove_secret:
-        refuse("remove_secret", "Either type a new secret or remove the stored one, not both.")
+        refuse(
+            "remove_secret",
+            gettext("Either type a new secret or remove the stored one, not both."),
+        )
     host, user = mail.imap_host.strip(), mail.imap_user.strip()
     if host and bad_host(host):
         refuse("imap_host", bad_host(host))
     if host and not user:
-        refuse("imap_user", "Give the user too: mail is fetched with a host and a user.")
+        refuse("imap_user", gettext("Give the user too: mail is fetched with a host and a user."))
     if user and not host:
-        refuse("imap_host", "Give the host too: mail is fetched with a host and a user.")
+        refuse("imap_host", gettext("Give the host too: mail is fetched with a host and a user."))
     if host and user and not mail.imap_secret and not remove_secret:
-        refuse("imap_secret", "Type the secret: the mailbox cannot be opened without one.")
+        refuse("imap_secret", gettext("Type the secret: the mailbox cannot be opened without one."))
     if host and user and remove_secret:
         refuse(
             "remove_secret",
-            "The mailbox cannot be opened without a secret. To stop fetching mail, "
-            "clear the host and the user.",
+            gettext(
+                "The mailbox cannot be opened without a secret. To stop fetching mail, "
+                "clear the host and the user."
+            ),
         )
     if not mail.imap_folder.strip():
-        refuse("imap_folder", "Name the folder mail is fetched from (usually INBOX).")
+        refuse("imap_folder", gettext("Name the folder mail is fetched from (usually INBOX)."))
     if mail.after_fetch == MailSettings.AfterFetch.MOVE:
         folder = mail.processed_folder.strip()
         if not folder:
-            refuse("processed_folder", "Name the folder fetched mail is moved to.")
+            refuse("processed_folder", gettext("Name the folder fetched mail is moved to."))
         elif folder == mail.imap_folder.strip():
             refuse(
                 "processed_folder",
-                "Fetched mail must move to another folder than the one it is fetched from.",
+                gettext(
+                    "Fetched mail must move to another folder than the one it is fetched from."
+                ),
             )
     for name in ("ack_subject", "ack_body"):
         try:
@@ -238,9 +252,9 @@ def new_endpoint_token(*, channel: Channel, actor: User | None) -> tuple[MailSet
             actor=actor,
             changes=[
                 {
-                    "field": PREFIX + TOKEN_LABEL,
-                    "before": "(hidden)" if had_one else "(none)",
-                    "after": "changed",
+                    "field": f"{PREFIX}{TOKEN_LABEL}",
+                    "before": gettext("(hidden)") if had_one else gettext("(none)"),
+                    "after": gettext("changed"),
                 }
             ],
         )

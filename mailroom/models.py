@@ -13,20 +13,28 @@ from base64 import b32encode
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 from helpdesk.models import Channel, Ticket
 from helpdesk.services.contacts import normalize_email
 
 # The acknowledgement's templates: text with `{{ name }}` placeholders for five plain
 # strings (`mailroom.acknowledge.PLACEHOLDERS`), substituted — not Django templates.
-DEFAULT_ACK_SUBJECT = "We received your request [#{{ ticket_number }}]"
-DEFAULT_ACK_BODY = (
+# Kept in English in the database; a template still equal to its default is sent in the
+# deployment's language (`default_text`).
+DEFAULT_ACK_SUBJECT = gettext_noop("We received your request [#{{ ticket_number }}]")
+DEFAULT_ACK_BODY = gettext_noop(
     "Hello {{ contact_name }},\n\n"
     "Thank you for writing to {{ channel_name }}. Your request “{{ subject }}” is ticket "
     "#{{ ticket_number }}; we will answer you as soon as we can.\n\n"
     "To add something, reply to this mail and keep the ticket number in the subject."
 )
+
+
+def default_text(value: str, default: str) -> str:
+    """`value`, or the default translated when it is blank or still the (English) default."""
+    value = value.strip()
+    return gettext(default) if not value or value == default else value
 
 
 def hash_token(raw: str) -> str:
@@ -92,11 +100,11 @@ class MailSettings(models.Model):
     ack_body = models.TextField(blank=True, default=DEFAULT_ACK_BODY)
 
     class Meta:
-        verbose_name = "mail settings"
-        verbose_name_plural = "mail settings"
+        verbose_name = gettext_lazy("mail settings")
+        verbose_name_plural = gettext_lazy("mail settings")
 
     def __str__(self) -> str:
-        return f"Mail settings of {self.channel}"
+        return gettext("Mail settings of %(channel)s") % {"channel": self.channel}
 
     def clean(self) -> None:
         if self.channel_id and self.channel.kind != Channel.Kind.TEAM_EMAIL:
@@ -152,7 +160,7 @@ class ReplyToken(models.Model):
     objects = ReplyTokenManager()
 
     def __str__(self) -> str:
-        return f"Reply token of #{self.ticket_id}"
+        return gettext("Reply token of #%(ticket)s") % {"ticket": self.ticket_id}
 
 
 class AutoReply(models.Model):
@@ -172,4 +180,4 @@ class AutoReply(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Automatic answer to {self.address}"
+        return gettext("Automatic answer to %(address)s") % {"address": self.address}

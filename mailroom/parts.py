@@ -18,6 +18,8 @@ from email.message import Message
 from functools import lru_cache
 from io import BytesIO
 
+from django.utils.translation import gettext, ngettext
+
 from mailroom.charsets import decode_bytes, html_meta_charset, repair_text
 
 MAX_DEPTH = 30
@@ -112,10 +114,14 @@ class Parts:
         filename = safe_filename(facts.filename, facts.content_type, number)
         size = len(content)
         if size > self.max_attachment_bytes:
-            reason = f"larger than the limit of {_size(self.max_attachment_bytes)} per file"
+            reason = gettext("larger than the limit of %(limit)s per file") % {
+                "limit": _size(self.max_attachment_bytes)
+            }
         elif self.stored_bytes + size > self.max_message_attachment_bytes:
             limit = _size(self.max_message_attachment_bytes)
-            reason = f"the message's attachments would exceed the limit of {limit} per message"
+            reason = gettext(
+                "the message's attachments would exceed the limit of %(limit)s per message"
+            ) % {"limit": limit}
         else:
             inline = facts.content_id is not None and facts.disposition != "attachment"
             self.attachments.append(
@@ -168,12 +174,14 @@ def collect(message: Message, parts: Parts, depth: int = 0) -> None:
     content_type = facts.content_type
     parts.defects.extend(_described(defect) for defect in message.defects)
     if depth > MAX_DEPTH:
-        reason = f"nested deeper than {MAX_DEPTH} MIME levels"
+        reason = gettext("nested deeper than %(depth)s MIME levels") % {"depth": MAX_DEPTH}
         parts.skipped.append(SkippedAttachment("", content_type, 0, reason))
         return
     if parts.visited >= MAX_PARTS:
         if parts.visited == MAX_PARTS:  # one entry stands for all the parts not read
-            reason = f"the message has more than {MAX_PARTS} MIME parts: the rest were not read"
+            reason = gettext(
+                "the message has more than %(parts)s MIME parts: the rest were not read"
+            ) % {"parts": MAX_PARTS}
             parts.skipped.append(SkippedAttachment("", content_type, 0, reason))
             parts.visited += 1
         return
@@ -313,4 +321,5 @@ def _size(limit: int) -> str:
         return f"{limit // (1024 * 1024)} MiB"
     if limit % 1024 == 0:
         return f"{limit // 1024} KiB"
-    return f"{limit} bytes"
+    # The English says "bytes" for one too (kept as it was).
+    return ngettext("%(count)s bytes", "%(count)s bytes", limit) % {"count": limit}

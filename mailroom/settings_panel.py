@@ -22,11 +22,14 @@ from helpdesk.models import Channel, User
 from mailroom import connection_check
 from mailroom.acknowledge import PLACEHOLDERS
 from mailroom.mail_settings import EDITABLE, new_endpoint_token, save_mail_settings
-from mailroom.models import MailSettings
+from mailroom.models import DEFAULT_ACK_BODY, DEFAULT_ACK_SUBJECT, MailSettings
 
 SM = {"class": "form-control-sm"}
 SELECT_SM = {"class": "form-select-sm"}
 IMAP_FIELDS = ("imap_host", "imap_port", "imap_security", "imap_user", "imap_secret", "imap_folder")
+# The acknowledgement's defaults are stored in English and shown in the page's language:
+# sent back unchanged, they are the default again (`mailroom.models.default_text`).
+ACK_DEFAULTS = {"ack_subject": DEFAULT_ACK_SUBJECT, "ack_body": DEFAULT_ACK_BODY}
 
 
 def _length(name: str) -> int:
@@ -64,7 +67,7 @@ class MailPanelForm(forms.Form):
         choices=MailSettings.Security.choices,
         widget=forms.Select(attrs=SELECT_SM),
     )
-    imap_user = _text("imap_user", "User", autocomplete="off")
+    imap_user = _text("imap_user", gettext_lazy("User"), autocomplete="off")
     imap_secret = forms.CharField(
         label=gettext_lazy("Secret"),
         required=False,
@@ -77,7 +80,9 @@ class MailPanelForm(forms.Form):
     remove_secret = forms.BooleanField(
         label=gettext_lazy("Remove the stored secret"), required=False
     )
-    imap_folder = _text("imap_folder", "Folder", help_text=gettext_lazy("Blank: INBOX."))
+    imap_folder = _text(
+        "imap_folder", gettext_lazy("Folder"), help_text=gettext_lazy("Blank: INBOX.")
+    )
     after_fetch = forms.ChoiceField(
         label=gettext_lazy("After fetching a mail"),
         choices=MailSettings.AfterFetch.choices,
@@ -105,7 +110,7 @@ class MailPanelForm(forms.Form):
         help_text=gettext_lazy("Added under every reply."),
     )
     acknowledge = forms.BooleanField(label=gettext_lazy("Acknowledge new tickets"), required=False)
-    ack_subject = _text("ack_subject", "Subject")
+    ack_subject = _text("ack_subject", gettext_lazy("Subject"))
     ack_body = forms.CharField(
         label=gettext_lazy("Body"), required=False, widget=forms.Textarea(attrs={**SM, "rows": 6})
     )
@@ -115,6 +120,9 @@ class MailPanelForm(forms.Form):
         shown = mail_settings or MailSettings(channel=channel)
         initial = {name: getattr(shown, name) for name in EDITABLE}
         initial["addresses"] = "\n".join(shown.addresses or [])
+        for name, default in ACK_DEFAULTS.items():
+            if initial[name] == default:
+                initial[name] = gettext(default)
         super().__init__(*args, initial=initial, **kwargs)
         self.secret_stored = bool(mail_settings and mail_settings.imap_secret)
         secret = self.fields["imap_secret"]
@@ -134,6 +142,17 @@ class MailPanelForm(forms.Form):
     def clean_remove_secret(self) -> bool:
         return self.secret_stored and self.cleaned_data["remove_secret"]  # shown only then
 
+    def _ack_text(self, name: str) -> str:
+        value = self.cleaned_data[name]
+        default = ACK_DEFAULTS[name]
+        return default if value.replace("\r\n", "\n").strip() == gettext(default) else value
+
+    def clean_ack_subject(self) -> str:
+        return self._ack_text("ack_subject")
+
+    def clean_ack_body(self) -> str:
+        return self._ack_text("ack_body")
+
     def clean_imap_folder(self) -> str:
         return self.cleaned_data["imap_folder"] or "INBOX"
 
@@ -147,7 +166,7 @@ class MailPanelForm(forms.Form):
 
 class MailPanel(DetailsPanel):
     key = "mail"
-    title = "Mail"
+    title = gettext_lazy("Mail")
     description = gettext_lazy("How this channel receives mail and how its replies leave.")
     template = "mailroom/_mail_panel.html"
     intake = "email"
@@ -191,15 +210,12 @@ class MailPanel(DetailsPanel):
         if form.imap_errors():
             return ActionResult(False, gettext("Fix the fields marked below, then test again."))
         data = form.cleaned_data
-        missing = [
-            what
-            for what, value in (("host", data["imap_host"]), ("user", data["imap_user"]))
-            if not value
-        ]
-        if missing:
-            return ActionResult(
-                False, gettext("Enter the IMAP %(join)s first.") % {"join": " and ".join(missing)}
-            )
+        if not data["imap_host"] and not data["imap_user"]:
+            return ActionResult(False, gettext("Enter the IMAP host and user first."))
+        if not data["imap_host"]:
+            return ActionResult(False, gettext("Enter the IMAP host first."))
+        if not data["imap_user"]:
+            return ActionResult(False, gettext("Enter the IMAP user first."))
         secret = data["imap_secret"]
         saved = form.mail_settings
         if not secret and not data["remove_secret"] and saved and saved.imap_secret:

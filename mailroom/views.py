@@ -57,9 +57,9 @@ def inbound_mail(request, channel_id: int):
         .first()
     )
     if mail_settings is None:
-        return _refuse(404, "no active team-email channel with mail settings has this id")
+        return _refuse(404, gettext("no active team-email channel with mail settings has this id"))
     if not mail_settings.endpoint_token_matches(_bearer(request)):
-        return _refuse(401, "missing or wrong token (Authorization: Bearer <token>)")
+        return _refuse(401, gettext("missing or wrong token (Authorization: Bearer <token>)"))
     limit = settings.MAIL_MAX_RAW_BYTES
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -70,7 +70,7 @@ def inbound_mail(request, channel_id: int):
             413, gettext("the message is larger than %(limit)s bytes") % {"limit": limit}
         )
     if not declared and not _chunked(request):
-        return _refuse(400, "the body is empty: send the raw message")
+        return _refuse(400, gettext("the body is empty: send the raw message"))
     content_type = request.content_type.lower() if request.content_type else ""
     if content_type not in ACCEPTED_TYPES:
         return _refuse(
@@ -82,7 +82,7 @@ def inbound_mail(request, channel_id: int):
             413, gettext("the message is larger than %(limit)s bytes") % {"limit": limit}
         )
     if not raw.strip():
-        return _refuse(400, "the body is empty: send the raw message")
+        return _refuse(400, gettext("the body is empty: send the raw message"))
     with transaction.atomic():
         event, created = store_email(channel=mail_settings.channel, raw=raw)
         if created:

@@ -4,6 +4,7 @@ password fields that never render the stored value (left blank: kept)."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy, ngettext
 
 from helpdesk.channel_kinds import POLICIES
 from helpdesk.forms import KeptSecretField, keep_blank_secret
@@ -15,10 +16,12 @@ SECRETS = ("access_token", "app_secret")
 
 class WhatsAppSettingsForm(forms.ModelForm):
     access_token = KeptSecretField(
-        help_text="A system user's token with whatsapp_business_messaging. Blank keeps it."
+        help_text=gettext_lazy(
+            "A system user's token with whatsapp_business_messaging. Blank keeps it."
+        )
     )
     app_secret = KeptSecretField(
-        help_text="App settings › Basic › App secret. Blank keeps the stored one."
+        help_text=gettext_lazy("App settings › Basic › App secret. Blank keeps the stored one.")
     )
 
     class Meta:
@@ -53,7 +56,7 @@ class WhatsAppSettingsAdmin(admin.ModelAdmin):
     list_display = ["channel", "phone_number_id", "api_base_url", "webhook_path"]
     list_select_related = ["channel"]
 
-    @admin.display(description="Callback URL (path)")
+    @admin.display(description=gettext_lazy("Callback URL (path)"))
     def webhook_path(self, obj):
         return f"/whatsapp/{obj.channel_id}/webhook/"
 
@@ -85,16 +88,25 @@ class WhatsAppOutboundAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.display(description="Ticket")
+    @admin.display(description=gettext_lazy("Ticket"))
     def ticket(self, obj):
         return f"#{obj.outbound.message.ticket_id}"
 
-    @admin.display(description="Outbox")
+    @admin.display(description=gettext_lazy("Outbox"))
     def status(self, obj):
         return obj.outbound.get_status_display()
 
-    @admin.action(description="Retry the selected failed messages")
+    @admin.action(description=gettext_lazy("Retry the selected failed messages"))
     def retry(self, request, queryset):
         ids = queryset.values_list("outbound_id", flat=True)
         count = len(retry_outbound(ids=ids))
-        self.message_user(request, f"{count} failed messages will be sent again.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext(  # the English says "messages" for one too (kept as it was)
+                "%(count)s failed messages will be sent again.",
+                "%(count)s failed messages will be sent again.",
+                count,
+            )
+            % {"count": count},
+            messages.SUCCESS,
+        )

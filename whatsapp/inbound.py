@@ -36,7 +36,8 @@ from functools import partial
 
 from django.conf import settings
 from django.db import connection
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from helpdesk.models import Channel, Contact, InboundEvent, Message, Ticket
 from helpdesk.models.tickets import OPEN_SQL
@@ -117,6 +118,14 @@ def prefetch_media(event_id: int) -> Prefetched:
 
 
 def handle_event(event: InboundEvent, prefetched: Prefetched = None) -> Outcome:
+    """The handler `process_inbound` runs for a WhatsApp event (inside its transaction). What
+    it writes for people (the thread's text for media, locations, reactions …, a subject) is
+    in the deployment's language."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return _handle_event(event, prefetched)
+
+
+def _handle_event(event: InboundEvent, prefetched: Prefetched = None) -> Outcome:
     payload = _dict(event.payload)
     item = payload.get("item")
     if event.source_id.startswith(REJECTED_PREFIX) or item == "rejected":
@@ -155,36 +164,50 @@ def readable(message: dict) -> tuple[str, str | None]:
     kind = _text(message.get("type")) or "unknown"
     part = _dict(message.get(kind))
     if kind == "text":
-        return _text(part.get("body")) or "[An empty message]", None
+        return _text(part.get("body")) or gettext("[An empty message]"), None
     if kind in media.MEDIA_TYPES:
         caption = _text(part.get("caption"))
-        return caption or f"[{kind.capitalize()}]", kind
+        return caption or media.placeholder(kind), kind
     if kind == "location":
         where = ", ".join(t for t in (_text(part.get("name")), _text(part.get("address"))) if t)
         coordinates = f"{part.get('latitude', '?')}, {part.get('longitude', '?')}"
-        return f"[Location: {where + ' — ' if where else ''}{coordinates}]"[:2000], None
+        if where:
+            text = gettext("[Location: %(where)s — %(coordinates)s]") % {
+                "where": where,
+                "coordinates": coordinates,
+            }
+        else:
+            text = gettext("[Location: %(coordinates)s]") % {"coordinates": coordinates}
+        return text[:2000], None
     if kind == "reaction":
         emoji = _text(part.get("emoji"), 40)
-        return (
-            f"[Reaction {emoji} to an earlier message]" if emoji else "[Reaction removed]"
-        ), None
+        if emoji:
+            return gettext("[Reaction %(emoji)s to an earlier message]") % {"emoji": emoji}, None
+        return gettext("[Reaction removed]"), None
     if kind == "interactive":
         choice = _dict(part.get("button_reply")) or _dict(part.get("list_reply"))
-        return _text(choice.get("title")) or "[An answer to a menu]", None
+        return _text(choice.get("title")) or gettext("[An answer to a menu]"), None
     if kind == "button":
-        return _text(part.get("text")) or "[A button was pressed]", None
+        return _text(part.get("text")) or gettext("[A button was pressed]"), None
     if kind == "contacts":
         names = [
             _text(_dict(c.get("name")).get("formatted_name"), 200)
             for c in message.get("contacts") or []
             if isinstance(c, dict)
         ]
-        return f"[Contact card: {', '.join(n for n in names if n) or 'no name'}]", None
+        names_text = ", ".join(n for n in names if n) or gettext("no name")
+        return gettext("[Contact card: %(names)s]") % {"names": names_text}, None
     if kind == "system":
-        return f"[{_text(part.get('body')) or 'A WhatsApp system message'}]", None
+        return f"[{_text(part.get('body')) or gettext('A WhatsApp system message')}]", None
     errors = [e for e in message.get("errors") or [] if isinstance(e, dict)]
-    why = f": {_text(errors[0].get('title'), 300)}" if errors and errors[0].get("title") else ""
-    return f"[A {kind[:40]} message, which WhatsApp does not pass on{why}]", None
+    if errors and errors[0].get("title"):
+        return gettext("[A %(kind)s message, which WhatsApp does not pass on: %(why)s]") % {
+            "kind": kind[:40],
+            "why": _text(errors[0].get("title"), 300),
+        }, None
+    return gettext("[A %(kind)s message, which WhatsApp does not pass on]") % {
+        "kind": kind[:40]
+    }, None
 
 
 def subject_for(text: str, message_type: str, name: str, wa_id: str) -> str:
@@ -192,7 +215,7 @@ def subject_for(text: str, message_type: str, name: str, wa_id: str) -> str:
     first = text.strip().splitlines()[0].strip() if text.strip() else ""
     if first and message_type == "text":
         return first if len(first) <= SUBJECT_LENGTH else first[: SUBJECT_LENGTH - 1] + "…"
-    return f"WhatsApp message from {name or '+' + wa_id.lstrip('+')}"
+    return gettext("WhatsApp message from %(name)s") % {"name": name or "+" + wa_id.lstrip("+")}
 
 
 def _lock_sender(wa_id: str) -> None:
@@ -269,9 +292,7 @@ def handle_message(
             files.append(fetched.file)
         else:
             text = (
-                f"{text}\n{fetched.note}"
-                if text != f"[{media_kind.capitalize()}]"
-                else fetched.note
+                f"{text}\n{fetched.note}" if text != media.placeholder(media_kind) else fetched.note
             )
     is_reaction = message.get("type") == "reaction"
     details = {

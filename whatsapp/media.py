@@ -14,11 +14,20 @@ import re
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext, gettext_noop
 
 from whatsapp import graph
 from whatsapp.models import WhatsAppSettings
 
 MEDIA_TYPES = ("image", "document", "audio", "video", "sticker")
+LABELS = {
+    "image": gettext_noop("Image"),
+    "document": gettext_noop("Document"),
+    "audio": gettext_noop("Audio"),
+    "video": gettext_noop("Video"),
+    "sticker": gettext_noop("Sticker"),
+}
 MEDIA_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 UNSAFE_NAME = re.compile(r"[^\w .()+-]+")
 
@@ -54,13 +63,36 @@ def filename_for(kind: str, media: dict, media_id: str, mime_type: str) -> str:
     return f"whatsapp-{kind}-{media_id[:40]}{extension}"
 
 
+def label(kind: str) -> str:
+    """The media kind in words ("Image"), in the active language."""
+    return gettext(LABELS[kind]) if kind in LABELS else kind.capitalize()
+
+
+def placeholder(kind: str) -> str:
+    """The thread's text for media without a caption: "[Image]"."""
+    return f"[{label(kind)}]"
+
+
 def fetch(wa: WhatsAppSettings, kind: str, media: dict) -> Fetched:
+    """The media as a file, or the line saying why not (in the deployment's language: it is
+    stored on the ticket)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return _fetch(wa, kind, media)
+
+
+def _fetch(wa: WhatsAppSettings, kind: str, media: dict) -> Fetched:
     media_id = media.get("id")
-    label = kind.capitalize()
+    words = {"label": label(kind)}
     if not isinstance(media_id, str) or not MEDIA_ID.match(media_id):
-        return Fetched(None, f"[{label} not kept: the message names no media id we can fetch]")
+        return Fetched(
+            None,
+            gettext("[%(label)s not kept: the message names no media id we can fetch]") % words,
+        )
     limit = settings.WHATSAPP_MAX_MEDIA_BYTES
-    too_large = f"[{label} not kept: larger than {limit // (1024 * 1024)} MB]"
+    too_large = gettext("[%(label)s not kept: larger than %(size)s MB]") % {
+        **words,
+        "size": limit // (1024 * 1024),
+    }
     try:
         info = graph.media_info(wa, media_id)
         if info.file_size is not None and info.file_size > limit:
@@ -69,7 +101,9 @@ def fetch(wa: WhatsAppSettings, kind: str, media: dict) -> Fetched:
     except graph.GraphError as exc:
         if exc.temporary:
             raise MediaUnavailable(exc.description) from exc
-        return Fetched(None, f"[{label} not kept: {exc.description}]")
+        return Fetched(
+            None, gettext("[%(label)s not kept: %(why)s]") % {**words, "why": exc.description}
+        )
     if content is None:
         return Fetched(None, too_large)
     mime_type = info.mime_type or str(media.get("mime_type") or "application/octet-stream")

@@ -83,29 +83,33 @@ class WhatsAppSettings(models.Model):
     )
 
     class Meta:
-        verbose_name = "WhatsApp settings"
-        verbose_name_plural = "WhatsApp settings"
+        verbose_name = gettext_lazy("WhatsApp settings")
+        verbose_name_plural = gettext_lazy("WhatsApp settings")
 
     def __str__(self) -> str:
-        return f"WhatsApp settings of {self.channel}"
+        return gettext("WhatsApp settings of %(channel)s") % {"channel": self.channel}
 
     def clean(self) -> None:
         errors = {}
         if self.channel_id and self.channel.policy.outbound != OUTBOUND:
-            errors["channel"] = "WhatsApp settings belong to a WhatsApp channel."
+            errors["channel"] = gettext("WhatsApp settings belong to a WhatsApp channel.")
         self.api_base_url = (self.api_base_url or "").strip().rstrip("/")
         if urlsplit(self.api_base_url).scheme not in {"http", "https"}:
-            errors["api_base_url"] = "Give the API's address, e.g. " + DEFAULT_API_BASE_URL
+            errors["api_base_url"] = gettext("Give the API's address, e.g. %(example)s") % {
+                "example": DEFAULT_API_BASE_URL
+            }
         self.phone_number_id = self.phone_number_id.strip()
         if not self.phone_number_id.isdigit():
-            errors["phone_number_id"] = "The phone number id is digits only (WhatsApp Manager)."
+            errors["phone_number_id"] = gettext(
+                "The phone number id is digits only (WhatsApp Manager)."
+            )
         try:
             self.templates = clean_templates(self.templates)
         except ValidationError as exc:
             errors["templates"] = exc.messages
         hosts = self.media_hosts if isinstance(self.media_hosts, list) else None
         if hosts is None or not all(isinstance(h, str) and HOST_NAME.match(h) for h in hosts):
-            errors["media_hosts"] = 'A list of host names, e.g. ["lookaside.fbsbx.com"].'
+            errors["media_hosts"] = gettext('A list of host names, e.g. ["lookaside.fbsbx.com"].')
         else:
             self.media_hosts = sorted({h.lower() for h in hosts})
         if errors:
@@ -181,11 +185,14 @@ class WhatsAppOutbound(models.Model):
     error_title = models.CharField(max_length=500, blank=True)
 
     class Meta:
-        verbose_name = "WhatsApp message sent"
-        verbose_name_plural = "WhatsApp messages sent"
+        verbose_name = gettext_lazy("WhatsApp message sent")
+        verbose_name_plural = gettext_lazy("WhatsApp messages sent")
 
     def __str__(self) -> str:
-        return f"WhatsApp to {self.to} ({self.get_state_display()})"
+        return gettext("WhatsApp to %(to)s (%(state)s)") % {
+            "to": self.to,
+            "state": self.get_state_display(),
+        }
 
     @property
     def is_template(self) -> bool:

@@ -30,8 +30,9 @@ from datetime import timedelta
 from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils import timezone, translation
+from django.utils.formats import number_format
+from django.utils.translation import gettext, gettext_noop
 
 from helpdesk import outbox
 from helpdesk.channel_kinds import kinds_sending_by
@@ -57,7 +58,7 @@ WHATSAPP_KINDS = kinds_sending_by(OUTBOUND)
 # until the message is known to have arrived (delivered or read prove it did).
 STATES = {"sent": 1, "failed": 2, "delivered": 3, "read": 4}
 _RANK = {State.ACCEPTED: 0, **STATES}
-WINDOW_CLOSED = (
+WINDOW_CLOSED = gettext_noop(
     "The customer last wrote more than 24 hours ago: WhatsApp only lets you send an "
     "approved template."
 )
@@ -131,11 +132,17 @@ def queue_reply(*, message: Message, ticket: Ticket) -> OutboundMessage | None:
     if template is None:
         if len(message.body) > MAX_TEXT:
             raise ValidationError(
-                f"WhatsApp takes at most {MAX_TEXT:,} characters in one message; this reply "
-                f"has {len(message.body):,}. Shorten it or send it in parts."
+                gettext(
+                    "WhatsApp takes at most %(limit)s characters in one message; this reply "
+                    "has %(length)s. Shorten it or send it in parts."
+                )
+                % {
+                    "limit": number_format(MAX_TEXT, force_grouping=True),
+                    "length": number_format(len(message.body), force_grouping=True),
+                }
             )
         if not window_is_open(ticket):
-            raise ValidationError(WINDOW_CLOSED)
+            raise ValidationError(gettext(WINDOW_CLOSED))
     outbound, created = OutboundMessage.objects.get_or_create(
         message=message, defaults={"channel_id": ticket.channel_id}
     )
@@ -173,7 +180,13 @@ def send_template(
     template = wa.template(name)
     if template is None:
         raise ValidationError(gettext("Choose one of the channel's approved templates."))
-    body = template.get("text") or f"Template message “{name}” ({template['language']})."
+    body = template.get("text")
+    if not body:  # stored on the ticket: in the deployment's language
+        with translation.override(settings.LANGUAGE_CODE):
+            body = gettext("Template message “%(name)s” (%(language)s).") % {
+                "name": name,
+                "language": template["language"],
+            }
     with _sending_template(template):
         return reply(ticket=ticket, author=author, body=body, expected_version=expected_version)
 

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from channels_cfg.services import record_settings_change
 from helpdesk.models import Channel, User
@@ -33,15 +33,16 @@ from whatsapp import graph
 from whatsapp.models import HOST_NAME, WhatsAppSettings
 from whatsapp.webhook import KIND
 
-# What the page edits, in page order, with its label in the history.
+# What the page edits, in page order, with its label in the history (the history keeps
+# the words of the moment, as text: `channels_cfg.services`).
 LABELS = {
-    "api_base_url": "API base URL",
-    "phone_number_id": "Phone number id",
-    "access_token": "Access token",
-    "verify_token": "Verify token",
-    "app_secret": "App secret",
-    "templates": "Approved templates",
-    "media_hosts": "Media hosts",
+    "api_base_url": gettext_lazy("API base URL"),
+    "phone_number_id": gettext_lazy("Phone number id"),
+    "access_token": gettext_lazy("Access token"),
+    "verify_token": gettext_lazy("Verify token"),
+    "app_secret": gettext_lazy("App secret"),
+    "templates": gettext_lazy("Approved templates"),
+    "media_hosts": gettext_lazy("Media hosts"),
 }
 PREFIX = "WhatsApp · "
 SECRETS = ("access_token", "verify_token", "app_secret")
@@ -49,6 +50,12 @@ PLAIN = ("api_base_url", "phone_number_id", "templates", "media_hosts")
 # The secrets that may be removed (the verify token may not: the handshake needs one),
 # with the name of the flag that removes each.
 REMOVE = {"access_token": "remove_access_token", "app_secret": "remove_app_secret"}
+BOTH = {
+    "access_token": gettext_lazy(
+        "Either type a new access token or remove the stored one, not both."
+    ),
+    "app_secret": gettext_lazy("Either type a new app secret or remove the stored one, not both."),
+}
 ACCEPTED = {*PLAIN, *SECRETS, *REMOVE.values()}
 # Meta's codes for a token it does not accept: invalid or expired token, invalid session,
 # permission missing (developers.facebook.com, Graph API error codes).
@@ -58,6 +65,9 @@ TOKEN_CHARS = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces
 LONG_TEXT = 120
 MASK = "••••"
 MASKED_FROM_LENGTH = 8  # a shorter "token" is a test value; masking it would garble words
+TOKEN_WORDS = gettext_lazy(
+    "A token has no spaces and only plain letters, digits and signs: paste it again."
+)
 
 
 def _refuse_unless_whatsapp(channel: Channel) -> None:
@@ -94,8 +104,11 @@ def parse_templates(text: str) -> list[dict]:
         parts = [part.strip() for part in line.split("|", 2)]
         if len(parts) < 2 or not parts[0] or not parts[1]:
             problems.append(
-                f"Line {number}: give the name and the language, separated by |, "
-                "e.g. follow_up | en_US | Hello, we have an answer for you."
+                gettext(
+                    "Line %(number)s: give the name and the language, separated by |, "
+                    "e.g. follow_up | en_US | Hello, we have an answer for you."
+                )
+                % {"number": number}
             )
             continue
         entry = {"name": parts[0], "language": parts[1]}
@@ -115,7 +128,7 @@ def parse_templates(text: str) -> list[dict]:
 def _short(text: str) -> str:
     text = " ".join(text.split())
     if not text:
-        return "(empty)"
+        return gettext("(empty)")
     return text if len(text) <= LONG_TEXT else text[: LONG_TEXT - 1] + "…"
 
 
@@ -123,7 +136,7 @@ def _list_change(label: str, old: list[str], new: list[str], empty: str) -> dict
     if old == new:
         return None
     return {
-        "field": PREFIX + label,
+        "field": f"{PREFIX}{label}",
         "before": _short(", ".join(old)) if old else empty,
         "after": _short(", ".join(new)) if new else empty,
         "added": [_short(item) for item in new if item not in old],
@@ -139,9 +152,9 @@ def _changes(before: dict, after: WhatsAppSettings) -> list[dict]:
             if old != new:
                 changes.append(
                     {
-                        "field": PREFIX + label,
-                        "before": "(hidden)" if old else "(none)",
-                        "after": "changed" if new else "(none)",
+                        "field": f"{PREFIX}{label}",
+                        "before": gettext("(hidden)") if old else gettext("(none)"),
+                        "after": gettext("changed") if new else gettext("(none)"),
                     }
                 )
         elif name == "templates":
@@ -149,16 +162,18 @@ def _changes(before: dict, after: WhatsAppSettings) -> list[dict]:
             change = _list_change(label, *lines, empty=gettext("(none)"))
             if change:
                 names = [f"{t['name']} ({t['language']})" for t in old or []]
-                change["before"] = _short(", ".join(names)) if names else "(none)"
+                change["before"] = _short(", ".join(names)) if names else gettext("(none)")
                 names = [f"{t['name']} ({t['language']})" for t in new]
-                change["after"] = _short(", ".join(names)) if names else "(none)"
+                change["after"] = _short(", ".join(names)) if names else gettext("(none)")
                 changes.append(change)
         elif name == "media_hosts":
             change = _list_change(label, list(old or []), list(new), empty=gettext("(none)"))
             if change:
                 changes.append(change)
         elif old != new:
-            changes.append({"field": PREFIX + label, "before": _short(old), "after": _short(new)})
+            changes.append(
+                {"field": f"{PREFIX}{label}", "before": _short(old), "after": _short(new)}
+            )
     return changes
 
 
@@ -180,29 +195,33 @@ def _problems(wa: WhatsAppSettings, *, typed: dict, removed: dict) -> dict:
     if not wa.phone_number_id:
         refuse(
             "phone_number_id",
-            "Give the phone number id: WhatsApp Manager › Phone numbers shows it (digits, "
-            "not the number itself).",
+            gettext(
+                "Give the phone number id: WhatsApp Manager › Phone numbers shows it (digits, "
+                "not the number itself)."
+            ),
         )
     if not wa.verify_token:
         refuse(
             "verify_token",
-            "Type a verify token: any long random text. Give Meta the same, with the callback URL.",
+            gettext(
+                "Type a verify token: any long random text. Give Meta the same, with the "
+                "callback URL."
+            ),
         )
     if wa.access_token and not TOKEN_CHARS.match(wa.access_token):
-        refuse(
-            "access_token",
-            "A token has no spaces and only plain letters, digits and signs: paste it again.",
-        )
+        refuse("access_token", str(TOKEN_WORDS))
     for name, flag in REMOVE.items():
         if typed[name] and removed[name]:
-            what = LABELS[name].lower()
-            refuse(flag, f"Either type a new {what} or remove the stored one, not both.")
+            refuse(flag, str(BOTH[name]))
     hosts = wa.media_hosts if isinstance(wa.media_hosts, list) else []
     for host in hosts:
         if not HOST_NAME.match(host):
             refuse(
                 "media_hosts",
-                f"“{host}” is not a host name: give the name alone, e.g. lookaside.fbsbx.com.",
+                gettext(
+                    "“%(host)s” is not a host name: give the name alone, e.g. lookaside.fbsbx.com."
+                )
+                % {"host": host},
             )
     return errors
 
@@ -269,11 +288,13 @@ class CheckResult:
 
 def _why_no_answer(exc: BaseException | None) -> str:
     if isinstance(exc, httpx.TimeoutException):
-        return f"nothing within {settings.WHATSAPP_HTTP_TIMEOUT_SECONDS:g} seconds"
+        return gettext("nothing within %(seconds)s seconds") % {
+            "seconds": f"{settings.WHATSAPP_HTTP_TIMEOUT_SECONDS:g}"
+        }
     if isinstance(exc, httpx.ConnectError) and "refused" in str(exc).lower():
-        return "connection refused"
+        return gettext("connection refused")
     if exc is None:
-        return "no answer"
+        return gettext("no answer")
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -284,7 +305,7 @@ def _meta_words(error: dict, status: int) -> str:
     data = error.get("error_data")
     details = str(data.get("details") or "") if isinstance(data, dict) else ""
     if not message:
-        return f"HTTP {status}, without an error message."
+        return gettext("HTTP %(status)s, without an error message.") % {"status": status}
     if code is not None and not message.startswith("(#"):
         message = f"(#{code}) {message}"
     if details and details not in message:
@@ -303,11 +324,13 @@ def _typed_problem(base: str, phone_number_id: str, token: str) -> str:
     try:
         URLValidator(schemes=["http", "https"])(base)
     except ValidationError:
-        return "Give the API base URL first, e.g. https://graph.facebook.com/v21.0."
+        return gettext("Give the API base URL first, e.g. https://graph.facebook.com/v21.0.")
     if not phone_number_id.isdigit():
-        return "Give the phone number id first (digits, from WhatsApp Manager › Phone numbers)."
+        return gettext(
+            "Give the phone number id first (digits, from WhatsApp Manager › Phone numbers)."
+        )
     if token and not TOKEN_CHARS.match(token):
-        return "A token has no spaces and only plain letters, digits and signs: paste it again."
+        return str(TOKEN_WORDS)
     return ""
 
 
@@ -329,14 +352,19 @@ def check_token(
         return CheckResult(False, problem)
     if not token:
         if remove_token:
-            return CheckResult(False, "Type a token to test: the stored one is to be removed.")
+            return CheckResult(
+                False, gettext("Type a token to test: the stored one is to be removed.")
+            )
         if stored is None or not stored.access_token:
-            return CheckResult(False, "Type the access token first: none is stored.")
+            return CheckResult(False, gettext("Type the access token first: none is stored."))
         if base != stored.api_base_url:
             return CheckResult(
                 False,
-                "The stored token is only sent to the saved API base URL "
-                f"({stored.api_base_url}): type the token to test it at {base}.",
+                gettext(
+                    "The stored token is only sent to the saved API base URL "
+                    "(%(saved)s): type the token to test it at %(base)s."
+                )
+                % {"saved": stored.api_base_url, "base": base},
             )
         token = stored.access_token
     target = WhatsAppSettings(
@@ -346,21 +374,32 @@ def check_token(
     try:
         status, body = graph.phone_number(target)
     except graph.GraphError as exc:
-        return CheckResult(False, f"No answer from {where}: {_why_no_answer(exc.__cause__)}.")
+        return CheckResult(
+            False,
+            gettext("No answer from %(where)s: %(why)s.")
+            % {"where": where, "why": _why_no_answer(exc.__cause__)},
+        )
     if status == 200:
         return _reachable(body, where=where, phone_number_id=phone_number_id, token=token)
     error = body.get("error") if isinstance(body.get("error"), dict) else {}
     words = _masked(_meta_words(error, status), token)
     code = error.get("code")
     if status == 401 or code in TOKEN_CODES:
-        return CheckResult(False, f"Meta refused the token: {words}")
+        return CheckResult(False, gettext("Meta refused the token: %(words)s") % {"words": words})
     if code == UNKNOWN_OBJECT:
         return CheckResult(
             False,
-            f"Meta knows no phone number {phone_number_id} that this token may see (check "
-            f"the id in WhatsApp Manager › Phone numbers): {words}",
+            gettext(
+                "Meta knows no phone number %(id)s that this token may see (check "
+                "the id in WhatsApp Manager › Phone numbers): %(words)s"
+            )
+            % {"id": phone_number_id, "words": words},
         )
-    return CheckResult(False, f"{where} answered HTTP {status}: {words}")
+    return CheckResult(
+        False,
+        gettext("%(where)s answered HTTP %(status)s: %(words)s")
+        % {"where": where, "status": status, "words": words},
+    )
 
 
 def _reachable(body: dict, *, where: str, phone_number_id: str, token: str) -> CheckResult:
@@ -368,11 +407,20 @@ def _reachable(body: dict, *, where: str, phone_number_id: str, token: str) -> C
     if not number:
         return CheckResult(
             False,
-            f"{where} answered, but not with a phone number: is the API base URL the Graph "
-            f"API, and {phone_number_id} the phone number id (WhatsApp Manager › Phone "
-            "numbers)?",
+            gettext(
+                "%(where)s answered, but not with a phone number: is the API base URL the Graph "
+                "API, and %(id)s the phone number id (WhatsApp Manager › Phone numbers)?"
+            )
+            % {"where": where, "id": phone_number_id},
         )
     name = " ".join(str(body.get("verified_name") or "").split())
-    named = f" (display name {name})" if name else ""
-    message = f"Meta answered: the number {number}{named} is reachable with this token."
+    if name:
+        message = gettext(
+            "Meta answered: the number %(number)s (display name %(name)s) is reachable with "
+            "this token."
+        ) % {"number": number, "name": name}
+    else:
+        message = gettext("Meta answered: the number %(number)s is reachable with this token.") % {
+            "number": number
+        }
     return CheckResult(True, _masked(message, token))

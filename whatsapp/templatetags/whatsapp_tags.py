@@ -10,6 +10,7 @@ any other channel:
 
 from django import template
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from whatsapp.models import WhatsAppOutbound
 from whatsapp.outbound import WINDOW_CLOSED, sends_by_whatsapp, settings_of, window_closes_at
@@ -48,7 +49,7 @@ def whatsapp_window(context, ticket, thread):
         "ticket": ticket,
         "open": is_open,
         "closes_at": closes_at,
-        "closed_notice": WINDOW_CLOSED,
+        "closed_notice": gettext(WINDOW_CLOSED),
         "templates": wa.templates or [],
         "csrf_token": context.get("csrf_token"),
     }
