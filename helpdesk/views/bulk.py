@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.http import Http404, QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_POST
 
 from helpdesk import services
@@ -26,23 +26,27 @@ def _back(request, slug: str) -> str:
     return f"{base}?{query}" if query else base
 
 
-def _done(form: BulkForm) -> str:
+def _done(form: BulkForm, n: int) -> str:
+    """What happened to the `n` tickets that changed, as one sentence."""
     data = form.cleaned_data
     action = data["action"]
     if action == "assign":
         target = data["owner"] or data["team"]
-        return gettext("assigned to %(target)s") % {"target": target} if target else "unassigned"
+        if target:
+            return ngettext(
+                "%(n)s ticket assigned to %(target)s.", "%(n)s tickets assigned to %(target)s.", n
+            ) % {"n": n, "target": target}
+        return ngettext("%(n)s ticket unassigned.", "%(n)s tickets unassigned.", n) % {"n": n}
     if action == "status":
-        return gettext("set to %(label)s") % {"label": Ticket.Status(data["status"]).label}
-    if action == "priority":
-        return gettext("set to %(label)s priority") % {
-            "label": Ticket.Priority(data["priority"]).label
+        return ngettext("%(n)s ticket set to %(label)s.", "%(n)s tickets set to %(label)s.", n) % {
+            "n": n,
+            "label": Ticket.Status(data["status"]).label,
         }
-    return "closed"
-
-
-def _plural(n: int) -> str:
-    return gettext("%(n)s ticket") % {"n": n} if n == 1 else gettext("%(n)s tickets") % {"n": n}
+    if action == "priority":
+        return ngettext(
+            "%(n)s ticket set to %(label)s priority.", "%(n)s tickets set to %(label)s priority.", n
+        ) % {"n": n, "label": Ticket.Priority(data["priority"]).label}
+    return ngettext("%(n)s ticket closed.", "%(n)s tickets closed.", n) % {"n": n}
 
 
 @require_POST
@@ -71,10 +75,11 @@ def queue_bulk(request, slug: str):
     result.refused += [(pk, gettext("not found")) for pk in sorted(set(picked) - set(visible))]
     summary = []
     if result.changed:
-        summary.append(f"{_plural(len(result.changed))} {_done(form)}.")
+        summary.append(_done(form, len(result.changed)))
     if result.unchanged:
+        n = len(result.unchanged)
         summary.append(
-            gettext("%(plural)s already so.") % {"plural": _plural(len(result.unchanged))}
+            ngettext("%(n)s ticket already so.", "%(n)s tickets already so.", n) % {"n": n}
         )
     if result.changed or result.unchanged:
         messages.success(request, " ".join(summary))
@@ -82,9 +87,14 @@ def queue_bulk(request, slug: str):
         shown = "; ".join(f"#{pk}: {why}" for pk, why in result.refused[:SHOWN_REFUSALS])
         more = len(result.refused) - SHOWN_REFUSALS
         tail = gettext("; and %(more)s more") % {"more": more} if more > 0 else ""
+        n = len(result.refused)
         messages.warning(
             request,
-            gettext("%(plural)s not changed — %(shown)s%(tail)s.")
-            % {"plural": _plural(len(result.refused)), "shown": shown, "tail": tail},
+            ngettext(
+                "%(n)s ticket not changed — %(shown)s%(tail)s.",
+                "%(n)s tickets not changed — %(shown)s%(tail)s.",
+                n,
+            )
+            % {"n": n, "shown": shown, "tail": tail},
         )
     return redirect(_back(request, slug))
