@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy, ngettext
 
 from notifications.delivery import retry_failed
 from notifications.models import DefaultPreference, Delivery, Notification, Preference, QuietHours
@@ -36,13 +37,18 @@ class DeliveryAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Retry the selected failed deliveries")
+    @admin.action(description=gettext_lazy("Retry the selected failed deliveries"))
     def retry(self, request, queryset):
         ids = retry_failed(ids=queryset.values_list("pk", flat=True))
         publish_deliveries(ids)
-        self.message_user(
-            request, f"{len(ids)} failed deliveries enqueued again.", messages.SUCCESS
+        count = len(ids)
+        # The English reads the same for one and many ("1 failed deliveries …", as always).
+        done = ngettext(
+            "%(count)s failed deliveries enqueued again.",
+            "%(count)s failed deliveries enqueued again.",
+            count,
         )
+        self.message_user(request, done % {"count": count}, messages.SUCCESS)
 
 
 @admin.register(Notification)

@@ -60,13 +60,12 @@ def announce_unassigned(*, ticket_id: int, actor_id: int | None = None, detail: 
         return
 
     def text():  # written in each recipient's language (`notify`)
-        where = (
-            gettext(" from %(name)s") % {"name": ticket.channel.name} if ticket.channel_id else ""
-        )
-        return gettext("New unassigned ticket %(label)s%(where)s") % {
-            "label": label(ticket),
-            "where": where,
-        }
+        if ticket.channel_id:
+            return gettext("New unassigned ticket %(label)s from %(channel)s") % {
+                "label": label(ticket),
+                "channel": ticket.channel.name,
+            }
+        return gettext("New unassigned ticket %(label)s") % {"label": label(ticket)}
 
     with transaction.atomic():
         notify(

@@ -5,11 +5,10 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
 
-from helpdesk.languages import language_for
 from notifications.catalog import Event
 from notifications.models import Delivery
+from notifications.services import in_language_of
 
 HEADERS = {
     "Auto-Submitted": "auto-generated",  # RFC 3834: no auto-replies, please
@@ -34,7 +33,7 @@ def message_id(delivery: Delivery) -> str:
 
 def compose(delivery: Delivery) -> EmailMultiAlternatives:
     """In the recipient's language (their choice, else LANGUAGE_CODE)."""
-    with translation.override(language_for(delivery.recipient)):
+    with in_language_of(delivery.recipient):
         return _compose(delivery)
 
 

@@ -18,14 +18,15 @@ from notifications.services import PRECEDENCE, Cell, Effective, Source
 SOURCE_LABELS = {
     Source.OWN: gettext_lazy("Your choice"),
     Source.USER_DEFAULT: gettext_lazy("Default set for you"),
-    Source.TEAM_DEFAULT: "Default for team {team}",
+    Source.TEAM_DEFAULT: gettext_lazy("Default for team %(team)s"),
     Source.ACCOUNT_DEFAULT: gettext_lazy("Default for everyone"),
     Source.BUILT_IN: gettext_lazy("Built-in default"),
 }
 
 
 def source_label(effective: Effective) -> str:
-    return SOURCE_LABELS[effective.source].format(team=effective.team)
+    label = str(SOURCE_LABELS[effective.source])
+    return label % {"team": effective.team} if effective.source == Source.TEAM_DEFAULT else label
 
 
 @dataclass
@@ -118,12 +119,12 @@ class AudienceForm(forms.Form):
     def __init__(self, *args, teams, users, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["audience"].choices = [
-            ("", "Everyone"),
+            ("", gettext("Everyone")),
             (
                 gettext("Teams (their main members)"),
                 [(f"team:{t.pk}", t.name) for t in teams],
             ),
-            ("Users", [(f"user:{u.pk}", str(u)) for u in users]),
+            (gettext("Users"), [(f"user:{u.pk}", str(u)) for u in users]),
         ]
         self.fields["audience"].widget.attrs.update({"class": "form-select form-select-sm"})
 

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from helpdesk.models import Team, Ticket
 from notifications.catalog import Event, Medium
@@ -39,7 +39,10 @@ class Notification(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"To {self.recipient}: {self.text[:80]}"
+        return gettext("To %(recipient)s: %(text)s") % {
+            "recipient": self.recipient,
+            "text": self.text[:80],
+        }
 
     @property
     def is_read(self) -> bool:
@@ -66,8 +69,14 @@ class Preference(models.Model):
         ]
 
     def __str__(self) -> str:
-        state = "on" if self.enabled else "off"
-        return f"{self.user}: {self.get_event_display()} by {self.get_medium_display()} {state}"
+        words = {
+            "user": self.user,
+            "event": self.get_event_display(),
+            "medium": self.get_medium_display(),
+        }
+        if self.enabled:
+            return gettext("%(user)s: %(event)s by %(medium)s on") % words
+        return gettext("%(user)s: %(event)s by %(medium)s off") % words
 
 
 class DefaultPreference(models.Model):
@@ -103,12 +112,14 @@ class DefaultPreference(models.Model):
 
     class Meta:
         ordering = ["event", "medium"]
-        verbose_name = "default notification preference"
+        verbose_name = gettext_lazy("default notification preference")
         constraints = [
             models.CheckConstraint(
                 condition=Q(team__isnull=True) | Q(user__isnull=True),
                 name="notif_default_one_audience",
-                violation_error_message="A default is for everyone, a team or a user.",
+                violation_error_message=gettext_lazy(
+                    "A default is for everyone, a team or a user."
+                ),
             ),
             models.UniqueConstraint(
                 fields=["event", "medium"],
@@ -128,15 +139,20 @@ class DefaultPreference(models.Model):
         ]
 
     def __str__(self) -> str:
-        state = "on" if self.enabled else "off"
         if self.team_id:
-            audience = f"team {self.team}"
+            audience = gettext("team %(name)s") % {"name": self.team}
         elif self.user_id:
             audience = str(self.user)
         else:
-            audience = "everyone"
-        what = f"{self.get_event_display()} by {self.get_medium_display()}"
-        return f"Default for {audience}: {what} {state}"
+            audience = gettext("everyone")
+        words = {
+            "audience": audience,
+            "event": self.get_event_display(),
+            "medium": self.get_medium_display(),
+        }
+        if self.enabled:
+            return gettext("Default for %(audience)s: %(event)s by %(medium)s on") % words
+        return gettext("Default for %(audience)s: %(event)s by %(medium)s off") % words
 
 
 class Delivery(models.Model):
@@ -184,7 +200,7 @@ class Delivery(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        verbose_name_plural = "deliveries"
+        verbose_name_plural = gettext_lazy("deliveries")
         constraints = [
             models.UniqueConstraint(
                 fields=["event_key", "recipient", "medium"], name="delivery_once"
@@ -200,7 +216,11 @@ class Delivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_medium_display()} to {self.recipient}: {self.text[:60]}"
+        return gettext("%(medium)s to %(recipient)s: %(text)s") % {
+            "medium": self.get_medium_display(),
+            "recipient": self.recipient,
+            "text": self.text[:60],
+        }
 
 
 class QuietHours(models.Model):
@@ -215,7 +235,9 @@ class QuietHours(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name_plural = "quiet hours"
+        verbose_name_plural = gettext_lazy("quiet hours")
 
     def __str__(self) -> str:
-        return f"Quiet hours of {self.user}: {'on' if self.enabled else 'off'}"
+        if self.enabled:
+            return gettext("Quiet hours of %(user)s: on") % {"user": self.user}
+        return gettext("Quiet hours of %(user)s: off") % {"user": self.user}

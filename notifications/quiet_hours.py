@@ -13,15 +13,15 @@ from django.db import transaction
 from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import ngettext
 
 from helpdesk.availability import availability_of, is_available
-from helpdesk.languages import language_for
 from helpdesk.models import User
 from notifications import emails
 from notifications.catalog import Medium
 from notifications.models import Delivery, QuietHours
+from notifications.services import in_language_of
 
 log = logging.getLogger(__name__)
 Status = Delivery.Status
@@ -94,7 +94,7 @@ def send_digest(*, user_id: int, at=None) -> int:
 
 
 def _compose_digest(user: User, deliveries: list[Delivery]) -> EmailMultiAlternatives:
-    with translation.override(language_for(user)):
+    with in_language_of(user):
         return _compose_digest_now(user, deliveries)
 
 

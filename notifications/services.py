@@ -10,7 +10,8 @@ default for everyone (the account default); the built-in default.
 number of queries, whatever their number and the number of teams or defaults (the sender).
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from celery import current_app
@@ -88,7 +89,7 @@ class Audience:
             return str(self.user)
         if self.team is not None:
             return gettext("team %(name)s") % {"name": self.team.name}
-        return "everyone"
+        return gettext("everyone")
 
 
 EVERYONE = Audience()
@@ -238,7 +239,7 @@ def audiences_with_defaults() -> list[AudienceSummary]:
         elif r["team_id"] is not None:
             name = gettext("Team %(team__name)s") % {"team__name": r["team__name"]}
         else:
-            name = "Everyone"
+            name = gettext("Everyone")
         found.append(AudienceSummary(r["team_id"], r["user_id"], name, r["events"]))
 
     def order(a: AudienceSummary) -> tuple[int, str]:
@@ -329,10 +330,20 @@ def reset_default_preferences(
 # ---------------------------------------------------------------------------------------
 
 
+@contextmanager
+def in_language_of(user: User) -> Iterator[str]:
+    """Everything written to `user` — the text of their notifications, their emails and
+    digests — is written inside this: their own language (`User.language`), else the
+    deployment's LANGUAGE_CODE (`helpdesk.languages.language_for`). Yields the code."""
+    code = language_for(user)
+    with translation.override(code):
+        yield code
+
+
 def _in_language_of(user: User, words: str | Callable[[], str]) -> str:
     if not callable(words):
         return words
-    with translation.override(language_for(user)):
+    with in_language_of(user):
         return str(words())
 
 

@@ -32,38 +32,28 @@ def availability_summary(user: User, now: datetime) -> Summary:
     decide), whatever page shows it."""
     state = availability_of([user], now)[user.pk]
     follows = user.availability_mode == User.AvailabilityMode.WORKING_HOURS
-    how = gettext("following working hours") if follows else gettext("set by hand")
     if state.available:
-        return Summary(
-            True,
-            gettext("Available"),
-            "ok",
-            gettext("Available (%(how)s).") % {"how": how},
-            follows,
+        sentence = (
+            gettext("Available (following working hours).")
+            if follows
+            else gettext("Available (set by hand).")
         )
+        return Summary(True, gettext("Available"), "ok", sentence, follows)
     if state.reason == "out of office":
-        when = (
-            gettext(" until %(local)s") % {"local": _local(state.until, user, now)}
+        sentence = (
+            gettext("Out of office until %(local)s.") % {"local": _local(state.until, user, now)}
             if state.until
-            else ""
+            else gettext("Out of office.")
         )
-        return Summary(
-            False,
-            gettext("Out of office"),
-            "ooo",
-            gettext("Out of office%(when)s.") % {"when": when},
-            follows,
-        )
+        return Summary(False, gettext("Out of office"), "ooo", sentence, follows)
     if follows:
         return Summary(
             False, gettext("Off hours"), "off", gettext("Outside your working hours."), follows
         )
     since = user.status_changed_at
-    when = gettext(" since %(local)s") % {"local": _local(since, user, now)} if since else ""
-    return Summary(
-        False,
-        gettext("Away"),
-        "away",
-        gettext("Away%(when)s (set by hand).") % {"when": when},
-        follows,
+    sentence = (
+        gettext("Away since %(local)s (set by hand).") % {"local": _local(since, user, now)}
+        if since
+        else gettext("Away (set by hand).")
     )
+    return Summary(False, gettext("Away"), "away", sentence, follows)

@@ -36,4 +36,4 @@ def ago(moment: datetime) -> str:
         return gettext("%(int)s h ago") % {"int": int(seconds // 3600)}
     if seconds < 7 * 86400:
         return gettext("%(int)s d ago") % {"int": int(seconds // 86400)}
-    return date_format(timezone.localtime(moment), "j M Y")
+    return date_format(timezone.localtime(moment), "DATE_FORMAT")

@@ -4,7 +4,7 @@ import json
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 
 from helpdesk.models import Skill, Team, TeamMembership, User
 
@@ -86,7 +86,7 @@ class UserEditForm(forms.Form):
         ),
     )
     additional_teams = checkboxes(Team.objects.all(), gettext_lazy("Additional teams"))
-    skills = checkboxes(Skill.objects.all(), "Skills")
+    skills = checkboxes(Skill.objects.all(), gettext_lazy("Skills"))
     shown = StateField()
 
     @classmethod
@@ -113,8 +113,8 @@ class NameForm(forms.Form):
 
 ROLE_CHOICES = [
     ("", gettext_lazy("Not a member")),
-    (Role.MAIN, "Main"),
-    (Role.ADDITIONAL, "Additional"),
+    (Role.MAIN, pgettext_lazy("team role", "Main")),
+    (Role.ADDITIONAL, pgettext_lazy("team role", "Additional")),
 ]
 
 

@@ -28,9 +28,9 @@ from helpdesk.models import (
     TeamMembership,
     User,
 )
+from helpdesk.services.groups import ACCOUNT_ADMINS, AGENTS
 
 Role = TeamMembership.Role
-ACCOUNT_ADMINS = gettext_lazy("Account admins")
 RECENT = 12
 
 
@@ -55,7 +55,7 @@ def routing_mentions(user_ids) -> dict[int, list[Mention]]:
     if not user_ids:
         return found
     for lookup, how in (
-        ("automation__users", "Users"),
+        ("automation__users", gettext("Users")),
         ("automation__fallback_users", gettext("If AI can't answer: users")),
     ):
         rows = Channel.objects.filter(**{f"{lookup}__in": user_ids}).values_list(
@@ -88,7 +88,7 @@ def team_mentions(team_ids) -> dict[int, list[Mention]]:
     """Team id → the channels whose routing names the team. 2 queries."""
     found: dict[int, list[Mention]] = defaultdict(list)
     for lookup, how in (
-        ("automation__teams", "Teams"),
+        ("automation__teams", gettext("Teams")),
         ("automation__fallback_teams", gettext("If AI can't answer: teams")),
     ):
         rows = Channel.objects.filter(**{f"{lookup}__in": list(team_ids)}).values_list(
@@ -183,7 +183,7 @@ def _row(user: User, state=None) -> UserRow:
     row = UserRow(
         user=user,
         ticket_access=user.is_active and (user.is_superuser or user.perm_access),
-        agents="Agents" in groups,
+        agents=AGENTS in groups,
         account_admin=user.is_superuser or ACCOUNT_ADMINS in groups,
         seat=hasattr(user, "seat"),
         main_team=main,

@@ -83,7 +83,10 @@ def skill_edit(request, skill_id: int):
             service_errors(form, exc)
         else:
             messages.success(
-                request, f"Saved skill {skill.name}." if changes else "Nothing changed."
+                request,
+                gettext("Saved skill %(name)s.") % {"name": skill.name}
+                if changes
+                else gettext("Nothing changed."),
             )
             return redirect("people_manage:skill", skill.pk)
     return render(request, EDIT_TEMPLATE, _edit_context(skill, form), status=400)

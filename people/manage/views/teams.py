@@ -89,6 +89,11 @@ def team_edit(request, team_id: int):
         except ValidationError as exc:
             service_errors(form, exc)
         else:
-            messages.success(request, f"Saved team {team.name}." if changes else "Nothing changed.")
+            messages.success(
+                request,
+                gettext("Saved team %(name)s.") % {"name": team.name}
+                if changes
+                else gettext("Nothing changed."),
+            )
             return redirect("people_manage:team", team.pk)
     return render(request, EDIT_TEMPLATE, _edit_context(team, form), status=400)
