@@ -25,7 +25,7 @@ class LanguageForm(forms.Form):
         label=gettext_lazy("Language"),
         choices=language_choices,
         required=False,
-        widget=forms.RadioSelect,
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
     )
 
 
