@@ -4,6 +4,7 @@ as on the Channels settings pages, so each one has its audit entry (`ChannelSett
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext, gettext_lazy
 
 from channels_cfg.models import ChannelAutomation, OpeningHours, SkillRule
 from channels_cfg.services import DETAIL_FIELDS, create_channel, update_channel
@@ -20,7 +21,7 @@ class ChannelAdmin(admin.ModelAdmin):
     search_fields = ["name", "address"]
     fields = ["kind", *DETAIL_FIELDS]
 
-    @admin.display(description="Ticket type")
+    @admin.display(description=gettext_lazy("Ticket type"))
     def ticket_type_label(self, obj):
         return TicketType(obj.ticket_type).label
 
@@ -77,10 +78,10 @@ class ChannelAutomationAdmin(admin.ModelAdmin):
     search_fields = ["channel__name"]
     inlines = [OpeningHoursInline, SkillRuleInline]
 
-    @admin.display(description="Settings")
+    @admin.display(description=gettext_lazy("Settings"))
     def settings_page(self, obj):
         url = reverse("channels_cfg:automation", args=[obj.channel_id])
-        return format_html('<a href="{}">Automation tab</a>', url)
+        return format_html('<a href="{}">{}</a>', url, gettext("Automation tab"))
 
     def has_add_permission(self, request):
         return False

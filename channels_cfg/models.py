@@ -232,10 +232,10 @@ class ChannelAutomation(models.Model):
     )
 
     class Meta:
-        verbose_name = "channel automation"
+        verbose_name = gettext_lazy("channel automation")
 
     def __str__(self) -> str:
-        return f"Automation of {self.channel}"
+        return gettext("Automation of %(channel)s") % {"channel": self.channel}
 
     @classmethod
     def default_for(cls, channel: Channel) -> "ChannelAutomation":
@@ -298,22 +298,28 @@ def validate_selection(*, mode, users, teams, fields=("users", "teams")) -> None
         for user in users:
             if user.pk not in seated:
                 errors.setdefault(users_field, []).append(
-                    f"{user} has no helpdesk seat; only seated users can be routed to."
+                    gettext("%(user)s has no helpdesk seat; only seated users can be routed to.")
+                    % {"user": user}
                 )
             elif not user.has_ticket_access:
                 errors.setdefault(users_field, []).append(
-                    f"{user} has no ticket access; give them the Agents group first."
+                    gettext("%(user)s has no ticket access; give them the Agents group first.")
+                    % {"user": user}
                 )
         if not users and not list(teams):
-            errors.setdefault(users_field, []).append("Choose at least one user or team.")
+            errors.setdefault(users_field, []).append(gettext("Choose at least one user or team."))
     elif mode == AssignMode.TEAM_ONLY:
         teams = list(teams)
         if len(teams) != 1:
-            errors.setdefault(teams_field, []).append("Choose exactly one team.")
+            errors.setdefault(teams_field, []).append(gettext("Choose exactly one team."))
         for team in teams:
             if not team.memberships.filter(user__seat__isnull=False).exists():
                 errors.setdefault(teams_field, []).append(
-                    f"{team} has no member with a seat; give one a seat or choose another team."
+                    gettext(
+                        "%(team)s has no member with a seat; give one a seat or choose another "
+                        "team."
+                    )
+                    % {"team": team}
                 )
     if errors:
         raise ValidationError(errors)
@@ -331,7 +337,7 @@ class OpeningHours(models.Model):
 
     class Meta:
         ordering = ["weekday", "start"]
-        verbose_name_plural = "opening hours"
+        verbose_name_plural = gettext_lazy("opening hours")
         constraints = [
             models.CheckConstraint(
                 condition=Q(end__gt=F("start")), name="opening_hours_end_after_start"
@@ -394,10 +400,14 @@ class ChannelSettingsChange(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        verbose_name = "channel settings change"
+        verbose_name = gettext_lazy("channel settings change")
         indexes = [
             models.Index(fields=["channel", "-created_at"], name="settings_change_channel_idx")
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_section_display()} of channel {self.channel_id} by {self.actor_name}"
+        return gettext("%(section)s of channel %(channel)s by %(actor)s") % {
+            "section": self.get_section_display(),
+            "channel": self.channel_id,
+            "actor": self.actor_name,
+        }

@@ -23,6 +23,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext
 
 from helpdesk.models import Channel, User
 
@@ -81,7 +82,9 @@ class DetailsPanel:
         return {}
 
     def saved_message(self, changes: list[dict]) -> str:
-        return f"{self.title}: saved." if changes else f"{self.title}: nothing changed."
+        if changes:
+            return gettext("%(title)s: saved.") % {"title": self.title}
+        return gettext("%(title)s: nothing changed.") % {"title": self.title}
 
 
 @dataclass

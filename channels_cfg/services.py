@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from channels_cfg.models import (
     AUDIO_VALIDATORS,
@@ -41,8 +41,8 @@ class AutomationChanged(Exception):
     def __init__(self, automation: ChannelAutomation):
         self.automation = automation
         super().__init__(
-            gettext("The automation of %(channel)s changed meanwhile (now version %(version)s).")
-            % {"channel": automation.channel, "version": automation.version}
+            f"The automation of {automation.channel} changed meanwhile "
+            f"(now version {automation.version})."
         )
 
 
@@ -50,7 +50,12 @@ class AutomationChanged(Exception):
 # Plain-words values for the audit log
 # ---------------------------------------------------------------------------------------
 
-DETAIL_LABELS = {"name": "Name", "address": "Address", "is_active": "Active", "kind": "Kind"}
+DETAIL_LABELS = {
+    "name": gettext_lazy("Name"),
+    "address": gettext_lazy("Address"),
+    "is_active": gettext_lazy("Active"),
+    "kind": gettext_lazy("Kind"),
+}
 LABELS = {s.name: s.label for s in AUTOMATION_SETTINGS} | DETAIL_LABELS
 CHOICES = {s.name: s.choices for s in AUTOMATION_SETTINGS if s.choices}
 SCALAR_FIELDS = setting_names(SCALAR)
@@ -66,11 +71,11 @@ def _labels_for(policy: KindPolicy) -> dict[str, str]:
 
 def _scalar_text(name: str, value) -> str:
     if isinstance(value, bool):
-        return "On" if value else "Off"
+        return gettext("On") if value else gettext("Off")
     if name in CHOICES:
         return CHOICES[name](value).label
     if value in (None, ""):
-        return "(empty)"
+        return gettext("(empty)")
     text = str(value)
     if len(text) > 120:
         text = text[:119] + "…"
@@ -97,7 +102,7 @@ def _items(name: str, value) -> list[str]:
 
 
 def _file_text(value) -> str:
-    return value.name.rsplit("/", 1)[-1] if value else "(none)"
+    return value.name.rsplit("/", 1)[-1] if value else gettext("(none)")
 
 
 def _diff(before: dict, after: dict, labels: dict) -> list[dict]:
@@ -112,8 +117,8 @@ def _diff(before: dict, after: dict, labels: dict) -> list[dict]:
                 changes.append(
                     {
                         "field": label,
-                        "before": ", ".join(old) or "(none)",
-                        "after": ", ".join(new) or "(none)",
+                        "before": ", ".join(old) or gettext("(none)"),
+                        "after": ", ".join(new) or gettext("(none)"),
                         "added": [x for x in new if x not in old],
                         "removed": [x for x in old if x not in new],
                     }
@@ -121,7 +126,7 @@ def _diff(before: dict, after: dict, labels: dict) -> list[dict]:
         elif name in FILE_FIELDS:
             if after[name] is not None:  # None: the file is kept
                 old = _file_text(before[name])
-                new = _file_text(after[name]) if after[name] is not False else "(none)"
+                new = _file_text(after[name]) if after[name] is not False else gettext("(none)")
                 if old != new or isinstance(after[name], UploadedFile):
                     changes.append({"field": label, "before": old, "after": new})
         elif before[name] != after[name]:
@@ -172,9 +177,7 @@ def record_settings_change(
         return None
     for change in changes:
         if not {"field", "before", "after"} <= change.keys():
-            raise ValueError(
-                gettext("A change needs a field, before and after: %(change)r") % {"change": change}
-            )
+            raise ValueError(f"A change needs a field, before and after: {change!r}")
     return _record(channel=channel, section=section, actor=actor, changes=changes)
 
 
@@ -187,8 +190,8 @@ DETAIL_FIELDS = ("name", "address", "is_active")
 
 def _detail_text(value) -> str:
     if isinstance(value, bool):
-        return "Yes" if value else "No"
-    return str(value) or "(empty)"
+        return gettext("Yes") if value else gettext("No")
+    return str(value) or gettext("(empty)")
 
 
 def create_channel(
@@ -218,7 +221,7 @@ def create_channel(
                     if channel.address
                     else []
                 ),
-                {"field": LABELS["is_active"], "before": "", "after": "Yes" if is_active else "No"},
+                {"field": LABELS["is_active"], "before": "", "after": _detail_text(is_active)},
             ],
         )
     return channel
@@ -228,10 +231,7 @@ def update_channel(*, channel: Channel, actor: User | None, **values) -> list[di
     """Change a channel's name, address or active state; returns the changes recorded."""
     unknown = set(values) - set(DETAIL_FIELDS)
     if unknown:
-        raise TypeError(
-            gettext("update_channel() cannot change %(join)s")
-            % {"join": ", ".join(sorted(unknown))}
-        )
+        raise TypeError(f"update_channel() cannot change {', '.join(sorted(unknown))}")
     with transaction.atomic():
         locked = Channel.objects.select_for_update().get(pk=channel.pk)
         changes = []

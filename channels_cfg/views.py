@@ -138,7 +138,7 @@ def channel_details(request, channel_id: int):
     if form.is_valid():
         values = {name: form.cleaned_data[name] for name in ChannelDetailsForm.Meta.fields}
         changed = update_channel(channel=channel, actor=request.user, **values)
-        messages.success(request, "Saved." if changed else "Nothing changed.")
+        messages.success(request, gettext("Saved.") if changed else gettext("Nothing changed."))
         return redirect("channels_cfg:details", channel.pk)
     return _details_page(request, channel, form)
 
@@ -263,7 +263,9 @@ def channel_automation(request, channel_id: int):
         except ValidationError as exc:
             _service_errors(form, exc, data["assign_mode"])
         else:
-            messages.success(request, SAVED if saved.version != expected else "Nothing changed.")
+            messages.success(
+                request, SAVED if saved.version != expected else gettext("Nothing changed.")
+            )
             return redirect("channels_cfg:automation", channel.pk)
     context = automation_page_context(request, channel, automation, form)
     return render(request, AUTOMATION_TEMPLATE, context)

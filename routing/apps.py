@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class RoutingConfig(AppConfig):
     name = "routing"
-    verbose_name = "Routing"
+    verbose_name = gettext_lazy("Routing")
 
     def ready(self) -> None:
         from helpdesk import events

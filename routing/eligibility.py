@@ -139,9 +139,13 @@ def with_access_and_seat(users: Iterable[PoolUser]) -> tuple[list[PoolUser], lis
     passed, excluded = [], []
     for user in users:
         if not user.has_ticket_access:
-            excluded.append(Exclusion(user.user_id, user.name, "no_access", explanations.NO_ACCESS))
+            excluded.append(
+                Exclusion(user.user_id, user.name, "no_access", str(explanations.NO_ACCESS))
+            )
         elif not user.has_seat:
-            excluded.append(Exclusion(user.user_id, user.name, "no_seat", explanations.NO_SEAT))
+            excluded.append(
+                Exclusion(user.user_id, user.name, "no_seat", str(explanations.NO_SEAT))
+            )
         else:
             passed.append(user)
     return passed, excluded

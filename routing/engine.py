@@ -413,7 +413,7 @@ def _record_nothing_to_do(ticket: Ticket, started: float) -> RoutingDecision:
 def _nothing_to_do(ticket: Ticket) -> str:
     """Why the router left a pending ticket alone: someone was faster, or it has no channel."""
     if ticket.channel_id is None:
-        return explanations.NO_CHANNEL
+        return str(explanations.NO_CHANNEL)
     if not ticket.is_open:
         return explanations.already_in_status(ticket.get_status_display())
     last = (

@@ -68,10 +68,9 @@ UNASSIGNED = {
     ),
 }
 
-CUSTOMER_AGENT_FALLBACK = gettext_lazy("Customer agent fallback. ")
-FORM_EMAILED_TO_OWNER = gettext_lazy(" The form submission was emailed to them.")
+CUSTOMER_AGENT_FALLBACK = gettext_lazy("Customer agent fallback.")
 ROUTED_AGAIN_WHEN_AVAILABLE = gettext_lazy(
-    " It will be routed again when an agent becomes available."
+    "It will be routed again when an agent becomes available."
 )
 
 
@@ -81,12 +80,12 @@ def unassigned(why: Unassigned) -> str:
 
 def customer_agent_fallback(summary: str) -> str:
     """A decision taken by the customer agent's fallback users and teams."""
-    return str(CUSTOMER_AGENT_FALLBACK) + summary
+    return f"{CUSTOMER_AGENT_FALLBACK} {summary}"
 
 
 def routed_again_when_available(summary: str) -> str:
     """Nobody could take it, and the channel routes again when an agent becomes available."""
-    return summary + str(ROUTED_AGAIN_WHEN_AVAILABLE)
+    return f"{summary} {ROUTED_AGAIN_WHEN_AVAILABLE}"
 
 
 # ---------------------------------------------------------------------------------------
@@ -109,10 +108,19 @@ def contact_owner_cannot_take_it(
     owner_name: str | None, reason: str | None, *, emailed: bool
 ) -> str:
     """`reason`: the first reason the owner was left out (None: no reason recorded)."""
-    summary = gettext(
-        "Left unassigned: the contact's owner %(owner_name)s cannot take it (%(value)s)."
-    ) % {"owner_name": owner_name, "value": reason or "not eligible"}
-    return summary + str(FORM_EMAILED_TO_OWNER) if emailed else summary
+    values = {"owner_name": owner_name, "reason": reason or gettext("not eligible")}
+    if emailed:
+        return (
+            gettext(
+                "Left unassigned: the contact's owner %(owner_name)s cannot take it "
+                "(%(reason)s). The form submission was emailed to them."
+            )
+            % values
+        )
+    return (
+        gettext("Left unassigned: the contact's owner %(owner_name)s cannot take it (%(reason)s).")
+        % values
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -136,61 +144,82 @@ def from_pool(
 
     `pool_size` counts the users of the rule before anyone was left out;
     `exclusion_reasons` gives one reason per user left out."""
-    skills = ""
-    if required_skills:
-        skills = gettext(" The ticket needs the skill(s) %(join)s") % {
-            "join": ", ".join(required_skills)
-        }
-        skills += (
-            gettext(": nobody eligible has them, so it went to the others.")
-            if skill_fallback_used
-            else "."
-        )
+    skills = _skills_needed(required_skills, skill_fallback_used)
     if chosen is None:
         if pool_size == 0:
             return unassigned(Unassigned.EMPTY_RULE)
-        return gettext(
+        summary = gettext(
             "Left unassigned: none of the %(pool_size)s users of this rule "
-            "could take it (%(count_reasons)s).%(skills)s"
-        ) % {
-            "pool_size": pool_size,
-            "count_reasons": _count_reasons(exclusion_reasons),
-            "skills": skills,
-        }
+            "could take it (%(reasons)s)."
+        ) % {"pool_size": pool_size, "reasons": _count_reasons(exclusion_reasons)}
+        return f"{summary} {skills}" if skills else summary
     n = len(candidates)
-    if distribution == "load_balanced":
-        why = gettext(
-            "%(name)s had the fewest open %(label)s tickets assigned "
-            "in the last %(days)s days (%(load)s)"
-        ) % {
-            "name": chosen.name,
-            "label": TicketType(ticket_type).label,
-            "days": load_window.days,
-            "load": chosen.load,
-        }
-        ties = [c for c in candidates if c.load == chosen.load]
-        if len(ties) > 1:
-            why += gettext(
-                ", tied with %(value)s other(s); ties go to whoever has "
-                "waited longest since their last one"
-            ) % {"value": len(ties) - 1}
-    elif distribution == "round_robin":
-        why = gettext("it was %(name)s's turn (their last round-robin ticket was the oldest)") % {
-            "name": chosen.name
-        }
-    else:
-        why = gettext("%(name)s was picked at random") % {"name": chosen.name}
-    return ngettext(
-        "Assigned to %(name)s by %(strategy)s among %(n)s eligible user: %(why)s.%(skills)s",
-        "Assigned to %(name)s by %(strategy)s among %(n)s eligible users: %(why)s.%(skills)s",
+    summary = ngettext(
+        "Assigned to %(name)s by %(strategy)s among %(n)s eligible user: %(why)s.",
+        "Assigned to %(name)s by %(strategy)s among %(n)s eligible users: %(why)s.",
         n,
     ) % {
         "name": chosen.name,
         "strategy": str(STRATEGY_WORDS[distribution]),
         "n": n,
-        "why": why,
-        "skills": skills,
+        "why": _why_chosen(distribution, ticket_type, load_window, chosen, candidates),
     }
+    return f"{summary} {skills}" if skills else summary
+
+
+def _why_chosen(
+    distribution: str,
+    ticket_type: str,
+    load_window: timedelta,
+    chosen: Candidate,
+    candidates: list[Candidate],
+) -> str:
+    """Why the distribution chose this user: the clause after the colon."""
+    if distribution == "round_robin":
+        return gettext("it was %(name)s's turn (their last round-robin ticket was the oldest)") % {
+            "name": chosen.name
+        }
+    if distribution != "load_balanced":
+        return gettext("%(name)s was picked at random") % {"name": chosen.name}
+    values = {
+        "name": chosen.name,
+        "type": TicketType(ticket_type).label,
+        "days": load_window.days,
+        "load": chosen.load,
+        "others": sum(1 for c in candidates if c.load == chosen.load) - 1,
+    }
+    if values["others"]:
+        return (
+            gettext(
+                "%(name)s had the fewest open %(type)s tickets assigned in the last %(days)s "
+                "days (%(load)s), tied with %(others)s other(s); ties go to whoever has "
+                "waited longest since their last one"
+            )
+            % values
+        )
+    return (
+        gettext(
+            "%(name)s had the fewest open %(type)s tickets assigned in the last %(days)s days "
+            "(%(load)s)"
+        )
+        % values
+    )
+
+
+def _skills_needed(required_skills: list[str], skill_fallback_used: bool) -> str:
+    """The sentence about the skills the ticket needs ("" when it needs none)."""
+    if not required_skills:
+        return ""
+    values = {"skills": ", ".join(required_skills)}
+    if skill_fallback_used:
+        return (
+            gettext(
+                "The ticket needs the skill(s) %(skills)s: nobody eligible has them, so it "
+                "went to the others."
+            )
+            % values
+        )
+    return gettext("The ticket needs the skill(s) %(skills)s.") % values
 
 
 def _count_reasons(reasons: Iterable[str]) -> str:
@@ -215,7 +244,7 @@ def not_main_member(team_name: str) -> str:
 
 
 def missing_skills(names: list[str]) -> str:
-    return gettext("missing skill ") + ", ".join(names)
+    return gettext("missing skill %(skills)s") % {"skills": ", ".join(names)}
 
 
 def at_capacity(open_count: int, limit: int, ticket_type: str) -> str:
@@ -257,13 +286,20 @@ def already_assigned(
     """The last assignment event: `to_owner` / `to_team` it went to (else the ticket's
     `holder`), `by` whom (None: nobody), by hand or with another `cause` (its label), `at`
     when (shown in the current time zone)."""
-    to = to_owner or (gettext("the team %(to_team)s") % {"to_team": to_team} if to_team else holder)
-    how = gettext("by hand") if by_hand else f"({cause.lower()})"
-    who = gettext(" by %(by)s") % {"by": by} if by else ""
-    when = timezone.localtime(at).strftime("%Y-%m-%d %H:%M %Z")
-    return gettext("Nothing to do: already assigned to %(to)s%(who)s %(how)s at %(when)s.") % {
-        "to": to,
-        "who": who,
-        "how": how,
-        "when": when,
+    values = {
+        "to": to_owner or (gettext("the team %(team)s") % {"team": to_team} if to_team else holder),
+        "by": by,
+        "cause": cause.lower(),
+        "when": timezone.localtime(at).strftime("%Y-%m-%d %H:%M %Z"),
     }
+    if by and by_hand:
+        text = gettext("Nothing to do: already assigned to %(to)s by %(by)s by hand at %(when)s.")
+    elif by:
+        text = gettext(
+            "Nothing to do: already assigned to %(to)s by %(by)s (%(cause)s) at %(when)s."
+        )
+    elif by_hand:
+        text = gettext("Nothing to do: already assigned to %(to)s by hand at %(when)s.")
+    else:
+        text = gettext("Nothing to do: already assigned to %(to)s (%(cause)s) at %(when)s.")
+    return text % values

@@ -9,8 +9,9 @@ from django.core.mail import EmailMultiAlternatives
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, override
 
+from helpdesk.languages import language_for
 from routing.models import RoutingDecision
 
 
@@ -36,10 +37,15 @@ def email_submission_to_owner(*, decision_id: int) -> bool:
         "body": first.body if first else "",
         "url": f"{settings.SITE_URL}/tickets/{ticket.pk}/",
     }
+    with override(language_for(owner)):  # the owner's language (else the deployment's)
+        subject = gettext("Form submission from your contact %(contact)s: %(subject)s") % {
+            "contact": ticket.contact,
+            "subject": ticket.subject,
+        }
+        body = render_to_string("routing/email/submission.txt", context)
     message = EmailMultiAlternatives(
-        subject=gettext("Form submission from your contact %(contact)s: %(subject)s")
-        % {"contact": ticket.contact, "subject": ticket.subject},
-        body=render_to_string("routing/email/submission.txt", context),
+        subject=subject,
+        body=body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[owner.email],
         headers={"Auto-Submitted": "auto-generated"},

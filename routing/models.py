@@ -5,7 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from channels_cfg.models import AssignMode, Distribution
 from helpdesk.models import Channel, Team, Ticket, TicketType
@@ -90,7 +90,11 @@ class RoundRobinTurn(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} last at {self.last_assigned_at:%Y-%m-%d %H:%M:%S} on {self.channel}"
+        return gettext("%(user)s last at %(at)s on %(channel)s") % {
+            "user": self.user,
+            "at": f"{self.last_assigned_at:%Y-%m-%d %H:%M:%S}",
+            "channel": self.channel,
+        }
 
 
 class CapacityLimit(models.Model):
@@ -121,8 +125,11 @@ class CapacityLimit(models.Model):
         ]
 
     def __str__(self) -> str:
-        who = self.user or "Account default"
-        return f"{who}: at most {self.max_open} open {self.get_ticket_type_display()} tickets"
+        return gettext("%(who)s: at most %(max_open)s open %(type)s tickets") % {
+            "who": self.user or gettext("Account default"),
+            "max_open": self.max_open,
+            "type": self.get_ticket_type_display(),
+        }
 
 
 class WaitingTicket(models.Model):
@@ -136,4 +143,7 @@ class WaitingTicket(models.Model):
         ordering = ["since", "id"]
 
     def __str__(self) -> str:
-        return f"#{self.ticket_id} waiting since {self.since:%Y-%m-%d %H:%M}"
+        return gettext("#%(ticket)s waiting since %(since)s") % {
+            "ticket": self.ticket_id,
+            "since": f"{self.since:%Y-%m-%d %H:%M}",
+        }

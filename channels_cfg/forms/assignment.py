@@ -3,13 +3,13 @@
 calling's routing during business hours — and the section that holds it with its pickers."""
 
 from crispy_bootstrap5.bootstrap5 import Switch
-from crispy_forms.layout import HTML, Field
+from crispy_forms.layout import Field
 from django import forms
 from django.utils.translation import gettext, gettext_lazy
 
 from channels_cfg.forms.groups import TOGGLE_FIELD
 from channels_cfg.forms.help_texts import FORM_OWNER_HELP, MODE_HELP
-from channels_cfg.forms.layout import OPTIONS, OWNER_NOTE, PICKER, group, pickers, section
+from channels_cfg.forms.layout import OPTIONS, OWNER_NOTE, PICKER, group, note, pickers, section
 from channels_cfg.forms.widgets import described
 from channels_cfg.models import AssignMode
 
@@ -41,7 +41,7 @@ class AssignmentFields(forms.Form):
             return
         help_ = dict(MODE_HELP)
         if self.policy.emails_offline_contact_owner:
-            help_[AssignMode.CONTACT_OWNER] += FORM_OWNER_HELP
+            help_[AssignMode.CONTACT_OWNER] = f"{help_[AssignMode.CONTACT_OWNER]} {FORM_OWNER_HELP}"
         field = self.fields["assign_mode"]
         field.choices = [(m.value, m.label) for m in self.policy.modes]
         field.widget.descriptions = {str(k): v for k, v in help_.items()}
@@ -103,7 +103,7 @@ class AssignmentFields(forms.Form):
         return section(
             gettext("Assignment"),
             Field("assign_mode", template=OPTIONS),
-            group("owner_note", HTML(OWNER_NOTE)),
+            group("owner_note", note(OWNER_NOTE)),
             *customer_agent,
             group(
                 "team",

@@ -13,7 +13,7 @@ class ChannelDetailsForm(forms.ModelForm):
     class Meta:
         model = Channel
         fields = ["name", "address", "is_active"]
-        labels = {"is_active": "Active"}
+        labels = {"is_active": gettext_lazy("Active")}
         help_texts = {
             "name": gettext_lazy("Shown to agents in the queues and on tickets."),
             "is_active": gettext_lazy(

@@ -48,7 +48,7 @@ class OpeningHoursForm(forms.Form):
 class RowsFormSet(forms.BaseFormSet):
     def add_fields(self, form, index):
         super().add_fields(form, index)
-        form.fields["DELETE"].label = "Remove"
+        form.fields["DELETE"].label = gettext("Remove")
         form.fields["DELETE"].widget.attrs["class"] = "form-check-input"
 
     def rows(self) -> list[dict]:
@@ -72,8 +72,12 @@ class BaseOpeningHoursFormSet(RowsFormSet):
             for a, b in pairwise(rows):
                 if b["start"] < a["end"]:
                     raise ValidationError(
-                        f"{Weekday(day).label}: {a['start']:%H:%M}–{a['end']:%H:%M} overlaps "
-                        f"{b['start']:%H:%M}–{b['end']:%H:%M}. Merge them or change one."
+                        gettext("%(day)s: %(first)s overlaps %(second)s. Merge them or change one.")
+                        % {
+                            "day": Weekday(day).label,
+                            "first": f"{a['start']:%H:%M}–{a['end']:%H:%M}",
+                            "second": f"{b['start']:%H:%M}–{b['end']:%H:%M}",
+                        }
                     )
 
 
@@ -108,7 +112,9 @@ class SkillRuleForm(forms.Form):
     def __init__(self, *args, skills=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["skill"].objects = {str(s.pk): s for s in skills}
-        self.fields["skill"].choices = [("", "Skill…")] + [(str(s.pk), str(s)) for s in skills]
+        self.fields["skill"].choices = [("", gettext("Skill…"))] + [
+            (str(s.pk), str(s)) for s in skills
+        ]
 
     def clean(self):
         cleaned = super().clean()

@@ -28,7 +28,7 @@ MODE_HELP = {
     ),
 }
 FORM_OWNER_HELP = gettext_lazy(
-    " If the owner is offline (with “Assign only to available users” ticked), the form "
+    "If the owner is offline (with “Assign only to available users” ticked), the form "
     "submission is sent to the owner by email."
 )
 AI_FALLBACK_HELP = {

@@ -7,15 +7,35 @@ import zoneinfo
 from crispy_forms.layout import HTML, Field
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
+from django.utils.functional import lazy
 from django.utils.translation import gettext, gettext_lazy
 
 from channels_cfg.forms.audio import audio_field
 from channels_cfg.forms.formsets import OpeningHoursFormSet, report_formset_errors
-from channels_cfg.forms.layout import AFTER_HOURS_NOTE, section
+from channels_cfg.forms.layout import AFTER_HOURS_NOTE, note, section
 from channels_cfg.models import AUDIO_MAX_BYTES, FILE, setting_names
 
 FILES = setting_names(FILE)
 MAX_MIB = AUDIO_MAX_BYTES // (1024 * 1024)
+
+
+def _unanswered_audio_help() -> str:
+    return gettext(
+        "Played when nobody answers; the call then goes to voicemail. "
+        "MP3, WAV, OGG or M4A, at most %(max_mib)s MiB."
+    ) % {"max_mib": MAX_MIB}
+
+
+def _greeting_help() -> str:
+    return gettext(
+        "Optional: played instead of reading the message above. "
+        "MP3, WAV, OGG or M4A, at most %(max_mib)s MiB."
+    ) % {"max_mib": MAX_MIB}
+
+
+# Help texts with a number, translated when shown (a lazy % would translate at import).
+unanswered_audio_help = lazy(_unanswered_audio_help, str)
+greeting_help = lazy(_greeting_help, str)
 
 
 class HoursAndVoicemailFields(forms.Form):
@@ -28,9 +48,7 @@ class HoursAndVoicemailFields(forms.Form):
         help_text=gettext_lazy("The opening hours are read in this time zone."),
     )
     unanswered_call_audio = audio_field(
-        gettext_lazy("Audio message for unanswered calls"),
-        "Played when nobody answers; the call then goes to voicemail. "
-        f"MP3, WAV, OGG or M4A, at most {MAX_MIB} MiB.",
+        gettext_lazy("Audio message for unanswered calls"), unanswered_audio_help()
     )
     after_hours_message = forms.CharField(
         label=gettext_lazy("Voicemail message"),
@@ -39,11 +57,7 @@ class HoursAndVoicemailFields(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=gettext_lazy("Read to callers after hours before they leave a voicemail."),
     )
-    voicemail_greeting = audio_field(
-        gettext_lazy("Recorded voicemail greeting"),
-        "Optional: played instead of reading the message above. "
-        f"MP3, WAV, OGG or M4A, at most {MAX_MIB} MiB.",
-    )
+    voicemail_greeting = audio_field(gettext_lazy("Recorded voicemail greeting"), greeting_help())
 
     def _initial_files(self) -> dict:
         return {name: getattr(self.automation, name) or None for name in FILES}
@@ -90,7 +104,7 @@ class HoursAndVoicemailFields(forms.Form):
             section(gettext("Unanswered calls"), Field("unanswered_call_audio")),
             section(
                 gettext("Routing after hours"),
-                HTML(AFTER_HOURS_NOTE),
+                note(AFTER_HOURS_NOTE),
                 "after_hours_message",
                 Field("voicemail_greeting"),
             ),

@@ -2,23 +2,26 @@
 apply, and the user/team pickers."""
 
 from crispy_forms.layout import HTML, Div, Field, Fieldset
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy
 
 OPTIONS = "channels_cfg/fields/options.html"
 PICKER = "channels_cfg/fields/picker.html"
-OWNER_NOTE = (
-    '<p class="cs-note">Contact owner routing respects “Assign only to available users” below.</p>'
+OWNER_NOTE = gettext_lazy("Contact owner routing respects “Assign only to available users” below.")
+NOTHING_TO_DISTRIBUTE = gettext_lazy("Nothing to set here: the current choice above picks no user.")
+SKILLS_NOT_USED = gettext_lazy(
+    "Skills apply when tickets are routed to users; the current choice above routes to no user."
 )
-NOTHING_TO_DISTRIBUTE = (
-    '<p class="cs-note cs-when-empty">Nothing to set here: the current choice above picks '
-    "no user.</p>"
+AFTER_HOURS_NOTE = gettext_lazy(
+    "Calls outside the opening hours go to voicemail and wait in Unassigned."
 )
-SKILLS_NOT_USED = (
-    '<p class="cs-note cs-when-empty">Skills apply when tickets are routed to users; '
-    "the current choice above routes to no user.</p>"
-)
-AFTER_HOURS_NOTE = (
-    '<p class="cs-note">Calls outside the opening hours go to voicemail and wait in Unassigned.</p>'
-)
+
+
+def note(text: str, *, when_empty: bool = False) -> HTML:
+    """A note between the fields; `when_empty`: shown only while the section shows nothing
+    else (the script hides the groups that do not apply)."""
+    css_class = "cs-note cs-when-empty" if when_empty else "cs-note"
+    return HTML(format_html('<p class="{}">{}</p>', css_class, text))
 
 
 def section(title: str, *fields, **attrs) -> Fieldset:

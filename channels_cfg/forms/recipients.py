@@ -2,7 +2,7 @@
 teams, Team only's team, the customer agent's fallback, the distribution and availability —
 with why some users and teams cannot be chosen."""
 
-from crispy_forms.layout import HTML, Field
+from crispy_forms.layout import Field
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, Q
@@ -16,7 +16,7 @@ from channels_cfg.forms.help_texts import (
     REROUTE_HELP,
     USERS_HELP,
 )
-from channels_cfg.forms.layout import NOTHING_TO_DISTRIBUTE, OPTIONS, group, section
+from channels_cfg.forms.layout import NOTHING_TO_DISTRIBUTE, OPTIONS, group, note, section
 from channels_cfg.forms.widgets import ObjectField, ObjectsField, described
 from channels_cfg.models import AiFallback, AssignMode, Distribution, validate_selection
 from helpdesk.models import Team, TeamMembership, User
@@ -157,6 +157,6 @@ class RecipientFields(forms.Form):
             ),
             group("available", "available_only"),
             group("reroute", "reroute_when_available"),
-            HTML(NOTHING_TO_DISTRIBUTE),
+            note(NOTHING_TO_DISTRIBUTE, when_empty=True),
             data_cs_section="distribution",
         )

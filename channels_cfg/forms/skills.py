@@ -8,7 +8,7 @@ from django.utils.translation import gettext, gettext_lazy
 
 from channels_cfg.forms.formsets import SkillRuleFormSet, report_formset_errors
 from channels_cfg.forms.help_texts import SKILL_FALLBACK_HELP
-from channels_cfg.forms.layout import OPTIONS, SKILLS_NOT_USED, group, section
+from channels_cfg.forms.layout import OPTIONS, SKILLS_NOT_USED, group, note, section
 from channels_cfg.forms.widgets import described
 from channels_cfg.models import SkillFallback
 from helpdesk.models import Skill
@@ -74,6 +74,6 @@ class SkillFields(forms.Form):
                     css_class="cs-nested",
                     applies=gettext("When “Route by skills” is on."),
                 ),
-                HTML(SKILLS_NOT_USED),
+                note(SKILLS_NOT_USED, when_empty=True),
             )
         ]

@@ -24,8 +24,9 @@ def _names(users, teams) -> str:
     if not names:
         return gettext("nobody yet")
     if len(names) > NAMES_SHOWN:
-        return ", ".join(names[:NAMES_SHOWN]) + gettext(" and %(value)s more") % {
-            "value": len(names) - NAMES_SHOWN
+        return gettext("%(names)s and %(more)s more") % {
+            "names": ", ".join(names[:NAMES_SHOWN]),
+            "more": len(names) - NAMES_SHOWN,
         }
     return ", ".join(names)
 
@@ -39,24 +40,25 @@ def _availability(automation: ChannelAutomation) -> str:
 
 
 def _routed(automation: ChannelAutomation, users, teams) -> str:
-    text = gettext("%(label)s to %(names)s, %(availability)s") % {
-        "label": Distribution(automation.distribution).label,
+    values = {
+        "distribution": Distribution(automation.distribution).label,
         "names": _names(users, teams),
         "availability": _availability(automation),
     }
     if automation.skill_routing:
-        text += gettext(", by skills")
-    return text
+        return gettext("%(distribution)s to %(names)s, %(availability)s, by skills") % values
+    return gettext("%(distribution)s to %(names)s, %(availability)s") % values
 
 
 def _hours(automation: ChannelAutomation) -> str:
     count = len(automation.opening_hours.all())  # prefetched
     if not count:
         return gettext("always open")
-    ranges = ngettext("%(count)s opening-hour range", "%(count)s opening-hour ranges", count) % {
-        "count": count
-    }
-    return f"{ranges}, {automation.opening_hours_time_zone}"
+    return ngettext(
+        "%(count)s opening-hour range, %(time_zone)s",
+        "%(count)s opening-hour ranges, %(time_zone)s",
+        count,
+    ) % {"count": count, "time_zone": automation.opening_hours_time_zone}
 
 
 @register.filter
@@ -85,22 +87,21 @@ def routing_summary(channel: Channel) -> str:
         return _routed(automation, users, teams)
     if mode == AssignMode.TEAM_ONLY:
         team = next(iter(sorted(teams, key=str)), None)
-        return gettext("Team only: %(value)s, no owner") % {"value": team or "no team chosen"}
-    if mode == AssignMode.CONTACT_OWNER:
-        text = gettext("Contact owner, %(availability)s") % {
-            "availability": _availability(automation)
+        return gettext("Team only: %(team)s, no owner") % {
+            "team": team or gettext("no team chosen")
         }
+    if mode == AssignMode.CONTACT_OWNER:
+        values = {"availability": _availability(automation)}
         if policy.emails_offline_contact_owner and automation.available_only:
-            text += gettext("; emailed to an offline owner")
-        return text
+            return gettext("Contact owner, %(availability)s; emailed to an offline owner") % values
+        return gettext("Contact owner, %(availability)s") % values
     if mode == AssignMode.CUSTOMER_AGENT:
         if automation.ai_fallback == AiFallback.SPECIFIC:
             fallback = _routed(
                 automation, automation.fallback_users.all(), automation.fallback_teams.all()
             )
-            return gettext("Customer agent; if AI can't answer: %(lower)s%(fallback)s") % {
-                "lower": fallback[0].lower(),
-                "fallback": fallback[1:],
+            return gettext("Customer agent; if AI can't answer: %(fallback)s") % {
+                "fallback": fallback[0].lower() + fallback[1:]  # "load balanced to …"
             }
         return gettext("Customer agent; if AI can't answer: Unassigned")
     return UNASSIGNED

@@ -19,4 +19,9 @@ def routing_explanation(ticket):
 def capacity_warning(ticket):
     """Under the owner control: who is at their capacity for this ticket's type. Manual
     assignment may still exceed it (routing never does)."""
-    return {"at_capacity": users_at_capacity(ticket_type=ticket.ticket_type)}
+    rows = users_at_capacity(ticket_type=ticket.ticket_type)
+    return {
+        "at_capacity": rows,
+        # "Ada Lovelace (3/3), Bo Berg (2/2)": one value, so the warning is one sentence
+        "names": ", ".join(f"{row.user} ({row.open_count}/{row.limit})" for row in rows),
+    }
