@@ -18,6 +18,7 @@ from channels_cfg.models import (
     ChannelAutomation,
     Distribution,
     SkillFallback,
+    SkillRule,
 )
 from channels_cfg.services import SavedSettings
 from helpdesk.channel_kinds import policy_for
@@ -65,8 +66,8 @@ class RoutingConfig:
         so a decision queries only those)."""
         policy, mode = policy_for(kind), settings["assign_mode"]
 
-        def ids(name: str) -> tuple[int, ...]:
-            return tuple(sorted(obj.pk for obj in settings[name]))
+        def ids(name: str) -> tuple[int, ...]:  # of models, or ids already
+            return tuple(sorted(getattr(obj, "pk", obj) for obj in settings[name]))
 
         uses_fallback = mode == AssignMode.CUSTOMER_AGENT
         uses_pool = mode in (AssignMode.SPECIFIC, AssignMode.TEAM_ONLY) or policy.chat_toggle
@@ -109,6 +110,14 @@ class RoutingConfig:
     def unconfigured(cls, channel: Channel) -> "RoutingConfig":
         """A channel whose automation was never saved: the defaults of its kind."""
         return cls.from_automation(ChannelAutomation.default_for(channel))
+
+    @property
+    def reads_text(self) -> bool:
+        """Do the skill rules look at the ticket's text (so a decision reads the first
+        message)?"""
+        return self.skill_routing and any(
+            r.condition == SkillRule.Condition.TEXT_CONTAINS for r in self.skill_rules
+        )
 
     def snapshot(self) -> dict:
         """JSON-ready copy kept with each decision."""

@@ -19,6 +19,7 @@ whose availability, whose skills, whom to lock before loads are counted — and 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.utils.translation import gettext
 
@@ -44,8 +45,7 @@ class TicketFacts:
     priority: int = Ticket.Priority.NORMAL
 
 
-@dataclass(frozen=True)
-class PoolUser:
+class PoolUser(NamedTuple):
     """A user a rule names (chosen, or a member of a chosen team), as the checks see them."""
 
     user_id: int
@@ -54,8 +54,7 @@ class PoolUser:
     has_seat: bool
 
 
-@dataclass(frozen=True)
-class Membership:
+class Membership(NamedTuple):
     """One membership of a team the rule names."""
 
     user_id: int
@@ -63,15 +62,13 @@ class Membership:
     team_name: str
 
 
-@dataclass(frozen=True)
-class Load:
+class Load(NamedTuple):
     window: int = 0  # open tickets of the type assigned within LOAD_WINDOW (R13)
     open_total: int = 0  # all open tickets of the type (capacity)
     last_assigned_at: datetime | None = None  # the newest of those within the window
 
 
-@dataclass(frozen=True)
-class Exclusion:
+class Exclusion(NamedTuple):
     user_id: int
     name: str
     code: str  # no_access, no_seat, not_main_member, unavailable, missing_skill, at_capacity

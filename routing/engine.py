@@ -48,13 +48,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import assert_never
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from channels_cfg.models import ChannelAutomation
 from helpdesk import events, jobs, services
-from helpdesk.availability import availability_of
+from helpdesk.availability import availability_from, availability_of
 from helpdesk.models import (
     AgentSkill,
     AssignmentEvent,
@@ -66,7 +66,7 @@ from helpdesk.models import (
     User,
 )
 from helpdesk.selectors import annotate_helpdesk_roles
-from routing import eligibility, explanations
+from routing import eligibility, explanations, reads
 from routing.capacity import capacity_limits
 from routing.config import RoutingConfig
 from routing.decision import (
@@ -106,21 +106,43 @@ USER_FIELDS = (
 # ---------------------------------------------------------------------------------------
 
 
+def _postgres() -> bool:
+    """On PostgreSQL a decision reads through `routing.reads` (one statement per question,
+    array parameters, plain rows); elsewhere through the ORM — the same facts either way."""
+    return connection.vendor == "postgresql"
+
+
 def load_config(channel: Channel | None) -> RoutingConfig | None:
     if channel is None:
         return None
+    if _postgres():
+        return config_of(channel.pk)
     automation = ChannelAutomation.objects.select_related("channel").filter(channel=channel).first()
     if automation is None:
         return RoutingConfig.unconfigured(channel)
     return RoutingConfig.from_automation(automation)
 
 
-def facts_of(ticket: Ticket) -> TicketFacts:
-    first = (
-        Message.objects.filter(ticket=ticket, direction=Message.Direction.INBOUND)
-        .values_list("body", flat=True)
-        .first()
-    )
+def config_of(channel_id: int) -> RoutingConfig | None:
+    """The channel's settings in one statement (PostgreSQL)."""
+    row = reads.config_row(channel_id)
+    if row is None:
+        return None
+    if row.settings is None:
+        return RoutingConfig.unconfigured(Channel(pk=channel_id, kind=row.kind))
+    return RoutingConfig.from_settings(kind=row.kind, settings=row.settings)
+
+
+def facts_of(ticket: Ticket, *, with_text: bool = True) -> TicketFacts:
+    """What the rules look at; the first message's text only when `with_text` (skill rules
+    on the text), so other decisions skip that read."""
+    first = None
+    if with_text:
+        first = (
+            Message.objects.filter(ticket=ticket, direction=Message.Direction.INBOUND)
+            .values_list("body", flat=True)
+            .first()
+        )
     return TicketFacts(
         ticket.ticket_type, ticket.subject, first or "", ticket.language, ticket.priority
     )
@@ -139,10 +161,25 @@ def contact_owner_of(ticket: Ticket) -> int | None:
 
 @dataclass(frozen=True)
 class Rows:
-    """The model rows behind a snapshot, which phase 3 writes through."""
+    """The rows behind a snapshot, which phase 3 writes through: the users as models (ORM
+    reader) or as plain rows (`routing.reads`), and the team."""
 
     users: dict[int, User] = field(default_factory=dict)
     team: Team | None = None
+    pool: dict[int, reads.PoolRow] = field(default_factory=dict)
+
+    def user(self, user_id: int) -> User:
+        """The chosen user as a model: a plain row becomes a `User` with its names loaded
+        and every other field deferred (read on access)."""
+        if user_id in self.users:
+            return self.users[user_id]
+        row = self.pool[user_id]
+        first_name, last_name, username = row.names
+        return User.from_db(
+            connection.alias,
+            ["id", "first_name", "last_name", "username"],
+            [user_id, first_name, last_name, username],
+        )
 
 
 def read_snapshot(
@@ -186,14 +223,101 @@ def read_snapshot(
 def _read_users(
     snapshot: Snapshot, user_ids, team_ids, *, lock: bool, turns_channel_id: int | None
 ) -> tuple[Snapshot, Rows]:
-    """The pool and, step by step, what the checks of `eligibility.screen` need for those
-    still in; then the lock and the loads of the eligible. At most 9 queries."""
+    reader = _read_users_sql if _postgres() else _read_users_orm
+    return reader(snapshot, user_ids, team_ids, lock=lock, turns_channel_id=turns_channel_id)
+
+
+def _read_users_sql(
+    snapshot: Snapshot, user_ids, team_ids, *, lock: bool, turns_channel_id: int | None
+) -> tuple[Snapshot, Rows]:
+    """PostgreSQL: the whole pool with everything the checks look at in one statement, read
+    before any user is locked; the rules run over it in Python; then the eligible users are
+    locked and what other decisions change — loads and turns — is read in one statement.
+    Three statements whatever the pool's size (two when nobody is eligible)."""
+    config, facts, at = snapshot.config, snapshot.facts, snapshot.at
+    needed = eligibility.required_skills(config, facts)
+    rows, default_limit = reads.pool_rows(
+        user_ids=user_ids,
+        team_ids=team_ids,
+        needed_skill_ids=needed.keys(),
+        ticket_type=facts.ticket_type,
+        at=at,
+    )
+    by_id = {r.user_id: r for r in rows}
+    memberships = tuple(
+        Membership(user_id, role, team_name)
+        for _, user_id, role, team_name in sorted(
+            (order, r.user_id, role, team_name)
+            for r in rows
+            for order, role, team_name in r.memberships
+        )
+    )
+    users = tuple(PoolUser(r.user_id, r.name, r.has_ticket_access, r.has_seat) for r in rows)
+    pool, not_main = eligibility.split_pool(users, user_ids, memberships)
+    still_in, _ = eligibility.with_access_and_seat(pool)
+    availability = {}
+    if config.available_only and still_in:
+        present = [by_id[u.user_id] for u in still_in]
+        availability = availability_from(
+            [r.presence for r in present],
+            at,
+            on_leave={r.user_id: r.on_leave for r in present if r.on_leave},
+            hours={r.user_id: r.hours for r in present if r.hours},
+        )
+        still_in, _ = eligibility.available(still_in, availability)
+    skills = {}
+    if needed and still_in:
+        skills = {u.user_id: by_id[u.user_id].skills for u in still_in if by_id[u.user_id].skills}
+    snapshot = replace(
+        snapshot, memberships=memberships, users=users, availability=availability, skills=skills
+    )
+    eligible = [
+        u.user_id
+        for u in eligibility.screen(
+            pool,
+            config=config,
+            facts=facts,
+            availability=availability,
+            skills=skills,
+            excluded=not_main,
+        ).users
+    ]
+    if not eligible:
+        return snapshot, Rows(pool=by_id)
+    limits = {uid: by_id[uid].limit for uid in eligible if by_id[uid].limit is not None}
+    if default_limit is not None:
+        limits[None] = default_limit
+    round_robin = config.distribution == "round_robin" and turns_channel_id is not None
+    # The critical section starts here: from this lock to the commit.
+    if lock:
+        reads.lock_users(eligible)
+    loads, turns = {}, {}
+    for user_id, recent, total, last, turn in reads.loads_and_turns(
+        eligible,
+        ticket_type=facts.ticket_type,
+        since=at - LOAD_WINDOW,
+        channel_id=turns_channel_id if round_robin else None,
+    ):
+        if total:
+            loads[user_id] = Load(recent, total, last)
+        if turn is not None:
+            turns[user_id] = turn
+    snapshot = replace(snapshot, loads=loads, limits=limits, turns=turns)
+    return snapshot, Rows(pool=by_id)
+
+
+def _read_users_orm(
+    snapshot: Snapshot, user_ids, team_ids, *, lock: bool, turns_channel_id: int | None
+) -> tuple[Snapshot, Rows]:
+    """The portable reader: the pool and, step by step, what the checks of
+    `eligibility.screen` need for those still in; then the lock and the loads of the
+    eligible. At most 9 queries."""
     config, facts, at = snapshot.config, snapshot.facts, snapshot.at
     memberships = tuple(
         Membership(*row)
-        for row in TeamMembership.objects.filter(team_id__in=team_ids).values_list(
-            "user_id", "role", "team__name"
-        )
+        for row in TeamMembership.objects.filter(team_id__in=team_ids)
+        .order_by("team__name", "role", "user_id")
+        .values_list("user_id", "role", "team__name")
     )
     ids, extra = eligibility.pool_ids(user_ids, memberships)
     rows = {
@@ -286,12 +410,7 @@ def route_ticket(
     left alone and None is returned."""
     started = time.perf_counter()
     with transaction.atomic():
-        ticket = (
-            Ticket.objects.select_for_update(of=("self",), no_key=True)
-            .select_related("channel", "contact")
-            .filter(pk=ticket_id)
-            .first()
-        )
+        ticket = _lock_ticket(ticket_id)
         if ticket is None:
             return None
         if ticket.routing_state == Ticket.RoutingState.SKIPPED:
@@ -301,21 +420,36 @@ def route_ticket(
             return _record_nothing_to_do(ticket, started)
         if ticket.routing_state != Ticket.RoutingState.PENDING:
             return None  # routed before: a redelivered message changes nothing
-        if not ticket.is_open or not ticket.is_unassigned or ticket.channel is None:
+        if not ticket.is_open or not ticket.is_unassigned or ticket.channel_id is None:
             services.mark_routed(ticket=ticket, state=Ticket.RoutingState.SKIPPED)
             return _record_nothing_to_do(ticket, started)
         at = at or timezone.now()
-        config = load_config(ticket.channel)
+        config = config_of(ticket.channel_id) if _postgres() else load_config(ticket.channel)
         snapshot, rows = read_snapshot(
             config=config,
-            facts=facts_of(ticket),
+            facts=facts_of(ticket, with_text=config.reads_text),
             at=at,
             channel_id=ticket.channel_id,
-            contact_owner_id=contact_owner_of(ticket),
+            contact_owner_id=ticket.contact_owner_id,
             lock=True,
         )
         decision = decide(snapshot, rng=rng)
         return _apply(ticket, config, decision, rows, at, started)
+
+
+def _lock_ticket(ticket_id: int) -> Ticket | None:
+    """The ticket, locked, with `contact_owner_id` (see `contact_owner_of`)."""
+    if _postgres():
+        return reads.lock_ticket(ticket_id)
+    ticket = (
+        Ticket.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("channel", "contact")
+        .filter(pk=ticket_id)
+        .first()
+    )
+    if ticket is not None:
+        ticket.contact_owner_id = contact_owner_of(ticket)
+    return ticket
 
 
 def dry_run(
@@ -347,7 +481,7 @@ def dry_run(
 def _apply(
     ticket: Ticket, config: RoutingConfig, decision: Decision, rows: Rows, at, started
 ) -> RoutingDecision:
-    owner = rows.users[decision.owner_id] if decision.owner_id else None
+    owner = rows.user(decision.owner_id) if decision.owner_id else None
     team = rows.team if decision.team_id else None
     summary = decision.summary
     if owner or team:

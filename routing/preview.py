@@ -8,7 +8,7 @@ them to the back of the turn).
 """
 
 import random
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.utils import timezone
@@ -63,7 +63,7 @@ def preview_next(
         result.recipients.append(chosen.name)
         given_at = at + timedelta(seconds=step + 1)  # newer than any real turn
         pool = [
-            replace(c, load=c.load + 1, last_assigned_at=given_at, last_turn_at=given_at)
+            c._replace(load=c.load + 1, last_assigned_at=given_at, last_turn_at=given_at)
             if c.user_id == chosen.user_id
             else c
             for c in pool

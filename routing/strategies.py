@@ -16,14 +16,13 @@ Tie-breaks are deterministic:
 
 import random as _random
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 NEVER = datetime.min.replace(tzinfo=UTC)
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     user_id: int
     name: str
     load: int = 0

@@ -60,7 +60,13 @@ class User(AbstractUser):
         swappable = "AUTH_USER_MODEL"
 
     def __str__(self) -> str:
-        return self.get_full_name() or self.username
+        return self.name_of(self.first_name, self.last_name, self.username)
+
+    @staticmethod
+    def name_of(first_name: str, last_name: str, username: str) -> str:
+        """How a user is named everywhere: the full name, else the username (also for rows
+        read without a model instance, e.g. routing's pool)."""
+        return f"{first_name} {last_name}".strip() or username
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:

@@ -36,7 +36,7 @@ from helpdesk.models import AssignmentEvent, Channel, Message, Ticket, User
 from notifications.catalog import Event
 from notifications.models import Delivery
 from notifications.services import notify
-from routing import engine
+from routing import reads
 from routing.engine import route_ticket
 from routing.models import RoutingDecision
 from tests.factories import AgentFactory, ChannelAutomationFactory, ChannelFactory, TicketFactory
@@ -129,14 +129,14 @@ def logged_errors(caplog) -> list[str]:
 
 def route_when_locked(monkeypatch, on_locked):
     """Call `on_locked()` inside every decision right after the candidates' rows are locked
-    (the engine counts their loads just after locking them)."""
-    real_loads_of = engine.loads_of
+    (the engine reads their loads and turns just after locking them)."""
+    real = reads.loads_and_turns
 
-    def loads_of(*args, **kwargs):
+    def loads_and_turns(*args, **kwargs):
         on_locked()
-        return real_loads_of(*args, **kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(engine, "loads_of", loads_of)
+    monkeypatch.setattr(reads, "loads_and_turns", loads_and_turns)
 
 
 def channel_routing_to(users, distribution=Distribution.LOAD_BALANCED, name="Support"):
