@@ -1,12 +1,23 @@
-"""Benchmark the routing engine: `manage.py bench_routing --tickets N --agents M --workers W`.
+"""Benchmark the routing engine: `manage.py bench_routing --tickets N --agents M --workers 1,4`.
 
 Builds its own data in the configured database (a team of M seated agents, a load-balanced
-channel, N fresh pending tickets), then routes them in-process with W threads (one
-database connection each) and prints decisions per second, median/p95 ms per decision and
-SQL queries per decision. With a broker configured (CELERY_BROKER_URL) it also routes N more
-tickets through a Celery worker process with W processes, end to end.
+channel, N fresh pending tickets per run; the tickets of earlier runs are closed first, so
+loads start from zero as the floor's do), then routes them in-process with W threads (one
+database connection each) and prints decisions per second and the wall time of one
+decision — `route_ticket` from its first statement to its commit and what runs right after
+it (publishing the announcement job to the broker) — median and p95, and the statements per
+decision. Query logging is off (as with DEBUG off), whatever the settings say.
+
+`--floor SCRIPT` runs the hand-written-SQL floor (`routing_floor.py DSN --tickets --agents
+--workers`) against the same PostgreSQL server first and prints its figures beside these
+with the ratio; `--floor-output FILE` reads a run's printed output instead.
+
+With a broker (CELERY_BROKER_URL) the broker's queues are emptied before and after, and
+`--celery` also routes N more tickets through a Celery worker of W processes listening to
+the routing queue, stopped cleanly (TERM, then waited for) when done.
 """
 
+import re
 import statistics
 import subprocess
 import sys
@@ -16,8 +27,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
-from django.db import connection, transaction
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -26,40 +37,124 @@ from helpdesk.celery import app as celery_app
 from helpdesk.models import Channel, Seat, Team, TeamMembership, Ticket, User
 from helpdesk.services.groups import AGENTS
 from routing.engine import route_ticket
-from routing.models import RoutingDecision
 from routing.tasks import route_ticket_task
 
 BATCH = 2000
+FLOOR_LINE = re.compile(
+    r"workers (?P<workers>\d+):\s+(?P<rate>\d+) decisions/s\s+median (?P<median>[\d.]+) ms"
+    r"\s+p95 (?P<p95>[\d.]+) ms"
+)
 
 
 class Command(BaseCommand):
-    help = "Route fresh tickets and print decisions/s, ms per decision and queries per decision."
+    help = "Route fresh tickets; print decisions/s and ms per decision, beside the SQL floor."
 
     def add_arguments(self, parser):
         parser.add_argument("--tickets", type=int, default=2000)
         parser.add_argument("--agents", type=int, default=50)
-        parser.add_argument("--workers", type=int, default=4)
+        parser.add_argument("--workers", default="1,4", help="thread counts, e.g. 1,4")
         parser.add_argument(
             "--distribution",
             default="load_balanced",
             choices=["load_balanced", "round_robin", "random"],
         )
+        parser.add_argument("--floor", help="path of routing_floor.py: run it and compare")
+        parser.add_argument("--floor-output", help="a file with routing_floor.py's output")
+        parser.add_argument("--celery", action="store_true", help="also route through Celery")
         parser.add_argument("--timeout", type=int, default=600, help="Celery run limit (s)")
 
     def handle(self, *, tickets, agents, workers, distribution, timeout, **options):
-        if connection.vendor == "sqlite" and workers > 1:
+        settings.DEBUG = False  # no query log: measure what production runs
+        counts = [int(w) for w in str(workers).split(",")]
+        if connection.vendor == "sqlite" and max(counts) > 1:
             self.stdout.write("SQLite serialises writers: using 1 worker.")
-            workers = 1
+            counts = [1]
+        floor = self.floor_figures(options, tickets, agents, counts)
         channel = self.build(agents, distribution)
         self.stdout.write(
-            f"{connection.vendor}: {agents} agents, {distribution}, "
-            f"{tickets} tickets, {workers} worker(s)"
+            f"{connection.vendor}: {agents} agents, {distribution}, {tickets} tickets per run"
         )
-        queries = self.queries_per_decision(channel)
-        self.stdout.write(f"queries per decision: {queries}")
-        self.run_in_process(channel, tickets, workers)
-        if not settings.CELERY_TASK_ALWAYS_EAGER:
-            self.run_through_celery(channel, tickets, workers, timeout)
+        self.empty_broker()
+        self.stdout.write(f"statements per decision: {self.statements_per_decision(channel)}")
+        eager = settings.CELERY_TASK_ALWAYS_EAGER
+        if eager:
+            self.stdout.write(
+                "No broker: the work after each commit (notifications) runs inline and is "
+                "counted in each decision; set CELERY_BROKER_URL for the figures to compare."
+            )
+        for count in counts:
+            rate, median, p95 = self.run_in_process(channel, tickets, count)
+            line = (
+                f"workers {count}: {rate:7.0f} decisions/s  median {median:.2f} ms  "
+                f"p95 {p95:.2f} ms"
+            )
+            if count in floor:
+                f_rate, f_median = floor[count]
+                line += (
+                    f"  | floor {f_rate:.0f}/s, median {f_median:.2f} ms: "
+                    f"{f_rate / rate:.1f}× the floor's time"
+                )
+            self.stdout.write(line)
+        if options["celery"] and not eager:
+            self.run_through_celery(channel, tickets, max(counts), timeout)
+        self.empty_broker()
+
+    # -----------------------------------------------------------------------------------
+    # The floor
+    # -----------------------------------------------------------------------------------
+
+    def floor_figures(self, options, tickets, agents, counts) -> dict[int, tuple[float, float]]:
+        """workers → (decisions/s, median ms) of the hand-written SQL floor."""
+        if options["floor_output"]:
+            text = Path(options["floor_output"]).read_text()
+        elif options["floor"]:
+            if connection.vendor != "postgresql":
+                raise CommandError("The floor runs on PostgreSQL only.")
+            text = self.run_floor(options["floor"], tickets, agents, counts)
+        else:
+            return {}
+        figures = {
+            int(m["workers"]): (float(m["rate"]), float(m["median"]))
+            for m in FLOOR_LINE.finditer(text)
+        }
+        if not figures:
+            raise CommandError("No floor figures found (expected 'workers N: R decisions/s …').")
+        return figures
+
+    def run_floor(self, script, tickets, agents, counts) -> str:
+        params = connection.get_connection_params()
+        dsn = " ".join(
+            f"{key}={params[name]}"
+            for key, name in (
+                ("host", "host"),
+                ("port", "port"),
+                ("dbname", "dbname"),
+                ("user", "user"),
+                ("password", "password"),
+            )
+            if params.get(name)
+        )
+        command = [
+            sys.executable,
+            script,
+            dsn,
+            "--tickets",
+            str(tickets),
+            "--agents",
+            str(agents),
+            "--workers",
+            ",".join(map(str, counts)),
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+        self.stdout.write("floor (hand-written SQL, its own schema on the same server):")
+        self.stdout.write(done.stdout.rstrip())
+        if done.returncode:
+            raise CommandError(f"the floor failed: {done.stderr.strip()[-500:]}")
+        return done.stdout
+
+    # -----------------------------------------------------------------------------------
+    # Data
+    # -----------------------------------------------------------------------------------
 
     def build(self, n_agents, distribution) -> Channel:
         team, _ = Team.objects.get_or_create(name=f"Bench {n_agents}")
@@ -96,6 +191,10 @@ class Command(BaseCommand):
         return channel
 
     def fresh_tickets(self, channel, n) -> list[int]:
+        """N pending tickets; the bench's earlier tickets of this type are closed first."""
+        Ticket.objects.filter(Ticket.OPEN, subject__startswith="bench ").update(
+            status=Ticket.Status.CLOSED, closed_at=timezone.now()
+        )
         now = timezone.now()
         made = Ticket.objects.bulk_create(
             [
@@ -110,24 +209,38 @@ class Command(BaseCommand):
             ],
             batch_size=BATCH,
         )
+        if connection.vendor == "postgresql":  # the planner sees the new rows
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE helpdesk_ticket, helpdesk_user, helpdesk_teammembership")
         return [t.pk for t in made]
 
-    def queries_per_decision(self, channel) -> int:
-        """The decision's own queries: what runs after commit (notifications) is left out."""
+    def statements_per_decision(self, channel) -> int:
+        """The decision's own statements (its transaction's BEGIN and COMMIT not counted)."""
         (ticket_id,) = self.fresh_tickets(channel, 1)
-        with transaction.atomic(), CaptureQueriesContext(connection) as ctx:
+        with CaptureQueriesContext(connection) as ctx:
             route_ticket(ticket_id=ticket_id)
-        return len(ctx.captured_queries)
+        return sum(1 for q in ctx.captured_queries if q["sql"] not in ("BEGIN", "COMMIT"))
 
-    def run_in_process(self, channel, n, workers):
+    def empty_broker(self):
+        if not settings.CELERY_TASK_ALWAYS_EAGER:
+            celery_app.control.purge()
+
+    # -----------------------------------------------------------------------------------
+    # Runs
+    # -----------------------------------------------------------------------------------
+
+    def run_in_process(self, channel, n, workers) -> tuple[float, float, float]:
         ids = self.fresh_tickets(channel, n)
         chunks = [ids[i::workers] for i in range(workers)]
         timings: list[float] = []
         lock = threading.Lock()
+        ready = threading.Barrier(workers + 1)
 
         def work(chunk):
             mine = []
             try:
+                connection.ensure_connection()
+                ready.wait()
                 for ticket_id in chunk:
                     started = time.perf_counter()
                     route_ticket(ticket_id=ticket_id)
@@ -137,20 +250,30 @@ class Command(BaseCommand):
                 with lock:
                     timings.extend(mine)
 
-        started = time.perf_counter()
         threads = [threading.Thread(target=work, args=(c,)) for c in chunks]
         for t in threads:
             t.start()
+        ready.wait()  # connections open: time the decisions only
+        started = time.perf_counter()
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - started
-        self.report("in-process", n, elapsed, timings, ids)
+        self.check_assigned(ids)
+        timings.sort()
+        return n / elapsed, statistics.median(timings), _p95(timings)
+
+    def check_assigned(self, ids):
+        """Every ticket assigned once."""
+        pending = Ticket.objects.filter(pk__in=ids, owner__isnull=True).count()
+        if pending:
+            raise CommandError(f"{pending} tickets were left without an owner")
 
     def run_through_celery(self, channel, n, workers, timeout):
         ids = self.fresh_tickets(channel, n)
         log = Path("test-artifacts") / "bench-celery-worker.log"
         log.parent.mkdir(exist_ok=True)
-        name = f"bench-{time.monotonic_ns()}@%h"
+        queues = [q.name for q in (getattr(celery_app.conf, "task_queues", None) or ())]
+        listen = ["-Q", "routing"] if "routing" in queues else []
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -164,9 +287,10 @@ class Command(BaseCommand):
                 "-c",
                 str(workers),
                 "-n",
-                name,
+                f"bench-{time.monotonic_ns()}@%h",
                 "--without-gossip",
                 "--without-mingle",
+                *listen,
             ],
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
@@ -175,38 +299,27 @@ class Command(BaseCommand):
             deadline = time.monotonic() + 60
             while not celery_app.control.ping(timeout=0.5):
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    self.stderr.write(f"the Celery worker did not start; see {log}")
-                    return
+                    raise CommandError(f"the Celery worker did not start; see {log}")
             started = time.perf_counter()
             for ticket_id in ids:
                 route_ticket_task.delay(ticket_id)
             pending = Ticket.objects.filter(pk__in=ids, routing_state=Ticket.RoutingState.PENDING)
             while pending.exists():
                 if time.perf_counter() - started > timeout:
-                    self.stderr.write(f"stopped after {timeout}s with tickets still pending")
-                    return
-                time.sleep(0.2)
+                    raise CommandError(f"stopped after {timeout}s with tickets still pending")
+                time.sleep(0.1)
             elapsed = time.perf_counter() - started
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-        self.report(f"celery ({workers} processes)", n, elapsed, None, ids)
-
-    def report(self, label, n, elapsed, wall_ms, ids):
-        """Decisions/s end to end (with what runs after each commit, e.g. notifications, in
-        eager mode); ms per decision as the engine measured it (lock waits included)."""
-        decision_ms = sorted(
-            RoutingDecision.objects.filter(ticket_id__in=ids).values_list("duration_ms", flat=True)
+            proc.terminate()  # warm shutdown: the worker finishes what it holds
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.stdout.write(
+            f"celery ({workers} processes{', routing queue' if listen else ''}): "
+            f"{n / elapsed:.0f} decisions/s ({n} tickets in {elapsed:.1f}s)"
         )
-        line = (
-            f"{label}: {n / elapsed:.0f} decisions/s; per decision median "
-            f"{statistics.median(decision_ms):.1f} ms, p95 {_p95(decision_ms):.1f} ms"
-        )
-        if wall_ms:
-            line += (
-                f"; per ticket with after-commit work median {statistics.median(wall_ms):.1f} ms"
-            )
-        self.stdout.write(f"{line} ({n} tickets in {elapsed:.1f}s)")
 
 
 def _p95(values):
