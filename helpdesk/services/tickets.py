@@ -16,7 +16,7 @@ from typing import Protocol
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -243,6 +243,13 @@ def claim_for_routing(*, ticket: Ticket, owner: User | None, team: Team | None, 
     of the assignment can say why. Returns the AssignmentEvent, or None when the ticket was
     no longer free."""
     now = timezone.now()
+    if connection.vendor == "postgresql":
+        event = _claim_in_one_statement(ticket, owner=owner, team=team, reason=reason, now=now)
+        if event is None:
+            return None
+        _claimed(ticket, owner=owner, team=team, now=now)
+        events.ticket_assigned.send(sender=Ticket, ticket=ticket, assignment=event, actor=None)
+        return event
     with transaction.atomic(savepoint=False):
         claimed = Ticket.objects.filter(
             OPEN_SQL,
@@ -269,11 +276,63 @@ def claim_for_routing(*, ticket: Ticket, owner: User | None, team: Team | None, 
             reason=reason,
             created_at=now,
         )
-        ticket.owner, ticket.team, ticket.assigned_at = owner, team, now if owner else None
-        ticket.routing_state, ticket.updated_at = Ticket.RoutingState.DONE, now
-        ticket.version += 1
+        _claimed(ticket, owner=owner, team=team, now=now)
         events.ticket_assigned.send(sender=Ticket, ticket=ticket, assignment=event, actor=None)
     return event
+
+
+def _claimed(ticket: Ticket, *, owner, team, now) -> None:
+    """What the claim changed, on the caller's instance."""
+    ticket.owner, ticket.team, ticket.assigned_at = owner, team, now if owner else None
+    ticket.routing_state, ticket.updated_at = Ticket.RoutingState.DONE, now
+    ticket.version += 1
+
+
+def _claim_in_one_statement(ticket: Ticket, *, owner, team, reason: str, now):
+    """PostgreSQL: the same conditional update and its AssignmentEvent in one statement (a
+    data-modifying CTE) — the router's critical section is one round trip shorter."""
+    q = connection.ops.quote_name
+    sql = f"""
+WITH claimed AS (
+    UPDATE {q(Ticket._meta.db_table)}
+    SET owner_id = %(owner)s, team_id = %(team)s, assigned_at = %(assigned_at)s,
+        routing_state = %(done)s, version = version + 1, updated_at = %(now)s
+    WHERE id = %(ticket)s AND NOT (status = %(closed)s) AND owner_id IS NULL
+      AND team_id IS NULL AND routing_state = %(pending)s
+    RETURNING id
+)
+INSERT INTO {q(AssignmentEvent._meta.db_table)}
+    (ticket_id, from_owner_id, to_owner_id, from_team_id, to_team_id, actor_id, cause, reason,
+     created_at)
+SELECT id, NULL, %(owner)s, NULL, %(team)s, NULL, %(cause)s, %(reason)s, %(now)s FROM claimed
+RETURNING id"""
+    params = {
+        "owner": owner.pk if owner else None,
+        "team": team.pk if team else None,
+        "assigned_at": now if owner else None,
+        "done": Ticket.RoutingState.DONE,
+        "pending": Ticket.RoutingState.PENDING,
+        "closed": Ticket.Status.CLOSED,
+        "now": now,
+        "ticket": ticket.pk,
+        "cause": Cause.ROUTING,
+        "reason": reason,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return AssignmentEvent(
+        pk=row[0],
+        ticket=ticket,
+        to_owner=owner,
+        to_team=team,
+        actor=None,
+        cause=Cause.ROUTING,
+        reason=reason,
+        created_at=now,
+    )
 
 
 def mark_routed(*, ticket: Ticket, state: str = Ticket.RoutingState.DONE) -> bool:

@@ -360,12 +360,12 @@ def _bulk_agents(n, team):
     return users
 
 
-# A load-balanced team rule costs 9 statements (the README's figure) — the ticket locked, the
+# A load-balanced team rule costs 8 statements (the README's figure) — the ticket locked, the
 # channel's settings, the pool with everything the checks read, the eligible users locked,
-# their loads and turns, the claim, the assignment event, the announcement job, the decision —
-# plus, here inside the test's transaction, the savepoint and its release; round robin adds
-# taking the turn (issue 14: fixed, whatever the pool's size).
-QUERIES_PER_DECISION = {"load_balanced": 11, "round_robin": 12}
+# their loads and turns, the claim with its assignment event, the announcement job, the
+# decision — plus, here inside the test's transaction, the savepoint and its release; round
+# robin adds taking the turn (issue 14: fixed, whatever the pool's size).
+QUERIES_PER_DECISION = {"load_balanced": 10, "round_robin": 11}
 
 
 @pytest.mark.parametrize("distribution", ["load_balanced", "round_robin"])
