@@ -93,12 +93,17 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
-# PostgreSQL: bind parameters on the server, so psycopg prepares a statement it has run five
-# times on a connection and PostgreSQL stops parsing and planning the hot ones again (the
-# intake, the queues, routing): bench_intake, 2 processes, 195 → 219–244 new tickets/s.
+# PostgreSQL: bind parameters on the server (bench_intake, 2 processes, 195 → 219–244 new
+# tickets/s), and prepare a statement once a connection has run it DB_PREPARE_THRESHOLD
+# times, so PostgreSQL stops parsing and planning the hot ones (routing's reads, the intake,
+# the queues) again. Django leaves preparing off by default for transaction-mode poolers such
+# as PgBouncer: set DB_PREPARE_THRESHOLD=none behind one.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
-        "server_side_binding", env.bool("DB_SERVER_SIDE_BINDING", default=True)
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options.setdefault("server_side_binding", env.bool("DB_SERVER_SIDE_BINDING", default=True))
+    _threshold = env.str("DB_PREPARE_THRESHOLD", default="5")
+    _options.setdefault(
+        "prepare_threshold", None if _threshold.lower() == "none" else int(_threshold)
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
