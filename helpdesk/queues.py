@@ -12,11 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import connections
-from django.db.models import Q, QuerySet, Value
+from django.db.models import QuerySet, Value
 from django.utils.translation import gettext_lazy
 
 from helpdesk.access import tickets_visible_to
 from helpdesk.models import TeamMembership, Ticket, User
+from helpdesk.search import search as search_tickets
 
 OPEN = Ticket.OPEN
 
@@ -210,15 +211,9 @@ def ticket_number(text: str) -> int | None:
 
 
 def search(queryset: QuerySet[Ticket], text: str) -> QuerySet[Ticket]:
-    """Subject, contact name or contact email containing `text` (case-insensitive)."""
-    text = text.strip()
-    if not text:
-        return queryset
-    return queryset.filter(
-        Q(subject__icontains=text)
-        | Q(contact__name__icontains=text)
-        | Q(contact__email__icontains=text)
-    )
+    """The tickets of `queryset` the search box's `text` finds: subject, contact name or
+    email containing it, or a message containing its words (`helpdesk.search`)."""
+    return search_tickets(queryset, text)
 
 
 # Counts stop at this many: counting is linear in the rows counted (~0.1 µs per index entry),
