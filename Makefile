@@ -57,8 +57,11 @@ soak: install-dev
 # The production shape: migrate, collectstatic, then gunicorn + Celery worker + Celery beat
 # against DATABASE_URL and CELERY_BROKER_URL (set them, and SECRET_KEY with DEBUG=false,
 # first). The commands live in bin/serve, shared with tests/production/test_smoke.py.
+# One worker listens to every queue; to scale, one worker per group of queues, e.g.
+# `make serve SERVE_WORKERS="routing:2 intake notifications,outbound,celery"` (bin/serve).
+SERVE_WORKERS ?=
 serve: install
-	VENV_PYTHON=$(PY) HOST=$(HOST) PORT=$(PORT) bin/serve
+	VENV_PYTHON=$(PY) HOST=$(HOST) PORT=$(PORT) SERVE_WORKERS="$(SERVE_WORKERS)" bin/serve
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3 test-artifacts

@@ -10,6 +10,7 @@ from urllib.parse import unquote, urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -92,7 +93,17 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+# Connections: with DEBUG off (the production shape) each web thread and each worker process
+# keeps its connection CONN_MAX_AGE seconds instead of opening one per request or task
+# (3–10 ms each, and the prepared statements below are lost with it), and checks a connection
+# it reuses before its first query (CONN_HEALTH_CHECKS: a restarted PostgreSQL costs one
+# reconnect, not an error). Persistent connections rather than psycopg's pool: the pool is
+# per process and does not survive Celery's prefork (its fixup closes the pool after every
+# task), and a gthread web process needs a connection per thread anyway (the chat widget's
+# long polls hold one each). At most WEB_CONCURRENCY × WEB_THREADS + the workers' processes
+# connections; CONN_MAX_AGE=0 opens one per request again (e.g. behind PgBouncer).
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0 if DEBUG else 60))
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("CONN_HEALTH_CHECKS", default=True))
 # PostgreSQL: bind parameters on the server (bench_intake, 2 processes, 195 → 219–244 new
 # tickets/s), and prepare a statement once a connection has run it DB_PREPARE_THRESHOLD
 # times, so PostgreSQL stops parsing and planning the hot ones (routing's reads, the intake,
@@ -249,6 +260,39 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=2.0),
 }
 CELERY_TASK_PUBLISH_RETRY = False
+# Celery's Django fixup closes every connection before and after each task unless told to
+# reuse them: with persistent connections it keeps them, and helpdesk/celery.py applies
+# Django's own rule around each task instead (CONN_MAX_AGE, health checks, errors).
+if DATABASES["default"]["CONN_MAX_AGE"]:
+    CELERY_DB_REUSE_MAX = 10_000
+
+# Queues, one per kind of work, so that a burst of one kind never waits ahead of another
+# (a notification burst and the next routing decision): each is a list of its own in Redis.
+# A worker started without -Q listens to all of them, taking turns (one worker on a small
+# box); `WORKER_QUEUES=routing bin/serve worker` runs a worker of one (README, "Production
+# shape"). Tasks go by name: the channels' intake (`<app>.tasks.process_<kind>_task`, named in
+# INTAKE_TASKS) to "intake", sends to customers and form owners to "outbound", the
+# announcements and deliveries of notifications to "notifications"; the sweeps and everything
+# else of beat to the default queue. A queue missing from this list is an error, on publish
+# and in a worker's -Q.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [  # each bound by its own name (else Celery binds all by "celery")
+    Queue(name, routing_key=name)
+    for name in ("routing", "intake", "notifications", "outbound", "celery")
+]
+CELERY_TASK_CREATE_MISSING_QUEUES = False
+CELERY_TASK_ROUTES = {
+    "routing.tasks.route_ticket_task": {"queue": "routing"},
+    "*.tasks.process_*_task": {"queue": "intake"},
+    "mailroom.tasks.poll_mailbox_task": {"queue": "intake"},
+    "notifications.tasks.announce_*_task": {"queue": "notifications"},
+    "notifications.tasks.deliver_task": {"queue": "notifications"},
+    "notifications.tasks.send_digest_task": {"queue": "notifications"},
+    "mailroom.tasks.send_outbound_task": {"queue": "outbound"},
+    "whatsapp.tasks.send_whatsapp_task": {"queue": "outbound"},
+    "livechat.tasks.send_chat_webhook_task": {"queue": "outbound"},
+    "routing.tasks.email_submission_to_owner_task": {"queue": "outbound"},
+}
 CELERY_TIMEZONE = "UTC"
 # How often Celery beat runs each sweep.
 SWEEP_SECONDS = env.float("SWEEP_SECONDS", default=60.0)

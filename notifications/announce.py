@@ -12,13 +12,13 @@ the router's explanation is the event's `reason`) and the events' arguments.
 """
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.utils.translation import gettext
 
-from helpdesk.models import AssignmentEvent, Message, Ticket, User
+from helpdesk.models import AssignmentEvent, Message, TeamMembership, Ticket, User
 from helpdesk.selectors import users_with_ticket_access
 from notifications.catalog import Event
-from notifications.services import notify
+from notifications.services import Notice, notify_all
 
 EXCERPT_CHARS = 300
 
@@ -67,21 +67,32 @@ def announce_unassigned(*, ticket_id: int, actor_id: int | None = None, detail: 
             }
         return gettext("New unassigned ticket %(label)s") % {"label": label(ticket)}
 
+    notice = Notice(
+        event=Event.TICKET_UNASSIGNED,
+        key=f"{Event.TICKET_UNASSIGNED}:{ticket.pk}",
+        recipients=_users(),
+        text=text,
+        detail=detail,
+    )
     with transaction.atomic():
-        notify(
-            event=Event.TICKET_UNASSIGNED,
-            key=f"{Event.TICKET_UNASSIGNED}:{ticket.pk}",
-            ticket=ticket,
-            recipients=_users(),
-            text=text,
-            detail=detail,
-            actor_id=actor_id,
-        )
+        notify_all(ticket=ticket, notices=[notice], actor_id=actor_id)
+
+
+def _people(*, ids: set[int], team_id: int | None) -> list[User]:
+    """The users with ticket access among `ids` and the members (main or additional) of the
+    team `team_id`, each with `in_team`: one query for every recipient of an assignment."""
+    in_team = (
+        Exists(TeamMembership.objects.filter(user=OuterRef("pk"), team_id=team_id))
+        if team_id is not None
+        else Value(False)
+    )
+    return list(_users().annotate(in_team=in_team).filter(Q(pk__in=ids) | Q(in_team=True)))
 
 
 def announce_assignment(*, assignment_id: int) -> None:
     """A change of owner or team: the new owner (R24), the team without owner, and the
-    previous owner whose ticket went elsewhere."""
+    previous owner whose ticket went elsewhere. Their recipients are read in one query and
+    every delivery written at once (`notify_all`)."""
     a = (
         AssignmentEvent.objects.select_related("ticket", "to_owner", "to_team", "actor")
         .filter(pk=assignment_id)
@@ -90,6 +101,12 @@ def announce_assignment(*, assignment_id: int) -> None:
     if a is None:
         return
     ticket = a.ticket
+    new_owner = a.to_owner_id if a.to_owner_id and a.to_owner_id != a.from_owner_id else None
+    team = a.to_team_id if a.to_team_id and not a.to_owner_id else None
+    old_owner = a.from_owner_id if a.from_owner_id and a.from_owner_id != a.to_owner_id else None
+    if new_owner is None and team is None and old_owner is None:
+        return
+    people = _people(ids={new_owner, old_owner} - {None}, team_id=team)
 
     def who():
         return _who(a.actor, a.cause)
@@ -97,53 +114,55 @@ def announce_assignment(*, assignment_id: int) -> None:
     def detail():
         return _why(a)
 
-    with transaction.atomic():
-        if a.to_owner_id and a.to_owner_id != a.from_owner_id:
-            notify(
+    notices = []
+    if new_owner is not None:
+        notices.append(
+            Notice(
                 event=Event.ASSIGNED_TO_ME,
                 key=f"{Event.ASSIGNED_TO_ME}:{a.pk}",
-                ticket=ticket,
-                recipients=_users(pk=a.to_owner_id),
+                recipients=[u for u in people if u.pk == new_owner],
                 text=lambda: (
                     gettext("%(who)s assigned %(label)s to you")
                     % {"who": who(), "label": label(ticket)}
                 ),
                 detail=detail,
-                actor_id=a.actor_id,
             )
-        if a.to_team_id and not a.to_owner_id:
-            notify(
+        )
+    if team is not None:
+        notices.append(
+            Notice(
                 event=Event.TEAM_UNASSIGNED,
                 key=f"{Event.TEAM_UNASSIGNED}:{a.pk}",
-                ticket=ticket,
-                recipients=_users(memberships__team_id=a.to_team_id),
+                recipients=[u for u in people if u.in_team],
                 text=lambda: (
                     gettext("%(who)s assigned %(label)s to your team %(to_team)s, without an owner")
                     % {"who": who(), "label": label(ticket), "to_team": a.to_team}
                 ),
                 detail=detail,
-                actor_id=a.actor_id,
             )
-        if a.from_owner_id and a.from_owner_id != a.to_owner_id:
+        )
+    if old_owner is not None:
 
-            def to():
-                if a.to_owner_id:
-                    return str(a.to_owner)
-                if a.to_team_id:
-                    return gettext("the team %(to_team)s") % {"to_team": a.to_team}
-                return gettext("nobody (Unassigned)")
+        def to():
+            if a.to_owner_id:
+                return str(a.to_owner)
+            if a.to_team_id:
+                return gettext("the team %(to_team)s") % {"to_team": a.to_team}
+            return gettext("nobody (Unassigned)")
 
-            notify(
+        notices.append(
+            Notice(
                 event=Event.REASSIGNED_AWAY,
                 key=f"{Event.REASSIGNED_AWAY}:{a.pk}",
-                ticket=ticket,
-                recipients=_users(pk=a.from_owner_id),
+                recipients=[u for u in people if u.pk == old_owner],
                 text=lambda: (
                     gettext("%(who)s reassigned %(label)s from you to %(to)s")
                     % {"who": who(), "label": label(ticket), "to": to()}
                 ),
-                actor_id=a.actor_id,
             )
+        )
+    with transaction.atomic():
+        notify_all(ticket=ticket, notices=notices, actor_id=a.actor_id)
 
 
 def announce_customer_reply(*, message_id: int, owner_id: int) -> None:
@@ -154,15 +173,15 @@ def announce_customer_reply(*, message_id: int, owner_id: int) -> None:
     if message is None:
         return
     ticket = message.ticket
+    notice = Notice(
+        event=Event.CUSTOMER_REPLY,
+        key=f"{Event.CUSTOMER_REPLY}:{message.pk}",
+        recipients=_users(pk=owner_id),
+        text=lambda: (
+            gettext("%(contact)s replied on %(label)s")
+            % {"contact": ticket.contact or gettext("The customer"), "label": label(ticket)}
+        ),
+        detail=excerpt(message.body),
+    )
     with transaction.atomic():
-        notify(
-            event=Event.CUSTOMER_REPLY,
-            key=f"{Event.CUSTOMER_REPLY}:{message.pk}",
-            ticket=ticket,
-            recipients=_users(pk=owner_id),
-            text=lambda: (
-                gettext("%(contact)s replied on %(label)s")
-                % {"contact": ticket.contact or gettext("The customer"), "label": label(ticket)}
-            ),
-            detail=excerpt(message.body),
-        )
+        notify_all(ticket=ticket, notices=[notice])

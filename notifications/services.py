@@ -6,11 +6,13 @@ Precedence (R27), strongest first: the user's own choice; a superadmin default a
 user; the default for the user's main team (an additional membership does not count); the
 default for everyone (the account default); the built-in default.
 `effective_preferences(user)` answers for one user (the settings page);
-`recipients_by_medium(event, users)` answers for every recipient of one event in a fixed
-number of queries, whatever their number and the number of teams or defaults (the sender).
+`recipients_for([(event, users), …])` answers for every recipient of a batch of events in a
+fixed number of queries, whatever their number and the number of teams or defaults (the
+sender: `notify_all` writes every delivery of an announcement at once).
 """
 
-from collections.abc import Callable, Iterable, Iterator
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -21,7 +23,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from helpdesk.jobs import ring_on_commit
+from helpdesk.jobs import ring
 from helpdesk.languages import language_for
 from helpdesk.models import Team, TeamMembership, Ticket, User
 from notifications.catalog import BUILT_IN, CELLS, Event, Medium
@@ -31,6 +33,8 @@ from notifications.models import DefaultPreference, Delivery, Notification, Pref
 # imports the announcements, which call `notify` here, so importing it would close a circle.
 # Imports go one way: receivers → tasks → announce → services.
 DELIVER_TASK = "notifications.tasks.deliver_task"
+
+log = logging.getLogger(__name__)
 
 
 class Source:
@@ -155,41 +159,68 @@ def effective_preferences(user: User) -> dict[Cell, Effective]:
 def recipients_by_medium(event: str, users: QuerySet[User] | Iterable[User]) -> dict[str, list]:
     """For one event, which of `users` want it by which medium (R27): {medium: [user, …]}.
 
-    Four queries whatever the number of users, teams and defaults: the users, their main
-    teams, the defaults of this event that can reach them (everyone's, their main teams',
-    theirs), and their own choices for this event (subqueries when `users` is a queryset).
+    Four queries whatever the number of users, teams and defaults (three for a list of users
+    already loaded): `recipients_for` of a batch of one.
     """
-    users_list = list(users)
-    if not users_list:
-        return {m: [] for m in Medium.values}
-    who = users.values("pk") if isinstance(users, QuerySet) else [u.pk for u in users_list]
-    main_team = dict(_main_memberships(user__in=who).values_list("user_id", "team_id"))
-    account, team_defaults, user_defaults = {}, {}, {}
-    rows = DefaultPreference.objects.filter(
-        ACCOUNT_ROWS | Q(team__in=set(main_team.values())) | Q(user__in=who), event=event
-    ).values_list("medium", "enabled", "team_id", "user_id")
-    for medium, enabled, team_id, user_id in rows:
-        if user_id is not None:
-            user_defaults[(user_id, medium)] = enabled
-        elif team_id is not None:
-            team_defaults[(team_id, medium)] = enabled
-        else:
-            account[medium] = enabled
-    own_rows = Preference.objects.filter(event=event, user__in=who)
-    own = {(u, m): e for u, m, e in own_rows.values_list("user_id", "medium", "enabled")}
+    return recipients_for([(event, users)])[0]
 
-    def wants(user: User, medium: str) -> bool:
+
+def recipients_for(
+    wishes: Sequence[tuple[str, QuerySet[User] | Iterable[User]]],
+) -> list[dict[str, list]]:
+    """For each (event, users) of a batch, which of the users want the event by which medium
+    (R27): [{medium: [user, …]}, …], in the batch's order.
+
+    A fixed number of queries for the whole batch, whatever the number of events, users,
+    teams and defaults: each queryset of users (none for a list already loaded), then, for
+    every user of the batch at once, their main teams, the defaults of these events that can
+    reach them (everyone's, their main teams', theirs) and their own choices for these
+    events. The users are named by their ids there, so a costly queryset (ticket access) is
+    run once.
+    """
+    groups = [list(users) for _, users in wishes]
+    ids = sorted({user.pk for group in groups for user in group})
+    if not ids:
+        return [{medium: [] for medium in Medium.values} for _ in wishes]
+    events = sorted({event for event, _ in wishes})
+    main_team = dict(_main_memberships(user__in=ids).order_by().values_list("user_id", "team_id"))
+    account, team_defaults, user_defaults = {}, {}, {}
+    rows = (
+        DefaultPreference.objects.filter(
+            ACCOUNT_ROWS | Q(team__in=sorted(set(main_team.values()))) | Q(user__in=ids),
+            event__in=events,
+        )
+        .order_by()
+        .values_list("event", "medium", "enabled", "team_id", "user_id")
+    )
+    for event, medium, enabled, team_id, user_id in rows:
+        if user_id is not None:
+            user_defaults[(event, user_id, medium)] = enabled
+        elif team_id is not None:
+            team_defaults[(event, team_id, medium)] = enabled
+        else:
+            account[(event, medium)] = enabled
+    own_rows = Preference.objects.filter(event__in=events, user__in=ids).order_by()
+    own = {
+        (e, u, m): enabled
+        for e, u, m, enabled in own_rows.values_list("event", "user_id", "medium", "enabled")
+    }
+
+    def wants(event: str, user: User, medium: str) -> bool:
         for found in (
-            own.get((user.pk, medium)),
-            user_defaults.get((user.pk, medium)),
-            team_defaults.get((main_team.get(user.pk), medium)),
-            account.get(medium),
+            own.get((event, user.pk, medium)),
+            user_defaults.get((event, user.pk, medium)),
+            team_defaults.get((event, main_team.get(user.pk), medium)),
+            account.get((event, medium)),
         ):
             if found is not None:
                 return found
         return BUILT_IN[(event, medium)]
 
-    return {medium: [u for u in users_list if wants(u, medium)] for medium in Medium.values}
+    return [
+        {medium: [u for u in group if wants(event, u, medium)] for medium in Medium.values}
+        for (event, _), group in zip(wishes, groups, strict=True)
+    ]
 
 
 @dataclass(frozen=True)
@@ -340,11 +371,34 @@ def in_language_of(user: User) -> Iterator[str]:
         yield code
 
 
-def _in_language_of(user: User, words: str | Callable[[], str]) -> str:
+def _in_languages(words: str | Callable[[], str]) -> Callable[[User], str]:
+    """`words` as written to a given user: in their language when it is a function (called
+    once per language, whatever the number of users)."""
     if not callable(words):
-        return words
-    with in_language_of(user):
-        return str(words())
+        return lambda user: words
+    written: dict[str, str] = {}
+
+    def for_user(user: User) -> str:
+        code = language_for(user)
+        if code not in written:
+            with translation.override(code):
+                written[code] = str(words())
+        return written[code]
+
+    return for_user
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One occurrence to tell some users of: `notify_all` turns it into one Delivery per
+    recipient and medium they want. `text` and `detail` may be functions, written in each
+    recipient's language (`language_for`)."""
+
+    event: str
+    key: str
+    recipients: QuerySet[User] | list[User]
+    text: str | Callable[[], str]
+    detail: str | Callable[[], str] = ""
 
 
 def notify(
@@ -358,53 +412,83 @@ def notify(
     actor_id: int | None = None,
 ) -> list[int]:
     """Create one Delivery per recipient and medium they want for this occurrence (`key`),
-    and publish each after commit. The actor never hears of their own action; a recipient
-    without an email address gets no email. A second call with the same key creates
-    nothing new (unique constraint) and publishes again only what is still pending, which
-    the task's claim makes harmless. Returns the ids of the pending deliveries.
+    and publish each after commit: `notify_all` of one notice."""
+    notice = Notice(event=event, key=key, recipients=recipients, text=text, detail=detail)
+    return notify_all(ticket=ticket, notices=[notice], actor_id=actor_id)
 
-    A fixed number of queries whatever the number of recipients. `text` and `detail` may be
-    functions: each recipient's row is then written in their language (`language_for`).
+
+def notify_all(
+    *, ticket: Ticket, notices: Sequence[Notice], actor_id: int | None = None
+) -> list[int]:
+    """Create one Delivery per recipient and medium they want for each notice, and publish
+    each after commit. The actor never hears of their own action; a recipient without an
+    email address gets no email. A second call with the same keys creates nothing new
+    (unique constraint) and publishes again only what is still pending, which the task's
+    claim makes harmless. Returns the ids of the pending deliveries.
+
+    A fixed number of queries whatever the number of notices and recipients: the recipients
+    (`recipients_for`: one query per queryset of users, then three), one insert of every
+    row, one read of the pending ids.
     """
-    if actor_id is not None:
-        recipients = recipients.exclude(pk=actor_id)
-    wanted = recipients_by_medium(event, recipients)
-    rows = [
-        Delivery(
-            event_key=key,
-            event=event,
-            recipient=user,
-            medium=medium,
-            ticket=ticket,
-            text=_in_language_of(user, text)[:300],
-            detail=_in_language_of(user, detail),
-        )
-        for medium, users in wanted.items()
-        for user in users
-        if medium != Medium.EMAIL or user.email
-    ]
+    wishes = []
+    for notice in notices:
+        recipients = notice.recipients
+        if actor_id is not None:
+            if isinstance(recipients, QuerySet):
+                recipients = recipients.exclude(pk=actor_id)
+            else:
+                recipients = [user for user in recipients if user.pk != actor_id]
+        wishes.append((notice.event, recipients))
+    rows, pending = [], Q(pk__in=[])
+    for notice, wanted in zip(notices, recipients_for(wishes), strict=True):
+        text, detail = _in_languages(notice.text), _in_languages(notice.detail)
+        told = [
+            Delivery(
+                event_key=notice.key,
+                event=notice.event,
+                recipient=user,
+                medium=medium,
+                ticket=ticket,
+                text=text(user)[:300],
+                detail=detail(user),
+            )
+            for medium, users in wanted.items()
+            for user in users
+            if medium != Medium.EMAIL or user.email
+        ]
+        if told:
+            rows += told
+            pending |= Q(event_key=notice.key, recipient_id__in={r.recipient_id for r in told})
     if not rows:
         return []
     Delivery.objects.bulk_create(rows, ignore_conflicts=True)
     ids = list(
-        Delivery.objects.filter(
-            event_key=key,
-            status=Delivery.Status.PENDING,
-            recipient_id__in={r.recipient_id for r in rows},
-        ).values_list("pk", flat=True)
+        Delivery.objects.filter(pending, status=Delivery.Status.PENDING).values_list(
+            "pk", flat=True
+        )
     )
     publish_deliveries(ids)
     return ids
 
 
 def publish_deliveries(ids: list[int]) -> None:
-    """Publish `deliver_task` for each id once the transaction commits. A broker that is
-    down loses nothing: the rows stay pending and the deliveries sweep publishes them."""
+    """Publish `deliver_task` for each id once the transaction commits (one callback for
+    all). A broker that is down loses nothing: the first refused publish stops the others
+    (each would wait for its connect timeout), the rows stay pending and the deliveries
+    sweep publishes them."""
     if not ids:
         return
     deliver_task = current_app.tasks[DELIVER_TASK]
-    for delivery_id in ids:
-        ring_on_commit(deliver_task, delivery_id=delivery_id)
+
+    def publish() -> None:
+        for delivery_id in ids:
+            try:
+                if not ring(deliver_task, delivery_id=delivery_id):
+                    return
+            except Exception:  # eager Celery (`make run`): one failure stops no other
+                log.exception("Delivery %s was not published", delivery_id)
+
+    transaction.on_commit(publish, robust=True)
 
 
 # ---------------------------------------------------------------------------------------

@@ -168,7 +168,7 @@ ROUTING_CALLERS = (
     "routing.urls",
 )
 PURE = ("routing.strategies", "routing.explanations", "routing.eligibility", "routing.decision")
-STDLIB = {"random", "collections", "dataclasses", "datetime"}
+STDLIB = {"random", "collections", "dataclasses", "datetime", "typing"}
 
 
 def module_tree(module: str) -> ast.Module:

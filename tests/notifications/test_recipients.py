@@ -280,7 +280,7 @@ def test_a_failing_announcement_never_undoes_the_ticket_change(
     def broken(**kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("notifications.announce.notify", broken)
+    monkeypatch.setattr("notifications.announce.notify_all", broken)
     ticket = open_ticket()
     with django_capture_on_commit_callbacks(execute=True):
         services.assign(ticket=ticket, owner=agent, team=None, actor=other_agent, cause="manual")

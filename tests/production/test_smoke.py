@@ -1,7 +1,8 @@
 """The production shape, end to end: `bin/serve` (what `make serve` runs) with DEBUG off on a
 fresh PostgreSQL database, Redis and a real SMTP server — gunicorn, a Celery worker and Celery
 beat as separate processes. A ticket created through the API is routed by the worker and its
-new owner gets the "assigned to you" email; the pages' hashed static files are served.
+new owner gets the "assigned to you" email; the pages' hashed static files are served; the
+web processes keep their database connections between requests.
 
 Logs: test-artifacts/production/<part>.log (their tails are printed when the test fails).
 """
@@ -33,6 +34,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.smtp]
 SMOKE_REDIS_DB = 3
 TOKEN = "demo-agent-token-change-me"  # seed_demo's API token of `agent`
 CHANNEL = "Website chat"  # seed_demo: round robin over agents who all have an email
+REQUESTS = 12
 
 
 def admin_connection() -> psycopg.Connection:
@@ -165,6 +167,24 @@ def test_production_shape_routes_a_ticket_emails_the_owner_and_serves_static(
                 ).fetchone()
             assert email["To"] == owner_email
             assert email["From"] == "helpdesk@smoke.example"
+
+            # Persistent connections (CONN_MAX_AGE with DEBUG off): requests reuse the web
+            # threads' connections instead of opening one each.
+            def backends() -> set[int]:
+                with psycopg.connect(smoke_database) as conn:
+                    rows = conn.execute(
+                        "SELECT pid FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    ).fetchall()
+                return {pid for (pid,) in rows}
+
+            kept = backends()
+            for _ in range(REQUESTS):
+                response = http("GET", f"{base}/api/v1/tickets/{ticket_id}/", token=TOKEN)
+                assert response.status == 200, response.body
+            after = backends()
+            assert kept and kept & after, (kept, after)
+            assert len(after - kept) < REQUESTS // 2, (kept, after)
         finally:
             stop_all(services)
         for service in services:  # no stray process in any group

@@ -4,6 +4,7 @@ test database and Redis, and an SMTP server (aiosmtpd) that records what it rece
 Loaded as a pytest plugin from tests/conftest.py.
 """
 
+import itertools
 import os
 import socket
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from celery.signals import before_task_publish
 from django.conf import settings
 from django.db import connection
 
@@ -49,7 +51,21 @@ def database_url_of_test_db() -> str:
 # ---------------------------------------------------------------------------------------
 
 UNIT_TEST_BROKER = "memory://"
-QUEUE = "celery"  # Celery's default queue: every task of the project goes there
+# Each message's place in the order this process published, whatever its queue: a header
+# `before_task_publish` adds, read by `PublishedTasks` (a broker keeps order per queue only).
+PUBLISHED_ORDER_HEADER = "x-published-order"
+_published = itertools.count()
+
+
+@before_task_publish.connect(weak=False)
+def _number_published_task(sender=None, headers=None, **kwargs) -> None:
+    if headers is not None:
+        headers[PUBLISHED_ORDER_HEADER] = next(_published)
+
+
+def task_queues() -> list[str]:
+    """The names of the project's Celery queues (settings.CELERY_TASK_QUEUES)."""
+    return list(celery_app.amqp.queues)
 
 
 def use_broker(monkeypatch: pytest.MonkeyPatch, url: str, *, eager: bool = False) -> None:
@@ -123,15 +139,27 @@ class PublishedTasks:
         self._taken: list = []
 
     def _take(self) -> None:
+        """Take every waiting message, from every queue, into publication order."""
         with celery_app.connection_for_read() as conn:
             channel = conn.default_channel
-            while (message := channel.basic_get(queue=QUEUE, no_ack=True)) is not None:
-                self._taken.append(message)
+            for queue in task_queues():
+                while (message := channel.basic_get(queue=queue, no_ack=True)) is not None:
+                    self._taken.append(message)
+        self._taken.sort(key=lambda message: message.headers.get(PUBLISHED_ORDER_HEADER, -1))
 
     @property
     def names(self) -> list[str]:
         self._take()
         return [message.headers["task"] for message in self._taken]
+
+    @property
+    def queues(self) -> list[tuple[str, str]]:
+        """(task name, queue) of what waits, in order (taking nothing away)."""
+        self._take()
+        return [
+            (message.headers["task"], message.delivery_info["routing_key"])
+            for message in self._taken
+        ]
 
     def run(self, *, propagate: bool = True, limit: int = 500) -> list[str]:
         """Run every waiting task, and what they publish in turn; return the names run.
@@ -222,10 +250,12 @@ def smtp_server(settings):
 
 @dataclass
 class CeleryWorker:
-    """A running worker process (the `celery_worker` fixture) and its node name."""
+    """A running worker process (the `celery_worker` fixture), its node name and the queues
+    it listens to."""
 
     process: subprocess.Popen
     name: str
+    queues: list[str] = field(default_factory=task_queues)
 
     def _inspect(self):
         return celery_app.control.inspect(destination=[self.name], timeout=INSPECT_TIMEOUT)
@@ -247,9 +277,9 @@ class CeleryWorker:
         nothing — and took no task from the queue while this was being checked (a task that
         finished while publishing another would otherwise look idle)."""
         before = self._received()
-        if before is None or queued_messages():
+        if before is None or queued_messages(*self.queues):
             return False
-        if self._busy() or queued_messages():
+        if self._busy() or queued_messages(*self.queues):
             return False
         return self._received() == before
 
@@ -259,15 +289,20 @@ class CeleryWorker:
         wait_until(self.is_idle, timeout=timeout, interval=0.2)
 
 
-def queued_messages(queue: str = "celery") -> int:
-    """Messages waiting in the broker's queue (not yet taken by a worker)."""
+def queued_messages(*queues: str) -> int:
+    """Messages waiting in these queues of the broker (default: all the project's), not yet
+    taken by a worker."""
     from amqp.exceptions import ChannelError
 
+    waiting = 0
     with celery_app.connection_for_read() as conn:
-        try:
-            return conn.default_channel.queue_declare(queue=queue, passive=True).message_count
-        except ChannelError:  # Redis keeps no empty list: a queue never used, or emptied
-            return 0
+        for queue in queues or task_queues():
+            try:
+                declared = conn.default_channel.queue_declare(queue=queue, passive=True)
+            except ChannelError:  # Redis keeps no empty list: a queue never used, or emptied
+                continue
+            waiting += declared.message_count
+    return waiting
 
 
 @pytest.fixture
@@ -277,7 +312,8 @@ def celery_worker(transactional_db, request):
 
     Tasks sent from the test process go through the same broker (eager mode stays off).
     Extra environment for the worker (e.g. EMAIL_URL) can be given with
-    `@pytest.mark.worker_env(EMAIL_URL=...)`.
+    `@pytest.mark.worker_env(EMAIL_URL=...)`; WORKER_QUEUES there (comma-separated) starts
+    it with `-Q`, as `bin/serve worker` does — else it listens to every queue.
     """
     env = {
         **os.environ,
@@ -288,6 +324,8 @@ def celery_worker(transactional_db, request):
     marker = request.node.get_closest_marker("worker_env")
     if marker:
         env.update(marker.kwargs)
+    queues = [q for q in env.pop("WORKER_QUEUES", "").split(",") if q] or task_queues()
+    listen = ["-Q", ",".join(queues)] if queues != task_queues() else []
     name = f"test-{os.getpid()}-{time.monotonic_ns()}@{socket.gethostname()}"
     log = ROOT / "test-artifacts" / "celery-worker.log"
     log.parent.mkdir(exist_ok=True)
@@ -312,6 +350,7 @@ def celery_worker(transactional_db, request):
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
+                *listen,
             ],
             cwd=ROOT,
             env=env,
@@ -320,7 +359,7 @@ def celery_worker(transactional_db, request):
         )
         try:
             _wait_until_ready(proc, name, log)
-            yield CeleryWorker(process=proc, name=name)
+            yield CeleryWorker(process=proc, name=name, queues=queues)
         finally:
             proc.terminate()
             try:
