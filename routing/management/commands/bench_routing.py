@@ -17,6 +17,7 @@ With a broker (CELERY_BROKER_URL) the broker's queues are emptied before and aft
 the routing queue, stopped cleanly (TERM, then waited for) when done.
 """
 
+import os
 import re
 import statistics
 import subprocess
@@ -294,6 +295,8 @@ class Command(BaseCommand):
             ],
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
+            # as in the production shape: connections (and their prepared statements) kept
+            env={**os.environ, "CONN_MAX_AGE": os.environ.get("CONN_MAX_AGE", "60")},
         )
         try:
             deadline = time.monotonic() + 60
