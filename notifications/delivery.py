@@ -88,6 +88,45 @@ def _deliver_in_app(delivery_id: int) -> str:
     return Outcome.SENT
 
 
+def deliver_in_app_now(delivery_ids: list[int]) -> list[int]:
+    """Deliver pending in-app deliveries in the caller's transaction, all at once: one
+    claim, one insert of their notifications, one update — the announcement that recorded
+    them makes them visible as it commits, without a task per delivery (issue 14). The same
+    claim as a task's, so a delivery already claimed is left alone. Returns the ids sent."""
+    if not delivery_ids:
+        return []
+    now = timezone.now()
+    with transaction.atomic(savepoint=False):
+        claimed = list(
+            Delivery.objects.filter(
+                pk__in=delivery_ids, status=Status.PENDING, medium=Medium.IN_APP
+            ).select_for_update(no_key=True)
+        )
+        if not claimed:
+            return []
+        notifications = Notification.objects.bulk_create(
+            [
+                Notification(
+                    recipient_id=d.recipient_id,
+                    event=d.event,
+                    ticket_id=d.ticket_id,
+                    text=d.text,
+                    detail=d.detail,
+                    created_at=d.created_at,
+                )
+                for d in claimed
+            ]
+        )
+        for delivery, notification in zip(claimed, notifications, strict=True):
+            delivery.status, delivery.sent_at = Status.SENT, now
+            delivery.attempts += 1
+            delivery.claimed_at, delivery.notification = now, notification
+        Delivery.objects.bulk_update(
+            claimed, ["status", "sent_at", "attempts", "claimed_at", "notification"]
+        )
+    return [d.pk for d in claimed]
+
+
 def _deliver_email(delivery_id: int, final_attempt: bool) -> str:
     if not _claim(delivery_id):
         return Outcome.SKIPPED

@@ -462,13 +462,18 @@ def notify_all(
     if not rows:
         return []
     Delivery.objects.bulk_create(rows, ignore_conflicts=True)
-    ids = list(
+    pending_rows = list(
         Delivery.objects.filter(pending, status=Delivery.Status.PENDING).values_list(
-            "pk", flat=True
+            "pk", "medium"
         )
     )
-    publish_deliveries(ids)
-    return ids
+    # In-app: delivered here, in bulk, visible when the announcement commits; email: a task
+    # each, after commit (SMTP is slow and may fail). (delivery imports this module.)
+    from notifications.delivery import deliver_in_app_now  # noqa: PLC0415
+
+    deliver_in_app_now([pk for pk, medium in pending_rows if medium == Medium.IN_APP])
+    publish_deliveries([pk for pk, medium in pending_rows if medium != Medium.IN_APP])
+    return [pk for pk, _ in pending_rows]
 
 
 def publish_deliveries(ids: list[int]) -> None:
