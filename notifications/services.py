@@ -463,13 +463,11 @@ def notify_all(
         return []
     Delivery.objects.bulk_create(rows, ignore_conflicts=True)
     pending_rows = list(
-        Delivery.objects.filter(pending, status=Delivery.Status.PENDING).values_list(
-            "pk", "medium"
-        )
+        Delivery.objects.filter(pending, status=Delivery.Status.PENDING).values_list("pk", "medium")
     )
     # In-app: delivered here, in bulk, visible when the announcement commits; email: a task
     # each, after commit (SMTP is slow and may fail). (delivery imports this module.)
-    from notifications.delivery import deliver_in_app_now  # noqa: PLC0415
+    from notifications.delivery import deliver_in_app_now
 
     deliver_in_app_now([pk for pk, medium in pending_rows if medium == Medium.IN_APP])
     publish_deliveries([pk for pk, medium in pending_rows if medium != Medium.IN_APP])
