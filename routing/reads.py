@@ -253,16 +253,20 @@ ORDER BY u.id, n.ord"""
                 seat,
                 Presence(user_id, mode, status, changed_at, time_zone),
                 (leave_end, leave_note) if leave_end is not None else None,
-                tuple(
-                    Hours(d, time.fromisoformat(s), time.fromisoformat(e))
-                    for d, s, e in hours or ()
-                ),
-                frozenset(skills or ()),
+                _hours(hours) if hours else (),
+                frozenset(skills) if skills else NO_SKILLS,
                 limit,
                 [membership] if membership else [],
             )
         )
     return pool, default_limit
+
+
+NO_SKILLS: frozenset[int] = frozenset()
+
+
+def _hours(rows) -> tuple[Hours, ...]:
+    return tuple(Hours(d, time.fromisoformat(s), time.fromisoformat(e)) for d, s, e in rows)
 
 
 def id_array(ids) -> str:
