@@ -27,9 +27,9 @@ from django.utils.translation import gettext
 
 from helpdesk import jobs
 from helpdesk.smtp import TemporaryFailure, describe, send_once
-from notifications import emails
+from notifications import emails, in_app
 from notifications.catalog import Medium
-from notifications.models import Delivery, Notification
+from notifications.models import Delivery
 from notifications.quiet_hours import should_hold
 
 log = logging.getLogger(__name__)
@@ -70,61 +70,10 @@ def deliver(*, delivery_id: int, final_attempt: bool = False) -> str:
 
 
 def _deliver_in_app(delivery_id: int) -> str:
+    """One in-app delivery a task was asked for (its announcement made it already unless
+    that was before issue 14, or it was given back): the same bulk path, for one."""
     with transaction.atomic():
-        if not _claim(delivery_id):
-            return Outcome.SKIPPED
-        delivery = Delivery.objects.get(pk=delivery_id)
-        notification = Notification.objects.create(
-            recipient_id=delivery.recipient_id,
-            event=delivery.event,
-            ticket_id=delivery.ticket_id,
-            text=delivery.text,
-            detail=delivery.detail,
-            created_at=delivery.created_at,
-        )
-        Delivery.objects.filter(pk=delivery_id).update(
-            status=Status.SENT, sent_at=timezone.now(), notification=notification
-        )
-    return Outcome.SENT
-
-
-def deliver_in_app_now(delivery_ids: list[int]) -> list[int]:
-    """Deliver pending in-app deliveries in the caller's transaction, all at once: one
-    claim, one insert of their notifications, one update — the announcement that recorded
-    them makes them visible as it commits, without a task per delivery (issue 14). The same
-    claim as a task's, so a delivery already claimed is left alone. Returns the ids sent."""
-    if not delivery_ids:
-        return []
-    now = timezone.now()
-    with transaction.atomic(savepoint=False):
-        claimed = list(
-            Delivery.objects.filter(
-                pk__in=delivery_ids, status=Status.PENDING, medium=Medium.IN_APP
-            ).select_for_update(no_key=True)
-        )
-        if not claimed:
-            return []
-        notifications = Notification.objects.bulk_create(
-            [
-                Notification(
-                    recipient_id=d.recipient_id,
-                    event=d.event,
-                    ticket_id=d.ticket_id,
-                    text=d.text,
-                    detail=d.detail,
-                    created_at=d.created_at,
-                )
-                for d in claimed
-            ]
-        )
-        for delivery, notification in zip(claimed, notifications, strict=True):
-            delivery.status, delivery.sent_at = Status.SENT, now
-            delivery.attempts += 1
-            delivery.claimed_at, delivery.notification = now, notification
-        Delivery.objects.bulk_update(
-            claimed, ["status", "sent_at", "attempts", "claimed_at", "notification"]
-        )
-    return [d.pk for d in claimed]
+        return Outcome.SENT if in_app.deliver_now([delivery_id]) else Outcome.SKIPPED
 
 
 def _deliver_email(delivery_id: int, final_attempt: bool) -> str:

@@ -26,6 +26,7 @@ from django.utils.translation import gettext
 from helpdesk.jobs import ring
 from helpdesk.languages import language_for
 from helpdesk.models import Team, TeamMembership, Ticket, User
+from notifications import in_app
 from notifications.catalog import BUILT_IN, CELLS, Event, Medium
 from notifications.models import DefaultPreference, Delivery, Notification, Preference
 
@@ -466,10 +467,8 @@ def notify_all(
         Delivery.objects.filter(pending, status=Delivery.Status.PENDING).values_list("pk", "medium")
     )
     # In-app: delivered here, in bulk, visible when the announcement commits; email: a task
-    # each, after commit (SMTP is slow and may fail). (delivery imports this module.)
-    from notifications.delivery import deliver_in_app_now
-
-    deliver_in_app_now([pk for pk, medium in pending_rows if medium == Medium.IN_APP])
+    # each, after commit (SMTP is slow and may fail).
+    in_app.deliver_now([pk for pk, medium in pending_rows if medium == Medium.IN_APP])
     publish_deliveries([pk for pk, medium in pending_rows if medium != Medium.IN_APP])
     return [pk for pk, _ in pending_rows]
 
