@@ -11,6 +11,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext, gettext_lazy
 
 from helpdesk.models import Channel, Team, Ticket, TicketType, User
+from helpdesk.owner_search import AWAY_WORDS, MAX_TEXT, owner_by_key, owners_named
 
 PER_PAGE_CHOICES = (10, 25, 50, 100)
 DEFAULT_PER_PAGE = 25
@@ -66,58 +67,94 @@ class QueueFilterForm(forms.Form):
         }
 
 
-def _assignee_value(owner_id: int | None, team_id: int | None) -> str:
-    if owner_id:
-        return f"user:{owner_id}"
-    if team_id:
-        return f"team:{team_id}"
-    return ""
+OWNER_KEY = r"^((user|team):\d{1,18})?$"
+
+
+class OwnerSearchForm(forms.Form):
+    """The picker's search (`?q=ada`): any text up to `MAX_TEXT` characters, or none."""
+
+    q = forms.CharField(required=False, max_length=MAX_TEXT)
 
 
 class OwnerForm(forms.Form):
-    """The Ticket owner control (R3, R5): one choice among teams and users with ticket
-    access, or nobody. A team means the team alone (owner cleared); a user keeps the
-    ticket's team when they are a member of it."""
+    """The Ticket owner control (R3, R5): a team or a user with ticket access, or nobody.
+    A team means the team alone (owner cleared); a user keeps the ticket's team when they
+    are a member of it.
 
-    assignee = forms.ChoiceField(required=False, label=gettext_lazy("Ticket owner"))
+    The page lists nobody: the agent types in `owner`, and either the picker (JavaScript)
+    fills `assignee` with the key of the option chosen, or — a plain form — the server
+    resolves the typed name (`owners_named`: exact username, email, full name, or team,
+    `#Support` for teams only). Several or no matches are an error offering `choices`,
+    each a button posting `pick`. `take` is "Assign to me", `unassign` clears the owner."""
+
+    owner = forms.CharField(required=False, max_length=MAX_TEXT, label=gettext_lazy("Ticket owner"))
+    assignee = forms.RegexField(OWNER_KEY, required=False, max_length=40)
+    pick = forms.RegexField(OWNER_KEY, required=False, max_length=40)
+    take = forms.BooleanField(required=False)
+    unassign = forms.BooleanField(required=False)
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
-    def __init__(self, *args, ticket: Ticket, teams: list[Team], users: list[User], **kwargs):
-        self.ticket, self.teams, self.users = ticket, teams, users
-        kwargs.setdefault(
-            "initial",
-            {
-                "assignee": _assignee_value(ticket.owner_id, ticket.team_id),
-                "version": ticket.version,
-            },
-        )
+    def __init__(self, *args, ticket: Ticket, actor: User | None = None, **kwargs):
+        self.ticket, self.actor = ticket, actor
+        self.choices: list = []  # what to pick from when the typed name was not exact
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].widget.attrs.update(
-            {"class": "form-select form-select-sm", "id": "owner-select"}
+
+    def _named(self, text: str) -> User | Team:
+        named = owners_named(text, ticket=self.ticket)
+        if named.owner is not None:
+            return named.owner
+        self.choices = named.choices
+        if named.several:
+            message = gettext("Several match “%(text)s”: pick one.")
+        elif named.choices:
+            message = gettext("No one is called exactly “%(text)s”. Did you mean:")
+        else:
+            message = gettext(
+                "No one matches “%(text)s”. Type a name, username or email of someone "
+                "with ticket access, or #team."
+            )
+        raise forms.ValidationError(message % {"text": text})
+
+    def _chosen(self, data: dict) -> User | Team | None:
+        if data.get("take") and self.actor is not None:
+            return self.actor
+        if data.get("unassign"):
+            return None
+        key = data.get("pick") or data.get("assignee")
+        if key:
+            chosen = owner_by_key(key)
+            if chosen is None:
+                raise forms.ValidationError(gettext("Choose a team or a user from the list."))
+            return chosen
+        if data.get("owner"):
+            return self._named(data["owner"])
+        raise forms.ValidationError(
+            gettext("Type a name, a username or #team and pick from the list, or use Unassign.")
         )
-        self.fields["assignee"].choices = [
-            ("", gettext("Nobody (unassigned)")),
-            (gettext("Teams"), [(f"team:{t.pk}", t.name) for t in teams]),
-            (gettext("Users"), [(f"user:{u.pk}", user_label(u)) for u in users]),
-        ]
 
-    def clean_assignee(self) -> tuple[User | None, Team | None]:
-        value = self.cleaned_data["assignee"]
-        if not value:
-            return None, None
-        kind, _, pk = value.partition(":")
-        if kind == "team":
-            team = next(t for t in self.teams if f"{t.pk}" == pk)
-            return None, team
-        user = next(u for u in self.users if f"{u.pk}" == pk)
-        keep_team = self.ticket.team if self.ticket.team_id else None
-        if keep_team is not None and not user.memberships.filter(team=keep_team).exists():
-            keep_team = None
-        return user, keep_team
+    def clean(self):
+        data = super().clean()
+        if {"assignee", "pick"} & set(self.errors):
+            raise forms.ValidationError(gettext("Choose a team or a user from the list."))
+        if "owner" in self.errors:  # too long, or a NUL character
+            raise forms.ValidationError(list(self.errors["owner"]))
+        chosen = self._chosen(data)
+        if chosen is None:
+            data["assignment"] = (None, None)
+        elif isinstance(chosen, Team):
+            data["assignment"] = (None, chosen)
+        else:
+            keep_team = self.ticket.team if self.ticket.team_id else None
+            if keep_team is not None and not chosen.memberships.filter(team=keep_team).exists():
+                keep_team = None
+            data["assignment"] = (chosen, keep_team)
+        return data
 
-
-AWAY_WORDS = {"set to away": gettext_lazy("away"), "out of office": gettext_lazy("out of office")}
-AWAY_WORDS["outside working hours"] = gettext_lazy("off hours")
+    def error_text(self) -> str:
+        """The one sentence the control shows when the form is not valid."""
+        return " ".join(self.non_field_errors()) or gettext(
+            "Choose a team or a user from the list."
+        )
 
 
 def user_label(user: User) -> str:

@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from helpdesk import api
-from helpdesk.views import attachments, bulk, home, outbox, queues, tickets
+from helpdesk.views import attachments, bulk, home, outbox, owner_search, queues, tickets
 
 api_urls = [
     path("tickets/", api.tickets_collection, name="api-tickets"),
@@ -17,6 +17,11 @@ urlpatterns = [
     path("queues/<slug:slug>/bulk/", bulk.queue_bulk, name="queue-bulk"),
     path("tickets/<int:ticket_id>/", tickets.ticket_detail, name="ticket"),
     path("tickets/<int:ticket_id>/owner/", tickets.ticket_owner, name="ticket-owner"),
+    path(
+        "tickets/<int:ticket_id>/owner/search/",
+        owner_search.ticket_owner_search,
+        name="ticket-owner-search",
+    ),
     path("tickets/<int:ticket_id>/reply/", tickets.ticket_reply, name="ticket-reply"),
     path("tickets/<int:ticket_id>/status/", tickets.ticket_status, name="ticket-status"),
     path("tickets/<int:ticket_id>/priority/", tickets.ticket_priority, name="ticket-priority"),

@@ -19,7 +19,6 @@ from helpdesk.access import agent_required, ticket_for_agent
 from helpdesk.forms import OwnerForm, PriorityForm, PropertiesForm, ReplyForm, StatusForm
 from helpdesk.models import AssignmentEvent, Ticket
 from helpdesk.queues import QUEUES
-from helpdesk.selectors import owner_choices
 from helpdesk.services import (
     TicketChanged,
     add_note,
@@ -111,7 +110,6 @@ def accepts_files(ticket: Ticket) -> bool:
 def _workspace(request, ticket_id: int, **extra) -> dict:
     """Everything the ticket page shows, in a fixed number of queries."""
     ticket = ticket_for_agent(request.user, ticket_id)
-    teams, users = owner_choices()
     from_queue = _from_queue(request)
     thread = list(ticket.messages.select_related("author"))
     context = {
@@ -122,7 +120,8 @@ def _workspace(request, ticket_id: int, **extra) -> dict:
                 "from_owner", "to_owner", "from_team", "to_team", "actor"
             )
         ),
-        "owner_form": OwnerForm(ticket=ticket, teams=teams, users=users),
+        # The control lists nobody: its picker searches as the agent types (owner_search).
+        "owner_form": OwnerForm(ticket=ticket, actor=request.user),
         "reply_form": ReplyForm(initial={"version": ticket.version, "action": ReplyForm.SEND}),
         "seen": seen_state(ticket, thread),
         "accepts_files": accepts_files(ticket),
@@ -156,17 +155,14 @@ def _errors(exc: ValidationError) -> str:
 @require_POST
 def ticket_owner(request, ticket_id: int):
     """Assign, reassign or clear the owner (R3, R5) — htmx swaps the control in place; a
-    plain form redirects back to the page."""
+    plain form redirects back to the page. A typed name that is not exact answers 400 with
+    the control offering the matches (htmx: the control in place, with them)."""
     ticket = ticket_for_agent(request.user, ticket_id)
-    teams, users = owner_choices()
-    data = request.POST.copy()
-    if data.get("take"):  # the "Assign to me" button
-        data["assignee"] = f"user:{request.user.pk}"
-    form = OwnerForm(data, ticket=ticket, teams=teams, users=users)
+    form = OwnerForm(request.POST, ticket=ticket, actor=request.user)
     conflict = error = None
     changed = False
     if form.is_valid():
-        owner, team = form.cleaned_data["assignee"]
+        owner, team = form.cleaned_data["assignment"]
         try:
             changed = bool(
                 assign(
@@ -183,7 +179,7 @@ def ticket_owner(request, ticket_id: int):
         except ValidationError as exc:
             error = _errors(exc)
     else:
-        error = gettext("Choose a team or a user from the list.")
+        error = form.error_text()
     notice = None
     if changed:
         notice = gettext("Ticket owner: %(describe_owner)s.") % {
@@ -192,9 +188,16 @@ def ticket_owner(request, ticket_id: int):
     elif not conflict and not error:
         notice = gettext("Nothing changed.")
 
+    kept = {"owner_form": form} if error else {}  # the typed name and the matches stay
     if request.htmx:
         context = _workspace(
-            request, ticket_id, conflict=conflict, owner_error=error, owner_notice=notice, oob=True
+            request,
+            ticket_id,
+            conflict=conflict,
+            owner_error=error,
+            owner_notice=notice,
+            oob=True,
+            **kept,
         )
         return render(request, "helpdesk/ticket.html#owner-update", context)
     if conflict or error:
@@ -204,6 +207,7 @@ def ticket_owner(request, ticket_id: int):
             status=409 if conflict else 400,
             conflict=conflict,
             owner_error=error,
+            **kept,
         )
     messages.success(request, notice)
     return redirect(_ticket_url(ticket_id, _from_queue(request)))

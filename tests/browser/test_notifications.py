@@ -10,6 +10,7 @@ the list page shows it; once it does, the bell itself is checked."""
 import pytest
 
 from tests.browser.conftest import session_cookie_for, sign_in
+from tests.browser.test_owner_picker import choose_owner
 from tests.factories import (
     PASSWORD,
     AgentFactory,
@@ -44,8 +45,7 @@ def assign_in_own_browser(browser, live_server, actor, ticket, owner) -> None:
         context.add_cookies([session_cookie_for(actor, live_server)])
         other = context.new_page()
         other.goto(f"/tickets/{ticket.pk}/")
-        other.select_option("#owner-select", f"user:{owner.pk}")
-        other.click("[data-owner-save]")
+        choose_owner(other, owner.username, f"user:{owner.pk}")
         other.wait_for_selector("[data-owner-notice]")
     finally:
         context.close()

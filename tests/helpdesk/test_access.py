@@ -80,6 +80,7 @@ PAGES = [
     Page("queue", "get", AGENT, "queue"),
     Page("ticket", "get", AGENT, "ticket"),
     Page("ticket-owner", "post", AGENT, "ticket"),
+    Page("ticket-owner-search", "get", AGENT, "ticket"),
     Page("ticket-reply", "post", AGENT, "ticket"),
     Page("ticket-status", "post", AGENT, "ticket"),
     Page("ticket-priority", "post", AGENT, "ticket"),

@@ -3,6 +3,8 @@ set status or priority, or close — each ticket through its service with the ve
 agent saw, with a summary of what changed and what was refused and why. And the search
 box opens a ticket by its number."""
 
+import re
+
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
@@ -149,10 +151,15 @@ def test_r11_owner_pickers_say_who_is_away_or_out_of_office(agent_client, other_
     on_leave = AgentFactory(first_name="Olav", last_name="Leave")
     OutOfOfficeFactory(user=on_leave)
     ticket = TicketFactory(channel=None)
-    for url in (reverse("queue", args=["open"]), reverse("ticket", args=[ticket.pk])):
-        page = agent_client.get(url).content.decode()
-        assert f"{other_agent} · seat · away</option>" in page
-        assert "Olav Leave · seat · out of office</option>" in page
+    page = agent_client.get(reverse("queue", args=["open"])).content.decode()
+    assert f"{other_agent} · seat · away</option>" in page
+    assert "Olav Leave · seat · out of office</option>" in page
+    # The ticket page's picker asks as the agent types (tests/helpdesk/test_owner_search.py).
+    search = reverse("ticket-owner-search", args=[ticket.pk])
+    found = agent_client.get(search, {"q": "o"}).content.decode()
+    within = r"(?:(?!</li>).)*?"  # inside that user's option
+    assert re.search(rf'data-name="{other_agent}">{within}"hd-owner-mark">away<', found, re.S)
+    assert re.search(rf'data-name="Olav Leave">{within}mark">out of office<', found, re.S)
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,6 @@ from tests.factories import (
     ContactFactory,
     MessageFactory,
     TicketFactory,
-    UserFactory,
 )
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -44,7 +43,7 @@ def test_r8_user_without_ticket_access_gets_403(outsider):
     client = Client()
     client.force_login(outsider)
     assert client.get(url("ticket", ticket)).status_code == 403
-    response = client.post(url("ticket-owner", ticket), {"assignee": "", "version": 1})
+    response = client.post(url("ticket-owner", ticket), {"unassign": "1", "version": 1})
     assert response.status_code == 403
     assert refreshed(ticket).version == ticket.version
 
@@ -66,7 +65,7 @@ def test_state_changes_refuse_get(agent_client, name):
 @pytest.mark.parametrize(
     ("name", "data"),
     [
-        ("ticket-owner", {"assignee": ""}),
+        ("ticket-owner", {"unassign": "1"}),
         ("ticket-reply", {"body": "hi", "action": "send"}),
         ("ticket-status", {"status": "closed"}),
         ("ticket-priority", {"priority": 4}),
@@ -115,9 +114,9 @@ def test_ticket_page_costs_fixed_queries(
 ):
     ticket = TicketFactory(contact=ContactFactory(owner=other_agent))
     MessageFactory(ticket=ticket)
-    # 15 for the page; 1 for the top bar's availability, 1 for the owner control's (who is
-    # away or out of office).
-    with django_assert_max_num_queries(17) as few:
+    # 13 for the page; 1 for the top bar's availability. The owner control reads nobody: its
+    # picker searches as the agent types (tests/helpdesk/test_owner_search.py).
+    with django_assert_max_num_queries(14) as few:
         response = agent_client.get(url("ticket", ticket))
     assert response.status_code == 200
     assert (len(response.context["thread"]), len(response.context["history"])) == (1, 0)
@@ -174,18 +173,22 @@ def test_pages_send_a_content_security_policy_without_inline_script(agent_client
 # --- the owner control (R3, R5) -----------------------------------------------------------
 
 
-def test_r3_owner_dropdown_lists_teams_and_users_with_ticket_access_seated_marked(
-    agent_client, agent, support, outsider
-):
+def test_r3_owner_control_is_a_search_field_that_lists_nobody(agent_client, agent, support):
+    """The page names no candidate: the picker searches as the agent types (owner_search)."""
     AgentFactory(username="noseat", first_name="Nora", last_name="Noseat", seat=False)
-    UserFactory(first_name="Plain", last_name="User")
-    html = agent_client.get(url("ticket", TicketFactory())).content.decode()
-    assert '<optgroup label="Teams"><option value="team:' in html
-    assert ">Support</option>" in html
-    assert ">Ada Agent · seat</option>" in html
-    assert ">Nora Noseat · no seat</option>" in html
-    assert "Olga Outsider" not in html
-    assert "Plain User" not in html
+    ticket = TicketFactory()
+    html = agent_client.get(url("ticket", ticket)).content.decode()
+    assert 'id="owner-input" name="owner"' in html
+    assert f'data-search-url="{url("ticket-owner-search", ticket)}"' in html
+    assert 'name="take" value="1" data-take' in html
+    assert "data-unassign" not in html  # nothing to clear yet
+    assert "<option" not in html.split('id="owner-control"')[1].split("</form>")[0]
+    assert "Nora Noseat" not in html and "Support" not in html
+
+
+def test_r5_unassign_button_shows_when_the_ticket_has_an_owner_or_team(agent_client, support):
+    html = agent_client.get(url("ticket", TicketFactory(team=support))).content.decode()
+    assert 'name="unassign" value="1" data-unassign' in html
 
 
 def test_r3_plain_form_assigns_to_a_team_then_redirects(agent_client, agent, support):
@@ -258,7 +261,7 @@ def test_r5_reassign_to_a_user_outside_the_team_drops_the_team(agent_client, oth
 def test_r5_clear_makes_the_ticket_unassigned_again(agent_client, agent, support):
     ticket = TicketFactory(owner=agent, team=support)
     response = agent_client.post(
-        url("ticket-owner", ticket), {"assignee": "", "version": ticket.version}, **HTMX
+        url("ticket-owner", ticket), {"unassign": "1", "version": ticket.version}, **HTMX
     )
     assert "Ticket owner: nobody (unassigned)." in response.content.decode()
     ticket = refreshed(ticket)
