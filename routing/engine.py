@@ -271,17 +271,7 @@ def _read_users_sql(
     snapshot = replace(
         snapshot, memberships=memberships, users=users, availability=availability, skills=skills
     )
-    eligible = [
-        u.user_id
-        for u in eligibility.screen(
-            pool,
-            config=config,
-            facts=facts,
-            availability=availability,
-            skills=skills,
-            excluded=not_main,
-        ).users
-    ]
+    eligible = _eligible_ids(snapshot, pool, not_main)
     if not eligible:
         return snapshot, Rows(pool=by_id)
     limits = {uid: by_id[uid].limit for uid in eligible if by_id[uid].limit is not None}
@@ -304,6 +294,20 @@ def _read_users_sql(
             turns[user_id] = turn
     snapshot = replace(snapshot, loads=loads, limits=limits, turns=turns)
     return snapshot, Rows(pool=by_id)
+
+
+def _eligible_ids(snapshot: Snapshot, pool, not_main) -> list[int]:
+    """Who passes every check of `eligibility.screen` over what the snapshot holds: the
+    users to lock before their loads are read."""
+    screening = eligibility.screen(
+        pool,
+        config=snapshot.config,
+        facts=snapshot.facts,
+        availability=snapshot.availability,
+        skills=snapshot.skills,
+        excluded=not_main,
+    )
+    return [u.user_id for u in screening.users]
 
 
 def _read_users_orm(
@@ -340,17 +344,7 @@ def _read_users_orm(
     snapshot = replace(
         snapshot, memberships=memberships, users=users, availability=availability, skills=skills
     )
-    eligible = [
-        u.user_id
-        for u in eligibility.screen(
-            pool,
-            config=config,
-            facts=facts,
-            availability=availability,
-            skills=skills,
-            excluded=not_main,
-        ).users
-    ]
+    eligible = _eligible_ids(snapshot, pool, not_main)
     if not eligible:
         return snapshot, Rows(users=rows)
     if lock:
