@@ -267,15 +267,8 @@ def claim_for_routing(*, ticket: Ticket, owner: User | None, team: Team | None, 
         )
         if not claimed:
             return None
-        event = AssignmentEvent.objects.create(
-            ticket=ticket,
-            to_owner=owner,
-            to_team=team,
-            actor=None,
-            cause=Cause.ROUTING,
-            reason=reason,
-            created_at=now,
-        )
+        event = _routing_event(ticket, owner=owner, team=team, reason=reason, now=now)
+        event.save(force_insert=True)
         _claimed(ticket, owner=owner, team=team, now=now)
         events.ticket_assigned.send(sender=Ticket, ticket=ticket, assignment=event, actor=None)
     return event
@@ -323,8 +316,14 @@ RETURNING id"""
         row = cursor.fetchone()
     if row is None:
         return None
+    event = _routing_event(ticket, owner=owner, team=team, reason=reason, now=now)
+    event.pk = row[0]
+    return event
+
+
+def _routing_event(ticket: Ticket, *, owner, team, reason: str, now) -> AssignmentEvent:
+    """The router's AssignmentEvent, not yet saved."""
     return AssignmentEvent(
-        pk=row[0],
         ticket=ticket,
         to_owner=owner,
         to_team=team,
