@@ -28,6 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
+from helpdesk import rows
 from helpdesk.models import Job
 
 log = logging.getLogger(__name__)
@@ -89,14 +90,16 @@ def enqueue(task: Task | str, *, key: str, **kwargs) -> None:
     back. `key` names the occurrence: a second call with the same key records nothing new
     (its message is harmless: the work is idempotent)."""
     task_name = registered_name(task)
-    (job,) = Job.objects.bulk_create(
-        [Job(key=key[:200], task=task_name, kwargs=kwargs, due_at=_next_due(0))],
-        update_conflicts=True,
-        unique_fields=["key"],
-        update_fields=["key"],
-    )
-    job_id = job.pk
+    job_id = _insert(key[:200], task_name, kwargs)
     transaction.on_commit(lambda: _publish(job_id, task_name, kwargs), robust=True)
+
+
+def _insert(key: str, task_name: str, kwargs: dict) -> int:
+    """The job's row, or the one its key already names: one statement (`helpdesk.rows`, by
+    hand: it runs with every routing decision and every ticket created), its id returned."""
+    now = timezone.now()
+    job = Job(key=key, task=task_name, kwargs=kwargs, created_at=now, due_at=_next_due(0, now))
+    return rows.insert(job, conflict="key")
 
 
 def _publish(job_id: int, task_name: str, kwargs: dict) -> None:

@@ -45,10 +45,32 @@ def test_a_committed_job_runs_and_is_done(django_capture_on_commit_callbacks, pu
 
 def test_the_same_occurrence_is_recorded_once(django_capture_on_commit_callbacks):
     ticket = TicketFactory()
-    with django_capture_on_commit_callbacks(execute=False):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         enqueue_for(ticket, key="once")
         enqueue_for(ticket, key="once")
     assert Job.objects.count() == 1
+    # both publish the one row's id (the task id every copy of its message carries)
+    assert len(callbacks) == 2
+
+
+def test_a_job_row_holds_what_enqueue_was_given(
+    settings, django_capture_on_commit_callbacks, published_tasks
+):
+    """`enqueue` writes its row by hand (one statement): every column as the model says."""
+    settings.JOBS_GRACE_SECONDS = 90
+    before = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.enqueue(announce_unassigned_task, key="k" * 250, ticket_id=7, detail="x ü")
+    job = Job.objects.get()
+    assert job.key == "k" * 200
+    assert job.task == announce_unassigned_task.name
+    assert job.kwargs == {"ticket_id": 7, "detail": "x ü"}
+    assert (job.state, job.attempts, job.last_error, job.done_at) == ("pending", 0, "", None)
+    assert before <= job.created_at <= timezone.now()
+    assert job.due_at == job.created_at + timedelta(seconds=90)
+    published_tasks.run()
+    job.refresh_from_db()
+    assert job.state == Job.State.DONE  # the message carried this row's id
 
 
 def test_the_sweep_publishes_overdue_jobs_with_a_growing_grace(monkeypatch, settings):
