@@ -29,7 +29,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from helpdesk.models import Ticket, User
 from helpdesk.models.permissions import MANAGE_HELPDESK, TICKET_ACCESS
-from helpdesk.services import user_for_token
+from helpdesk.services import load_permissions, user_for_token
 
 __all__ = ["MANAGE_HELPDESK", "TICKET_ACCESS"]  # and the rules and decorators below
 
@@ -48,13 +48,17 @@ def permission_parts(permission: str) -> tuple[str, str]:
 # ---------------------------------------------------------------------------------------
 
 
+# The rules read the user's permissions in one query (`load_permissions`), where Django's
+# `ModelBackend` takes two; the page's `perms` and every later `has_perm` read them again free.
+
+
 def has_ticket_access(user) -> bool:
-    return bool(user.is_authenticated and user.has_ticket_access)
+    return bool(user.is_authenticated and load_permissions(user).has_ticket_access)
 
 
 def can_manage_helpdesk(user) -> bool:
     """Account admins (and superusers, who have every permission)."""
-    return bool(user.is_authenticated and user.has_perm(MANAGE_HELPDESK))
+    return bool(user.is_authenticated and load_permissions(user).has_perm(MANAGE_HELPDESK))
 
 
 def is_superadmin(user) -> bool:

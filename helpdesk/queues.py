@@ -8,6 +8,7 @@ queue is counted with an index-only scan, whatever the number of tickets.
 "My teams" are the teams the user is a member of, main or additional (R22, R23).
 """
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,7 +16,7 @@ from django.db import connections
 from django.db.models import QuerySet, Value
 from django.utils.translation import gettext_lazy
 
-from helpdesk.access import tickets_visible_to
+from helpdesk.access import has_ticket_access, tickets_visible_to
 from helpdesk.models import TeamMembership, Ticket, User
 from helpdesk.search import search as search_tickets
 
@@ -26,7 +27,8 @@ def my_team_ids(user: User) -> list[int]:
     """The ids of the user's teams (main or additional), read once per user object."""
     cached = getattr(user, "_helpdesk_team_ids", None)
     if cached is None:
-        cached = sorted(TeamMembership.objects.filter(user=user).values_list("team_id", flat=True))
+        memberships = TeamMembership.objects.filter(user=user).order_by()
+        cached = sorted(memberships.values_list("team_id", flat=True))
         user._helpdesk_team_ids = cached
     return cached
 
@@ -242,8 +244,9 @@ def capped_count(queryset: QuerySet[Ticket], cap: int | None = None) -> int:
         return cursor.fetchone()[0]
 
 
-def queue_counts_sql(*, user: User, cap: int | None = None) -> tuple[str, list]:
-    """One SELECT of every queue's capped count, one scalar subquery per queue."""
+def _compile_counts_sql(user: User, cap: int | None) -> tuple[str, list]:
+    """One SELECT of every queue's capped count, one scalar subquery per queue, compiled
+    from the queue functions."""
     parts, params = [], []
     for queue in QUEUES.values():
         tickets = queue.tickets(user=user)
@@ -254,6 +257,65 @@ def queue_counts_sql(*, user: User, cap: int | None = None) -> tuple[str, list]:
         parts.append(f"({sql})")
         params.extend(more)
     return "SELECT " + ", ".join(parts), params
+
+
+# The counts' SQL is the same for every user with ticket access and as many teams; only the
+# user's id and team ids differ. It is compiled once per process and shape (the ORM takes
+# ≈ 2 ms to build and compile six querysets) and filled with each user's values; the
+# counts themselves are read on every request. A queue function that comes to depend on
+# more of the user than these must add it to `_counts_shape`.
+@dataclass(frozen=True)
+class _Slot:
+    """Where a user's value goes among the parameters: their id, or their `team`-th team."""
+
+    team: int | None = None
+
+
+_COUNTS_SQL: dict[tuple, tuple[str, list] | None] = {}
+_STAND_IN_PK = -1_000_000_007  # values no real row or constant of the queues has
+
+
+def _counts_shape(user: User, cap: int) -> tuple:
+    return (Ticket.objects.db, has_ticket_access(user), len(my_team_ids(user)), cap)
+
+
+def _counts_recipe(user: User, cap: int) -> tuple[str, list] | None:
+    """The SQL and its parameters, a `_Slot` where a user's value goes — found by compiling
+    for a stand-in with unmistakable id and team ids. None when filling it for `user` does
+    not give exactly what compiling for `user` gives (then every request compiles)."""
+    has_ticket_access(user)  # read now: the stand-in, a copy, shares the permissions read
+    stand_in = copy.copy(user)
+    stand_in.pk = _STAND_IN_PK
+    teams = [_STAND_IN_PK - 1 - i for i in range(len(my_team_ids(user)))]
+    stand_in._helpdesk_team_ids = teams
+    sql, params = _compile_counts_sql(stand_in, cap)
+    recipe = [
+        _Slot() if p == _STAND_IN_PK else _Slot(teams.index(p)) if p in teams else p for p in params
+    ]
+    if (sql, _fill(recipe, user)) != _compile_counts_sql(user, cap):
+        return None
+    return sql, recipe
+
+
+def _fill(recipe: list, user: User) -> list:
+    teams = my_team_ids(user)
+    return [
+        (user.pk if p.team is None else teams[p.team]) if isinstance(p, _Slot) else p
+        for p in recipe
+    ]
+
+
+def queue_counts_sql(*, user: User, cap: int | None = None) -> tuple[str, list]:
+    """One SELECT of every queue's capped count, one scalar subquery per queue."""
+    cap = COUNT_CAP if cap is None else cap
+    shape = _counts_shape(user, cap)
+    if shape not in _COUNTS_SQL:
+        _COUNTS_SQL[shape] = _counts_recipe(user, cap)
+    kept = _COUNTS_SQL[shape]
+    if kept is None:
+        return _compile_counts_sql(user, cap)
+    sql, recipe = kept
+    return sql, _fill(recipe, user)
 
 
 def queue_counts(*, user: User, cap: int | None = None) -> dict[str, int]:

@@ -8,6 +8,7 @@ from helpdesk.services.accounts import (
     check_seat_free,
     create_api_token,
     give_seat,
+    load_permissions,
     remove_seat,
     user_for_token,
 )
@@ -76,6 +77,7 @@ __all__ = [
     "end_out_of_office",
     "give_seat",
     "invite_user",
+    "load_permissions",
     "mark_routed",
     "mark_routing_pending",
     "normalize_email",

@@ -258,6 +258,12 @@ def _options(choices, selected: str) -> str:
 
 
 @register.simple_tag
+def options(choices, selected) -> str:
+    """The <option>s of `choices`, `selected` marked: one string, not a loop of nodes."""
+    return _options(choices, "" if selected is None else str(selected))
+
+
+@register.simple_tag
 def select(bound_field, css: str = "form-select form-select-sm", element_id: str = "") -> str:
     """A <select> for a bound ChoiceField, without Django's per-option widget templates."""
     value = bound_field.value()

@@ -1,9 +1,10 @@
 """The thread's outbox pieces, for every way out (email, WhatsApp, a chat's webhook):
 
-- `{% prefetch_thread thread %}` once above the thread: one query (messages LEFT JOIN outbox
-  LEFT JOIN attachments) sets `message.delivery` (its `OutboundMessage` or None) and
-  `message.mail_files` (its attachments, in order) on every message, so the page's query
-  count does not grow with the thread;
+- `{% prefetch_thread thread %}` once above messages read without them: one query
+  (messages LEFT JOIN outbox LEFT JOIN attachments) sets `message.delivery` (its
+  `OutboundMessage` or None) and `message.mail_files` (its attachments, in order) on every
+  message, so the query count does not grow with the thread (the ticket page's thread comes
+  with both from `helpdesk.selectors.ticket_thread`, in its one query);
 - `{% delivery_state message %}` in a message's header: "Queued", "Sending…", "Sent 14:02",
   "Not sent yet: <error> — will retry at 14:05", "Failed: <error>" with a Retry button
   (`helpdesk.views.outbox`). Nothing for a message that has no outbox row.

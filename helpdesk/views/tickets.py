@@ -19,6 +19,7 @@ from helpdesk.access import agent_required, ticket_for_agent
 from helpdesk.forms import OwnerForm, PriorityForm, PropertiesForm, ReplyForm, StatusForm
 from helpdesk.models import AssignmentEvent, Ticket
 from helpdesk.queues import QUEUES
+from helpdesk.selectors import ticket_thread
 from helpdesk.services import (
     TicketChanged,
     add_note,
@@ -111,7 +112,7 @@ def _workspace(request, ticket_id: int, **extra) -> dict:
     """Everything the ticket page shows, in a fixed number of queries."""
     ticket = ticket_for_agent(request.user, ticket_id)
     from_queue = _from_queue(request)
-    thread = list(ticket.messages.select_related("author"))
+    thread = ticket_thread(ticket)
     context = {
         "ticket": ticket,
         "thread": thread,
@@ -125,10 +126,9 @@ def _workspace(request, ticket_id: int, **extra) -> dict:
         "reply_form": ReplyForm(initial={"version": ticket.version, "action": ReplyForm.SEND}),
         "seen": seen_state(ticket, thread),
         "accepts_files": accepts_files(ticket),
-        "status_form": StatusForm(initial={"status": ticket.status, "version": ticket.version}),
-        "priority_form": PriorityForm(
-            initial={"priority": ticket.priority, "version": ticket.version}
-        ),
+        # The Properties card's lists (it posts PropertiesForm): the same for every ticket.
+        "status_choices": PropertiesForm.base_fields["status"].choices,
+        "priority_choices": PropertiesForm.base_fields["priority"].choices,
         "nav": queue_nav(request.user, current=from_queue),
         "from_queue": QUEUES.get(from_queue) if from_queue else None,
         "conflict": None,

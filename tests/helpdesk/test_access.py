@@ -15,7 +15,7 @@ from django.test import Client
 from django.urls import reverse
 
 from helpdesk import access
-from helpdesk.models import Ticket
+from helpdesk.models import Ticket, User
 from notifications.catalog import Event
 from notifications.models import Notification
 from tests.factories import (
@@ -276,3 +276,12 @@ def test_api_a_ticket_the_token_user_cannot_see_is_a_404(client, world, agent, h
     assert response.status_code == 404
     assert response.json() == {"error": f"No ticket has id {hidden_ticket.pk}."}
     assert api_get(client, world.ticket.pk, f"Bearer {token.raw_key}").status_code == 200
+
+
+def test_the_rules_read_a_users_permissions_in_one_query(agent, django_assert_num_queries):
+    user = User.objects.get(pk=agent.pk)
+    with django_assert_num_queries(1):  # Django's ModelBackend reads them in two
+        assert access.has_ticket_access(user)
+        assert not access.can_manage_helpdesk(user)
+        assert user.has_perm(access.TICKET_ACCESS)
+    assert user.get_all_permissions() == User.objects.get(pk=agent.pk).get_all_permissions()

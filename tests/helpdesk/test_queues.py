@@ -8,8 +8,8 @@ from django.db import connection
 from django.utils import timezone
 
 from helpdesk import queues
-from helpdesk.models import Ticket
-from tests.factories import AgentFactory, TicketFactory
+from helpdesk.models import TeamMembership, Ticket
+from tests.factories import AgentFactory, TeamMembershipFactory, TicketFactory
 
 CLOSED = Ticket.Status.CLOSED
 
@@ -125,6 +125,34 @@ def test_queue_counts_match_each_queue_in_one_query(world, agent, django_assert_
     }
     assert counts["unassigned"] == 2
     assert counts["team-open"] == 4
+
+
+def test_counts_sql_kept_per_shape_is_filled_with_each_users_own_values(
+    world, agent, other_agent, sales, billing
+):
+    """The counts' SQL is compiled once per shape (ticket access, number of teams) and
+    filled for each user: what every user gets is what compiling their own queues gives."""
+    both = AgentFactory()  # two teams, as the agent, but others
+    TeamMembershipFactory(team=sales, user=both, role=TeamMembership.Role.MAIN)
+    TeamMembershipFactory(team=billing, user=both, role=TeamMembership.Role.ADDITIONAL)
+    users = [agent, both, other_agent, AgentFactory(), AgentFactory(is_active=False)]
+    queues._COUNTS_SQL.clear()
+    for user in users + users:  # the second round fills what the first kept
+        assert queues.queue_counts_sql(user=user) == queues._compile_counts_sql(user, None)
+        assert queues.queue_counts(user=user) == {
+            slug: queue.tickets(user=user).count() for slug, queue in queues.QUEUES.items()
+        }
+    assert len(queues._COUNTS_SQL) == 4  # 2 teams, 1, none; no ticket access
+    assert None not in queues._COUNTS_SQL.values()
+
+
+def test_counts_stay_live_once_their_sql_is_kept(world, agent):
+    before = queues.queue_counts(user=agent)
+    TicketFactory()
+    TicketFactory(owner=agent, status=CLOSED)
+    after = queues.queue_counts(user=agent)
+    assert after["unassigned"] == before["unassigned"] + 1
+    assert after["closed"] == before["closed"] + 1
 
 
 def test_queue_counts_of_a_user_without_teams(world):

@@ -5,10 +5,12 @@ agents, access, CSRF and hostile message bodies."""
 import re
 
 import pytest
+from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import reverse
 
-from helpdesk.models import AssignmentEvent, Message, Ticket
+from helpdesk.models import AssignmentEvent, Attachment, Message, OutboundMessage, Ticket
+from helpdesk.selectors import ticket_thread
 from helpdesk.services import add_inbound_message, assign, reply, set_priority
 from tests.factories import (
     AgentFactory,
@@ -114,9 +116,11 @@ def test_ticket_page_costs_fixed_queries(
 ):
     ticket = TicketFactory(contact=ContactFactory(owner=other_agent))
     MessageFactory(ticket=ticket)
-    # 13 for the page; 1 for the top bar's availability. The owner control reads nobody: its
+    # 11 for the page (session, user, permissions in one, ticket, thread with its outbox rows
+    # and attachments, history, teams, menu counts; the bell, the routing explanation, the
+    # capacity limits); 1 for the top bar's availability. The owner control reads nobody: its
     # picker searches as the agent types (tests/helpdesk/test_owner_search.py).
-    with django_assert_max_num_queries(14) as few:
+    with django_assert_max_num_queries(12) as few:
         response = agent_client.get(url("ticket", ticket))
     assert response.status_code == 200
     assert (len(response.context["thread"]), len(response.context["history"])) == (1, 0)
@@ -132,6 +136,37 @@ def test_ticket_page_costs_fixed_queries(
         response = agent_client.get(url("ticket", ticket))
     assert response.status_code == 200
     assert (len(response.context["thread"]), len(response.context["history"])) == (21, 20)
+
+
+def test_thread_reads_authors_outbox_rows_and_attachments_in_one_query(
+    agent, settings, tmp_path, django_assert_num_queries
+):
+    settings.MEDIA_ROOT = tmp_path
+    ticket = TicketFactory()
+    inbound = MessageFactory(ticket=ticket)
+    sent = MessageFactory(ticket=ticket, direction=Message.Direction.OUTBOUND, author=agent)
+    row = OutboundMessage.objects.create(message=sent, channel=ticket.channel)
+    files = [
+        Attachment.objects.create(
+            message=inbound,
+            file=ContentFile(b"x" * size, name=name),
+            filename=name,
+            content_type="application/pdf",
+            size=size,
+        )
+        for name, size in [("b.pdf", 2), ("a.pdf", 1)]
+    ]
+    with django_assert_num_queries(1):
+        thread = ticket_thread(ticket)
+        authors = [message.author for message in thread]
+    assert [message.pk for message in thread] == [inbound.pk, sent.pk]
+    assert authors == [None, agent]
+    assert [(f.pk, f.filename, f.size) for f in thread[0].mail_files] == [
+        (f.pk, f.filename, f.size) for f in files
+    ]
+    assert thread[1].mail_files == []
+    assert thread[0].delivery is None
+    assert thread[1].delivery.pk == row.pk and thread[1].delivery.status == row.status
 
 
 def test_hostile_message_body_is_escaped(agent_client):
