@@ -61,6 +61,19 @@ class Snapshot:
     loads: Mapping[int, Load] = field(default_factory=dict)
     limits: Mapping[int | None, int] = field(default_factory=dict)  # None: account default
     turns: Mapping[int, datetime] = field(default_factory=dict)  # round robin on this channel
+    # The pool and its screening as the reader found them when it chose whom to lock — the
+    # same `eligibility.screen` over the fields above, kept so a decision does not run it
+    # twice; None (snapshots built by hand): `decide` screens.
+    screened: "Screened | None" = None
+
+
+@dataclass(frozen=True)
+class Screened:
+    pool: list[PoolUser]
+    screening: eligibility.Screening
+
+    def as_tuple(self) -> tuple[list[PoolUser], eligibility.Screening]:
+        return self.pool, self.screening
 
 
 @dataclass(frozen=True)
@@ -179,6 +192,20 @@ def _candidates(
 ) -> tuple[eligibility.Screening, list[PoolUser], list[Candidate], list[Exclusion]]:
     """The screening, the pool, the candidates, and everyone left out (additional members,
     then each check's exclusions, then those at capacity)."""
+    pool, screening = (snapshot.screened or screened(snapshot, user_ids)).as_tuple()
+    candidates, at_capacity = eligibility.rank(
+        screening.users,
+        ticket_type=snapshot.facts.ticket_type,
+        loads=snapshot.loads,
+        limits=snapshot.limits,
+        turns=snapshot.turns,
+    )
+    return screening, pool, candidates, screening.excluded + at_capacity
+
+
+def screened(snapshot: Snapshot, user_ids) -> Screened:
+    """The pool the rule names among the snapshot's users, and who of it passes every check
+    of `eligibility.screen` (before capacity, which needs the loads)."""
     pool, not_main = eligibility.split_pool(snapshot.users, user_ids, snapshot.memberships)
     screening = eligibility.screen(
         pool,
@@ -188,14 +215,7 @@ def _candidates(
         skills=snapshot.skills,
         excluded=not_main,
     )
-    candidates, at_capacity = eligibility.rank(
-        screening.users,
-        ticket_type=snapshot.facts.ticket_type,
-        loads=snapshot.loads,
-        limits=snapshot.limits,
-        turns=snapshot.turns,
-    )
-    return screening, pool, candidates, screening.excluded + at_capacity
+    return Screened(pool, screening)
 
 
 def _to_contact_owner(snapshot: Snapshot, owner_id: int) -> Decision:

@@ -75,17 +75,6 @@ class Exclusion(NamedTuple):
     reason: str  # what summaries count ("2 set to away")
     detail: str = ""  # the reason for this one person, when it says more (since, until)
 
-    def as_json(self) -> dict:
-        row = {
-            "user_id": self.user_id,
-            "name": self.name,
-            "code": self.code,
-            "reason": str(self.reason),  # words in the language of the decision
-        }
-        if self.detail:
-            row["detail"] = str(self.detail)
-        return row
-
 
 @dataclass
 class Screening:

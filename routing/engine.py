@@ -2,11 +2,12 @@
 
 `route_ticket` runs one decision in one transaction, in three phases:
 
-1. **Lock and read** (`read_snapshot`): lock the ticket; read the channel's settings
-   (`load_config`), what the rules look at in the ticket (`facts_of`), then the users the
-   rule names with their seat and ticket access, the availability and skills of those still
-   in, lock the eligible ones, and only then count their loads and read their capacity limits
-   and round-robin turns — all into a plain `routing.decision.Snapshot`.
+1. **Lock and read** (`read_snapshot`): lock the ticket and read the channel's settings
+   (one statement on PostgreSQL, `routing.reads.lock_ticket`; elsewhere `load_config`), what
+   the rules look at in the ticket (`facts_of`), then the users the rule names with their
+   seat and ticket access, the availability and skills of those still in, lock the eligible
+   ones, and only then count their loads and read their capacity limits and round-robin
+   turns — all into a plain `routing.decision.Snapshot`.
 2. **Decide** (`routing.decision.decide`): a pure function of the snapshot, without the
    database — eligibility, the distribution, and the explanation's words
    (`routing.explanations`), to which the decision passes facts.
@@ -65,6 +66,7 @@ from helpdesk.models import (
     Ticket,
     User,
 )
+from helpdesk.rows import insert as insert_row
 from helpdesk.selectors import annotate_helpdesk_roles
 from routing import eligibility, explanations, reads
 from routing.capacity import capacity_limits
@@ -72,6 +74,7 @@ from routing.config import RoutingConfig
 from routing.decision import (
     Decision,
     LeaveUnassigned,
+    Screened,
     Snapshot,
     TeamFacts,
     ToContactOwner,
@@ -125,7 +128,10 @@ def load_config(channel: Channel | None) -> RoutingConfig | None:
 
 def config_of(channel_id: int) -> RoutingConfig | None:
     """The channel's settings in one statement (PostgreSQL)."""
-    row = reads.config_row(channel_id)
+    return _config_from(reads.config_row(channel_id), channel_id)
+
+
+def _config_from(row: reads.ConfigRow | None, channel_id: int | None) -> RoutingConfig | None:
     if row is None:
         return None
     if row.settings is None:
@@ -271,7 +277,7 @@ def _read_users_sql(
     snapshot = replace(
         snapshot, memberships=memberships, users=users, availability=availability, skills=skills
     )
-    eligible = _eligible_ids(snapshot, pool, not_main)
+    snapshot, eligible = _screened(snapshot, pool, not_main)
     if not eligible:
         return snapshot, Rows(pool=by_id)
     limits = {uid: by_id[uid].limit for uid in eligible if by_id[uid].limit is not None}
@@ -296,9 +302,10 @@ def _read_users_sql(
     return snapshot, Rows(pool=by_id)
 
 
-def _eligible_ids(snapshot: Snapshot, pool, not_main) -> list[int]:
-    """Who passes every check of `eligibility.screen` over what the snapshot holds: the
-    users to lock before their loads are read."""
+def _screened(snapshot: Snapshot, pool, not_main) -> tuple[Snapshot, list[int]]:
+    """The snapshot with its screening (`routing.decision.Screened`: `eligibility.screen`
+    over what it holds), and who passes every check: the users to lock before their loads
+    are read."""
     screening = eligibility.screen(
         pool,
         config=snapshot.config,
@@ -307,7 +314,8 @@ def _eligible_ids(snapshot: Snapshot, pool, not_main) -> list[int]:
         skills=snapshot.skills,
         excluded=not_main,
     )
-    return [u.user_id for u in screening.users]
+    snapshot = replace(snapshot, screened=Screened(pool, screening))
+    return snapshot, [u.user_id for u in screening.users]
 
 
 def _read_users_orm(
@@ -344,7 +352,7 @@ def _read_users_orm(
     snapshot = replace(
         snapshot, memberships=memberships, users=users, availability=availability, skills=skills
     )
-    eligible = _eligible_ids(snapshot, pool, not_main)
+    snapshot, eligible = _screened(snapshot, pool, not_main)
     if not eligible:
         return snapshot, Rows(users=rows)
     if lock:
@@ -404,9 +412,10 @@ def route_ticket(
     left alone and None is returned."""
     started = time.perf_counter()
     with transaction.atomic():
-        ticket = _lock_ticket(ticket_id)
-        if ticket is None:
+        locked = _lock_ticket(ticket_id)
+        if locked is None:
             return None
+        ticket, config = locked
         if ticket.routing_state == Ticket.RoutingState.SKIPPED:
             # A person was faster (their change ended the pending state): say so, once.
             if RoutingDecision.objects.filter(ticket=ticket).exists():
@@ -418,7 +427,6 @@ def route_ticket(
             services.mark_routed(ticket=ticket, state=Ticket.RoutingState.SKIPPED)
             return _record_nothing_to_do(ticket, started)
         at = at or timezone.now()
-        config = config_of(ticket.channel_id) if _postgres() else load_config(ticket.channel)
         snapshot, rows = read_snapshot(
             config=config,
             facts=facts_of(ticket, with_text=config.reads_text),
@@ -431,19 +439,25 @@ def route_ticket(
         return _apply(ticket, config, decision, rows, at, started)
 
 
-def _lock_ticket(ticket_id: int) -> Ticket | None:
-    """The ticket, locked, with `contact_owner_id` (see `contact_owner_of`)."""
+def _lock_ticket(ticket_id: int) -> tuple[Ticket, RoutingConfig | None] | None:
+    """The ticket, locked, with `contact_owner_id` (see `contact_owner_of`), and its
+    channel's settings (None without a channel)."""
     if _postgres():
-        return reads.lock_ticket(ticket_id)
+        locked = reads.lock_ticket(ticket_id)
+        if locked is None:
+            return None
+        ticket, row = locked
+        return ticket, _config_from(row, ticket.channel_id)
     ticket = (
         Ticket.objects.select_for_update(of=("self",), no_key=True)
         .select_related("channel", "contact")
         .filter(pk=ticket_id)
         .first()
     )
-    if ticket is not None:
-        ticket.contact_owner_id = contact_owner_of(ticket)
-    return ticket
+    if ticket is None:
+        return None
+    ticket.contact_owner_id = contact_owner_of(ticket)
+    return ticket, load_config(ticket.channel)
 
 
 def dry_run(
@@ -498,7 +512,7 @@ def _apply(
     if decision.waiting_for_agent and config.reroute_when_available:
         WaitingTicket.objects.update_or_create(ticket=ticket, defaults={"since": at})
         summary = explanations.routed_again_when_available(summary)
-    record = RoutingDecision.objects.create(
+    record = RoutingDecision(
         ticket=ticket,
         channel_id=ticket.channel_id,
         outcome=decision.outcome,
@@ -508,14 +522,13 @@ def _apply(
         strategy=decision.strategy,
         summary=summary,
         settings_snapshot=config.snapshot(),
-        candidates=[
-            {"user_id": c.user_id, "name": c.name, "load": c.load} for c in decision.candidates
-        ],
-        excluded=[e.as_json() for e in decision.excluded],
+        candidates=RoutingDecision.pack_candidates(decision.candidates),
+        excluded=RoutingDecision.pack_excluded(decision.excluded),
         required_skills=decision.required_skills,
         duration_ms=_ms_since(started),
         created_at=at,
     )
+    insert_row(record)  # one statement built once (`helpdesk.rows`): a decision's hot path
     events.ticket_routed.send(
         sender=Ticket, ticket=ticket, outcome=decision.outcome, summary=summary
     )

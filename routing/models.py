@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext, gettext_lazy
 
 from channels_cfg.models import AssignMode, Distribution
@@ -39,6 +40,9 @@ class RoutingDecision(models.Model):
     strategy = models.CharField(max_length=16, choices=Distribution, blank=True)
     summary = models.TextField(help_text=gettext_lazy("The decision in plain words."))
     settings_snapshot = models.JSONField(default=dict)
+    # Every candidate and every exclusion is kept, packed in columns (`pack_candidates`,
+    # `pack_excluded`): a decision over 500 agents writes a few kilobytes, each reason's words
+    # once. Read them as rows with `candidate_rows` and `excluded_rows`.
     candidates = models.JSONField(
         default=list, help_text=gettext_lazy("Eligible users with their loads.")
     )
@@ -70,6 +74,68 @@ class RoutingDecision(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.ticket_id}: {self.summary[:80]}"
+
+    @staticmethod
+    def pack_candidates(candidates) -> dict | list:
+        """Candidates (with `user_id`, `name`, `load`) as columns; [] when there are none."""
+        if not candidates:
+            return []
+        return {
+            "user_ids": [c.user_id for c in candidates],
+            "names": [c.name for c in candidates],
+            "loads": [c.load for c in candidates],
+        }
+
+    @staticmethod
+    def pack_excluded(excluded) -> dict | list:
+        """Exclusions (with `user_id`, `name`, `code`, `reason`, `detail`) as columns: each
+        distinct (code, reason) once, an index into them per person, and the details that
+        say more by position; [] when nobody was left out."""
+        if not excluded:
+            return []
+        reasons: dict[tuple[str, str], int] = {}
+        reason_of, details = [], {}
+        for i, e in enumerate(excluded):
+            reason_of.append(reasons.setdefault((e.code, str(e.reason)), len(reasons)))
+            if e.detail:
+                details[str(i)] = str(e.detail)
+        return {
+            "user_ids": [e.user_id for e in excluded],
+            "names": [e.name for e in excluded],
+            "reasons": list(reasons),
+            "reason_of": reason_of,
+            "details": details,
+        }
+
+    @cached_property
+    def candidate_rows(self) -> list[dict]:
+        """The candidates as rows: `user_id`, `name`, `load`."""
+        packed = self.candidates
+        if isinstance(packed, list):  # nobody, or a decision stored before packing
+            return packed
+        return [
+            {"user_id": u, "name": n, "load": load}
+            for u, n, load in zip(packed["user_ids"], packed["names"], packed["loads"], strict=True)
+        ]
+
+    @cached_property
+    def excluded_rows(self) -> list[dict]:
+        """Those left out as rows: `user_id`, `name`, `code`, `reason` and, when it says
+        more, `detail` — in the decision's order."""
+        packed = self.excluded
+        if isinstance(packed, list):  # nobody, or a decision stored before packing
+            return packed
+        rows = []
+        details = packed["details"]
+        for i, (user_id, name, r) in enumerate(
+            zip(packed["user_ids"], packed["names"], packed["reason_of"], strict=True)
+        ):
+            code, reason = packed["reasons"][r]
+            row = {"user_id": user_id, "name": name, "code": code, "reason": reason}
+            if str(i) in details:
+                row["detail"] = details[str(i)]
+            rows.append(row)
+        return rows
 
 
 class RoundRobinTurn(models.Model):

@@ -7,17 +7,21 @@ no Python object per agent beyond the plain rows the rules read. Elsewhere (SQLi
 `make run`) the engine reads the same facts through the ORM; `tests/routing/test_reads.py`
 checks that both readers give equal snapshots and configs.
 
-1. `lock_ticket` — the ticket row, locked (`FOR NO KEY UPDATE`), with its contact's owner;
-2. `config_row` — the channel's routing settings (scalars, the chosen users and teams, the
-   skill rules, the opening hours) in one row;
-3. `pool_rows` — every user the rule names (chosen, or a member of a chosen team) with what
+1. `lock_ticket` — the ticket row, locked (`FOR NO KEY UPDATE`), with its contact's owner
+   and its channel's routing settings (`config_row` alone: the scalars, the chosen users
+   and teams, the skill rules, the opening hours);
+2. `pool_rows` — every user the rule names (chosen, or a member of a chosen team) with what
    the checks look at: ticket access, seat, presence, the current out-of-office period,
    working hours, the needed skills held, the capacity limit for the ticket type, and their
    memberships of the rule's teams — before any user lock;
-4. under the users' locks, `loads_and_turns` — what other decisions change: each eligible
+3. under the users' locks, `loads_and_turns` — what other decisions change: each eligible
    user's open tickets of the type (in the load window and in all) and their round-robin turn.
+
+Each statement's text is built once per process (`functools.cache`): the values are
+parameters, and the names in it never change while the process runs.
 """
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, time
 from typing import NamedTuple
@@ -25,7 +29,6 @@ from typing import NamedTuple
 from django.db import connection
 
 from channels_cfg.models import ChannelAutomation, OpeningHours, SkillRule
-from helpdesk.access import TICKET_ACCESS, permission_parts
 from helpdesk.availability import Hours, Presence
 from helpdesk.models import (
     AgentSkill,
@@ -40,6 +43,7 @@ from helpdesk.models import (
     User,
     WorkingHours,
 )
+from helpdesk.selectors import ticket_access_sql
 from routing.models import CapacityLimit, RoundRobinTurn
 
 
@@ -52,27 +56,33 @@ TICKET_ATTNAMES = [f.attname for f in Ticket._meta.concrete_fields]
 CONTACT_COLUMNS = ("owner_id", "visitor_token", "email", "whatsapp_id", "phone")
 
 
-def lock_ticket(ticket_id: int) -> Ticket | None:
+def lock_ticket(ticket_id: int) -> tuple[Ticket, "ConfigRow | None"] | None:
     """The ticket, locked for the rest of the transaction, with `contact_owner_id` set when
-    its contact is identified (None otherwise). One statement."""
-    columns = ", ".join(f"t.{connection.ops.quote_name(c)}" for c in TICKET_COLUMNS)
-    contact = ", ".join(f"c.{c}" for c in CONTACT_COLUMNS)
-    sql = (
-        f"SELECT {columns}, {contact} FROM {_table(Ticket)} t "
-        f"LEFT JOIN {_table(Contact)} c ON c.id = t.contact_id "
-        "WHERE t.id = %s FOR NO KEY UPDATE OF t"
-    )
+    its contact is identified (None otherwise), and its channel's routing settings
+    (`config_row`). One statement."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [ticket_id])
+        cursor.execute(_lock_ticket_sql(), [ticket_id])
         row = cursor.fetchone()
     if row is None:
         return None
-    n = len(TICKET_COLUMNS)
+    n, m = len(TICKET_COLUMNS), len(TICKET_COLUMNS) + len(CONTACT_COLUMNS)
     ticket = Ticket.from_db(connection.alias, TICKET_ATTNAMES, row[:n])
-    owner_id, *identity = row[n:]
+    owner_id, *identity = row[n:m]
     contact = Contact(**dict(zip(CONTACT_COLUMNS[1:], (v or "" for v in identity), strict=True)))
     ticket.contact_owner_id = owner_id if owner_id is not None and contact.is_identified else None
-    return ticket
+    return ticket, _config_from(row[m:])
+
+
+@functools.cache
+def _lock_ticket_sql() -> str:
+    columns = ", ".join(f"t.{connection.ops.quote_name(c)}" for c in TICKET_COLUMNS)
+    contact = ", ".join(f"c.{c}" for c in CONTACT_COLUMNS)
+    config_columns, config_joins = _config_sql("t.channel_id")
+    return (
+        f"SELECT {columns}, {contact}, {config_columns} FROM {_table(Ticket)} t "
+        f"LEFT JOIN {_table(Contact)} c ON c.id = t.contact_id {config_joins} "
+        "WHERE t.id = %s FOR NO KEY UPDATE OF t"
+    )
 
 
 @dataclass(frozen=True)
@@ -85,50 +95,70 @@ class ConfigRow:
 
 def config_row(channel_id: int) -> ConfigRow | None:
     """The channel's kind and saved settings in one statement; None without the channel."""
-    automation = _table(ChannelAutomation)
-    through = {
+    columns, joins = _config_sql("%s")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM (SELECT 1) one {joins}", [channel_id])
+        return _config_from(cursor.fetchone())
+
+
+CONFIG_SCALARS = (
+    "assign_mode",
+    "distribution",
+    "available_only",
+    "ai_fallback",
+    "skill_routing",
+    "skill_fallback",
+    "chat_assignment_enabled",
+    "reroute_when_available",
+    "opening_hours_time_zone",
+)
+
+
+@functools.cache
+def _selections() -> dict[str, tuple[str, str]]:
+    """The settings' chosen users and teams: field name → (through table, its column)."""
+    return {
         name: (
             connection.ops.quote_name(ChannelAutomation._meta.get_field(name).m2m_db_table()),
             ChannelAutomation._meta.get_field(name).m2m_reverse_name(),
         )
         for name in ChannelAutomation.SELECTION_FIELDS
     }
+
+
+def _config_sql(channel_id: str) -> tuple[str, str]:
+    """The columns and joins that read the settings of the channel `channel_id` (an SQL
+    expression) in the row of another statement: its kind, the automation's scalars, the
+    chosen users and teams, the skill rules and the opening hours."""
     selections = ", ".join(
         f"ARRAY(SELECT s.{column} FROM {table} s WHERE s.channelautomation_id = a.id)"
-        for table, column in through.values()
+        for table, column in _selections().values()
     )
-    scalars = (
-        "assign_mode",
-        "distribution",
-        "available_only",
-        "ai_fallback",
-        "skill_routing",
-        "skill_fallback",
-        "chat_assignment_enabled",
-        "reroute_when_available",
-        "opening_hours_time_zone",
-    )
-    sql = (
-        f"SELECT c.kind, a.id, {', '.join('a.' + s for s in scalars)}, {selections}, "
+    columns = (
+        f"ch.kind, a.id, {', '.join('a.' + s for s in CONFIG_SCALARS)}, {selections}, "
         # skill rules in their order (SkillRule.Meta.ordering), with the skill's name
         "CASE WHEN a.skill_routing THEN (SELECT json_agg(json_build_array(r.condition, r.value,"
         f" k.id, k.name) ORDER BY r.id) FROM {_table(SkillRule)} r JOIN {_table(Skill)} k"
         " ON k.id = r.skill_id WHERE r.automation_id = a.id) END, "
         '(SELECT json_agg(json_build_array(h.weekday, h.start, h."end") ORDER BY h.weekday,'
-        f" h.start) FROM {_table(OpeningHours)} h WHERE h.automation_id = a.id) "
-        f"FROM {_table(Channel)} c "
-        f"LEFT JOIN {automation} a ON a.channel_id = c.id WHERE c.id = %s"
+        f" h.start) FROM {_table(OpeningHours)} h WHERE h.automation_id = a.id)"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [channel_id])
-        row = cursor.fetchone()
-    if row is None:
-        return None
+    joins = (
+        f"LEFT JOIN {_table(Channel)} ch ON ch.id = {channel_id} "
+        f"LEFT JOIN {_table(ChannelAutomation)} a ON a.channel_id = ch.id"
+    )
+    return columns, joins
+
+
+def _config_from(row) -> ConfigRow | None:
     kind, automation_id, *rest = row
+    if kind is None:
+        return None
     if automation_id is None:
         return ConfigRow(kind, None)
-    values = dict(zip(scalars, rest[: len(scalars)], strict=True))
-    rest = rest[len(scalars) :]
+    through = _selections()
+    values = dict(zip(CONFIG_SCALARS, rest[: len(CONFIG_SCALARS)], strict=True))
+    rest = rest[len(CONFIG_SCALARS) :]
     for name, ids in zip(through, rest[: len(through)], strict=True):
         values[name] = ids
     rules, hours = rest[len(through) :]
@@ -169,60 +199,7 @@ def pool_rows(
 ) -> tuple[list[PoolRow], int | None]:
     """Every user the rule names, in id order, and the account's default capacity limit for
     the ticket type. One statement whatever the number of users."""
-    app_label, codename = permission_parts(TICKET_ACCESS)
-    q = connection.ops.quote_name
-    user_perms = q(User.user_permissions.through._meta.db_table)
-    user_groups = q(User.groups.through._meta.db_table)
-    group_perms = q(User.groups.field.related_model.permissions.through._meta.db_table)
-    sql = f"""
-WITH perm AS (
-    SELECT p.id FROM auth_permission p JOIN django_content_type ct ON ct.id = p.content_type_id
-    WHERE ct.app_label = %(app_label)s AND p.codename = %(codename)s
-), member AS (
-    SELECT tm.user_id, tm.role, t.name,
-           row_number() OVER (ORDER BY t.name, tm.role, tm.user_id) AS ord
-    FROM {_table(TeamMembership)} tm JOIN {_table(Team)} t ON t.id = tm.team_id
-    WHERE tm.team_id = ANY(%(team_ids)s::bigint[])
-), named AS (
-    SELECT m.user_id AS id, m.ord, m.role, m.name FROM member m
-    UNION ALL
-    SELECT x.id, NULL, NULL, NULL FROM unnest(%(user_ids)s::bigint[]) AS x(id)
-    WHERE x.id NOT IN (SELECT user_id FROM member)
-)
-SELECT u.id, u.first_name, u.last_name, u.username,
-       u.is_active AND (u.is_superuser
-           OR EXISTS (SELECT 1 FROM {user_perms} up
-                      WHERE up.user_id = u.id AND up.permission_id IN (SELECT id FROM perm))
-           OR EXISTS (SELECT 1 FROM {user_groups} ug JOIN {group_perms} gp
-                      ON gp.group_id = ug.group_id
-                      WHERE ug.user_id = u.id AND gp.permission_id IN (SELECT id FROM perm))),
-       EXISTS (SELECT 1 FROM {_table(Seat)} s WHERE s.user_id = u.id),
-       u.availability_mode, u.status,
-       -- read only where an explanation says it ("away since …"): parsing a timestamp per
-       -- user costs more than the rest of the row
-       CASE WHEN u.status <> %(available)s THEN u.status_changed_at END,
-       u.time_zone, o."end", o.note,
-       CASE WHEN u.availability_mode = %(working_hours)s THEN
-           (SELECT json_agg(json_build_array(w.weekday, w.start, w."end"))
-            FROM {_table(WorkingHours)} w WHERE w.user_id = u.id) END,
-       CASE WHEN %(skill_ids)s::bigint[] <> '{{}}' THEN
-           ARRAY(SELECT k.skill_id FROM {_table(AgentSkill)} k
-                 WHERE k.user_id = u.id AND k.skill_id = ANY(%(skill_ids)s::bigint[])) END,
-       c.max_open, n.ord, n.role, n.name,
-       (SELECT d.max_open FROM {_table(CapacityLimit)} d
-        WHERE d.user_id IS NULL AND d.ticket_type = %(ticket_type)s)
-FROM named n
-JOIN {_table(User)} u ON u.id = n.id
-LEFT JOIN {_table(CapacityLimit)} c ON c.user_id = u.id AND c.ticket_type = %(ticket_type)s
-LEFT JOIN LATERAL (
-    SELECT o."end", o.note FROM {_table(OutOfOffice)} o
-    WHERE o.user_id = u.id AND o.start <= %(at)s AND o."end" > %(at)s
-    ORDER BY o."end" LIMIT 1
-) o ON true
-ORDER BY u.id, n.ord"""
     params = {
-        "app_label": app_label,
-        "codename": codename,
         "team_ids": id_array(team_ids),
         "user_ids": id_array(user_ids),
         "skill_ids": id_array(needed_skill_ids),
@@ -232,7 +209,7 @@ ORDER BY u.id, n.ord"""
         "available": User.Status.AVAILABLE,
     }
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_pool_sql(), params)
         rows = cursor.fetchall()
     pool: list[PoolRow] = []
     default_limit = None
@@ -262,6 +239,49 @@ ORDER BY u.id, n.ord"""
     return pool, default_limit
 
 
+@functools.cache
+def _pool_sql() -> str:
+    access_cte, has_access = ticket_access_sql("u")
+    return f"""
+WITH {access_cte}, member AS (
+    SELECT tm.user_id, tm.role, t.name,
+           row_number() OVER (ORDER BY t.name, tm.role, tm.user_id) AS ord
+    FROM {_table(TeamMembership)} tm JOIN {_table(Team)} t ON t.id = tm.team_id
+    WHERE tm.team_id = ANY(%(team_ids)s::bigint[])
+), named AS (
+    SELECT m.user_id AS id, m.ord, m.role, m.name FROM member m
+    UNION ALL
+    SELECT x.id, NULL, NULL, NULL FROM unnest(%(user_ids)s::bigint[]) AS x(id)
+    WHERE x.id NOT IN (SELECT user_id FROM member)
+)
+SELECT u.id, u.first_name, u.last_name, u.username,
+       {has_access},
+       EXISTS (SELECT 1 FROM {_table(Seat)} s WHERE s.user_id = u.id),
+       u.availability_mode, u.status,
+       -- read only where an explanation says it ("away since …"): parsing a timestamp per
+       -- user costs more than the rest of the row
+       CASE WHEN u.status <> %(available)s THEN u.status_changed_at END,
+       u.time_zone, o."end", o.note,
+       CASE WHEN u.availability_mode = %(working_hours)s THEN
+           (SELECT json_agg(json_build_array(w.weekday, w.start, w."end"))
+            FROM {_table(WorkingHours)} w WHERE w.user_id = u.id) END,
+       CASE WHEN %(skill_ids)s::bigint[] <> '{{}}' THEN
+           ARRAY(SELECT k.skill_id FROM {_table(AgentSkill)} k
+                 WHERE k.user_id = u.id AND k.skill_id = ANY(%(skill_ids)s::bigint[])) END,
+       c.max_open, n.ord, n.role, n.name,
+       (SELECT d.max_open FROM {_table(CapacityLimit)} d
+        WHERE d.user_id IS NULL AND d.ticket_type = %(ticket_type)s)
+FROM named n
+JOIN {_table(User)} u ON u.id = n.id
+LEFT JOIN {_table(CapacityLimit)} c ON c.user_id = u.id AND c.ticket_type = %(ticket_type)s
+LEFT JOIN LATERAL (
+    SELECT o."end", o.note FROM {_table(OutOfOffice)} o
+    WHERE o.user_id = u.id AND o.start <= %(at)s AND o."end" > %(at)s
+    ORDER BY o."end" LIMIT 1
+) o ON true
+ORDER BY u.id, n.ord"""
+
+
 NO_SKILLS: frozenset[int] = frozenset()
 
 
@@ -272,7 +292,7 @@ def _hours(rows) -> tuple[Hours, ...]:
 def id_array(ids) -> str:
     """Ids as a PostgreSQL array literal, cast with `::bigint[]` in the statement: one string
     parameter instead of a list psycopg would adapt element by element."""
-    return "{" + ",".join(str(int(i)) for i in ids) + "}"
+    return "{" + ",".join(map(str, map(int, ids))) + "}"
 
 
 def lock_users(user_ids) -> None:
@@ -292,7 +312,23 @@ def loads_and_turns(
     """For each user: open tickets of the type assigned since `since`, all open tickets of
     the type, the newest assignment since `since`, and their round-robin turn on the channel.
     One statement over the (owner, ticket_type, assigned_at) index of open tickets."""
-    sql = f"""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _loads_sql(),
+            {
+                "ids": id_array(user_ids),
+                "since": since,
+                "closed": Ticket.Status.CLOSED,
+                "ticket_type": ticket_type,
+                "channel_id": channel_id,
+            },
+        )
+        return cursor.fetchall()
+
+
+@functools.cache
+def _loads_sql() -> str:
+    return f"""
 SELECT u.id, COALESCE(l.recent, 0), COALESCE(l.total, 0), l.last, r.last_assigned_at
 FROM unnest(%(ids)s::bigint[]) AS u(id)
 LEFT JOIN (
@@ -306,15 +342,3 @@ LEFT JOIN (
     GROUP BY t.owner_id
 ) l ON l.owner_id = u.id
 LEFT JOIN {_table(RoundRobinTurn)} r ON r.user_id = u.id AND r.channel_id = %(channel_id)s"""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            {
-                "ids": id_array(user_ids),
-                "since": since,
-                "closed": Ticket.Status.CLOSED,
-                "ticket_type": ticket_type,
-                "channel_id": channel_id,
-            },
-        )
-        return cursor.fetchall()

@@ -42,7 +42,7 @@ def test_r11_setting_away_stamps_the_time_and_routing_explains_since_when(agent)
     )
     ticket, _ = services.create_ticket(subject="Help", body="Please", channel=auto.channel)
     decision = route_ticket(ticket_id=ticket.pk)
-    [excluded] = decision.excluded
+    [excluded] = decision.excluded_rows
     assert excluded["reason"] == "set to away"  # what the summary counts
     assert excluded["detail"] == "away since 2026-03-03 14:02 UTC, set by hand"
     assert "1 set to away" in decision.summary

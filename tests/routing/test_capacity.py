@@ -79,6 +79,6 @@ def test_the_owner_control_warns_about_exactly_the_users_routing_leaves_out():
     ).channel
     ticket, _ = services.create_ticket(subject="Hi", body="Hello", channel=channel)
     decision = route_ticket(ticket_id=ticket.pk)
-    left_out = {e["user_id"] for e in decision.excluded if e["code"] == "at_capacity"}
+    left_out = {e["user_id"] for e in decision.excluded_rows if e["code"] == "at_capacity"}
     assert warned == left_out == {own.pk, by_default.pk}
     assert decision.owner_id == free.pk

@@ -159,7 +159,7 @@ def test_load_balanced_routing_under_concurrency_equals_sequential_replay():
         outcome=RoutingDecision.Outcome.SKIPPED  # "nothing to do": the person was faster
     )
     for decision in decided.order_by("id"):
-        seen = {c["user_id"]: c["load"] for c in decision.candidates}
+        seen = {c["user_id"]: c["load"] for c in decision.candidate_rows}
         assert seen == {uid: loads[uid] for uid in seen}, decision.summary
         assert seen[decision.owner_id] == min(seen.values())
         loads[decision.owner_id] += 1

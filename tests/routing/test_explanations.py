@@ -110,6 +110,8 @@ def test_explanation_tag_says_why_in_plain_words():
     assert "Why was this assigned to Alma Able?" in html
     assert "Assigned to Alma Able by load balancing" in html
     assert "Ari Away: away, set by hand" in html  # the person's own detail (R11)
+    assert "Eligible (1)" in html and "Left out (1)" in html
+    assert '<tr class="table-success"><td>Alma Able</td><td class="text-end">0</td></tr>' in html
     untouched = TicketFactory()
     empty = Template("{% load routing_tags %}{% routing_explanation ticket %}").render(
         Context({"ticket": untouched})

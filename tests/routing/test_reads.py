@@ -3,6 +3,7 @@
 PostgreSQL over the same data — every check's inputs at once — and must give equal snapshots
 and configs, so what SQLite (`make run`) decides is what production decides."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -113,6 +114,9 @@ def test_the_sql_and_orm_readers_give_equal_snapshots(distribution, available_on
     assert bool(by_sql.turns) == (distribution == Distribution.ROUND_ROBIN)
     assert {m.role for m in by_sql.memberships} == {"main", "additional"}
     assert decide(by_sql).summary == decide(by_orm).summary
+    # The screening the reader kept is the one `decide` would run itself.
+    assert by_sql.screened is not None
+    assert decide(by_sql) == decide(replace(by_sql, screened=None))
 
 
 @pytest.mark.parametrize(
@@ -161,12 +165,15 @@ def test_the_pool_is_one_statement_whatever_its_size():
     assert counts == {3: 1, 60: 1}
 
 
-def test_the_locked_ticket_carries_its_identified_contacts_owner():
+def test_the_locked_ticket_carries_its_identified_contacts_owner_and_its_channels_settings():
     owner = AgentFactory()
     ticket = TicketFactory(channel=ChannelFactory(), contact__owner=owner)
     anonymous = TicketFactory(channel=ChannelFactory(), contact__owner=owner, contact__email="")
-    assert reads.lock_ticket(ticket.pk).contact_owner_id == owner.pk
-    locked = reads.lock_ticket(anonymous.pk)
+    locked, config = reads.lock_ticket(ticket.pk)
+    assert locked.contact_owner_id == owner.pk
+    assert config == reads.config_row(ticket.channel_id)
+    assert config.kind == ticket.channel.kind
+    locked, _ = reads.lock_ticket(anonymous.pk)
     assert locked.contact_owner_id is None
     assert (locked.pk, locked.subject, locked.version) == (
         anonymous.pk,
@@ -174,3 +181,4 @@ def test_the_locked_ticket_carries_its_identified_contacts_owner():
         anonymous.version,
     )
     assert reads.lock_ticket(anonymous.pk + 10_000) is None
+    assert reads.lock_ticket(TicketFactory(channel=None).pk)[1] is None
