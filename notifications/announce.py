@@ -12,11 +12,12 @@ the router's explanation is the event's `reason`) and the events' arguments.
 """
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, Value
+from django.db.models import QuerySet
 from django.utils.translation import gettext
 
-from helpdesk.models import AssignmentEvent, Message, TeamMembership, Ticket, User
+from helpdesk.models import AssignmentEvent, Message, Ticket, User
 from helpdesk.selectors import users_with_ticket_access
+from notifications import sql
 from notifications.catalog import Event
 from notifications.services import Notice, notify_all
 
@@ -36,9 +37,10 @@ def _users(**filters) -> QuerySet[User]:
     return users_with_ticket_access().filter(**filters)
 
 
-def _who(actor: User | None, cause: str) -> str:
+def _who(actor: str | None, cause: str) -> str:
+    """The actor's name, else who acted for nobody."""
     if actor is not None:
-        return str(actor)
+        return actor
     return (
         gettext("Automatic routing")
         if cause == AssignmentEvent.Cause.ROUTING
@@ -78,38 +80,24 @@ def announce_unassigned(*, ticket_id: int, actor_id: int | None = None, detail: 
         notify_all(ticket=ticket, notices=[notice], actor_id=actor_id)
 
 
-def _people(*, ids: set[int], team_id: int | None) -> list[User]:
-    """The users with ticket access among `ids` and the members (main or additional) of the
-    team `team_id`, each with `in_team`: one query for every recipient of an assignment."""
-    in_team = (
-        Exists(TeamMembership.objects.filter(user=OuterRef("pk"), team_id=team_id))
-        if team_id is not None
-        else Value(False)
-    )
-    return list(_users().annotate(in_team=in_team).filter(Q(pk__in=ids) | Q(in_team=True)))
-
-
 def announce_assignment(*, assignment_id: int) -> None:
     """A change of owner or team: the new owner (R24), the team without owner, and the
-    previous owner whose ticket went elsewhere. Their recipients are read in one query and
-    every delivery written at once (`notify_all`)."""
-    a = (
-        AssignmentEvent.objects.select_related("ticket", "to_owner", "to_team", "actor")
-        .filter(pk=assignment_id)
-        .first()
-    )
-    if a is None:
+    previous owner whose ticket went elsewhere. The occurrence with its names is read in one
+    statement, its recipients in one more (`notifications.sql`), and every delivery written
+    at once (`notify_all`)."""
+    found = sql.assignment(assignment_id)
+    if found is None:
         return
-    ticket = a.ticket
+    a, ticket = found.event, found.ticket
     new_owner = a.to_owner_id if a.to_owner_id and a.to_owner_id != a.from_owner_id else None
     team = a.to_team_id if a.to_team_id and not a.to_owner_id else None
     old_owner = a.from_owner_id if a.from_owner_id and a.from_owner_id != a.to_owner_id else None
     if new_owner is None and team is None and old_owner is None:
         return
-    people = _people(ids={new_owner, old_owner} - {None}, team_id=team)
+    people = sql.people(ids={new_owner, old_owner} - {None}, team_id=team)
 
     def who():
-        return _who(a.actor, a.cause)
+        return _who(found.actor, a.cause)
 
     def detail():
         return _why(a)
@@ -136,7 +124,7 @@ def announce_assignment(*, assignment_id: int) -> None:
                 recipients=[u for u in people if u.in_team],
                 text=lambda: (
                     gettext("%(who)s assigned %(label)s to your team %(to_team)s, without an owner")
-                    % {"who": who(), "label": label(ticket), "to_team": a.to_team}
+                    % {"who": who(), "label": label(ticket), "to_team": found.to_team}
                 ),
                 detail=detail,
             )
@@ -145,9 +133,9 @@ def announce_assignment(*, assignment_id: int) -> None:
 
         def to():
             if a.to_owner_id:
-                return str(a.to_owner)
+                return found.to_owner
             if a.to_team_id:
-                return gettext("the team %(to_team)s") % {"to_team": a.to_team}
+                return gettext("the team %(to_team)s") % {"to_team": found.to_team}
             return gettext("nobody (Unassigned)")
 
         notices.append(

@@ -6,6 +6,7 @@ and by delivery, importing neither."""
 from django.db import transaction
 from django.utils import timezone
 
+from notifications import sql
 from notifications.catalog import Medium
 from notifications.models import Delivery, Notification
 
@@ -14,12 +15,21 @@ Status = Delivery.Status
 
 def deliver_now(delivery_ids: list[int]) -> list[int]:
     """Deliver pending in-app deliveries in the caller's transaction, all at once: one
-    claim, one insert of their notifications, one update — the announcement that recorded
-    them makes them visible as it commits, without a task per delivery (issue 14). The same
-    claim as a task's, so a delivery already claimed is left alone. Returns the ids sent."""
+    claim, one insert of their notifications, one update (on PostgreSQL one statement for the
+    three, `notifications.sql`) — the announcement that recorded them makes them visible as it
+    commits, without a task per delivery (issue 14). The same claim as a task's, so a delivery
+    already claimed is left alone. Returns the ids sent."""
     if not delivery_ids:
         return []
     now = timezone.now()
+    if sql.postgres():
+        return sql.deliver_in_app(delivery_ids, now)
+    return _deliver_with_orm(delivery_ids, now)
+
+
+def _deliver_with_orm(delivery_ids: list[int], now) -> list[int]:
+    """`deliver_now` elsewhere than on PostgreSQL (SQLite for `make run`): the same claim,
+    insert and update in three statements."""
     with transaction.atomic(savepoint=False):
         claimed = list(
             Delivery.objects.filter(

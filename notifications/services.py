@@ -26,7 +26,7 @@ from django.utils.translation import gettext
 from helpdesk.jobs import ring
 from helpdesk.languages import language_for
 from helpdesk.models import Team, TeamMembership, Ticket, User
-from notifications import in_app
+from notifications import in_app, sql
 from notifications.catalog import BUILT_IN, CELLS, Event, Medium
 from notifications.models import DefaultPreference, Delivery, Notification, Preference
 
@@ -176,36 +176,26 @@ def recipients_for(
     teams and defaults: each queryset of users (none for a list already loaded), then, for
     every user of the batch at once, their main teams, the defaults of these events that can
     reach them (everyone's, their main teams', theirs) and their own choices for these
-    events. The users are named by their ids there, so a costly queryset (ticket access) is
-    run once.
+    events — one statement on PostgreSQL, three elsewhere (`_preference_rows`). The users
+    are named by their ids there, so a costly queryset (ticket access) is run once.
     """
     groups = [list(users) for _, users in wishes]
     ids = sorted({user.pk for group in groups for user in group})
     if not ids:
         return [{medium: [] for medium in Medium.values} for _ in wishes]
     events = sorted({event for event, _ in wishes})
-    main_team = dict(_main_memberships(user__in=ids).order_by().values_list("user_id", "team_id"))
-    account, team_defaults, user_defaults = {}, {}, {}
-    rows = (
-        DefaultPreference.objects.filter(
-            ACCOUNT_ROWS | Q(team__in=sorted(set(main_team.values()))) | Q(user__in=ids),
-            event__in=events,
-        )
-        .order_by()
-        .values_list("event", "medium", "enabled", "team_id", "user_id")
-    )
-    for event, medium, enabled, team_id, user_id in rows:
-        if user_id is not None:
+    main_team, account, team_defaults, user_defaults, own = {}, {}, {}, {}, {}
+    for kind, user_id, team_id, event, medium, enabled in _preference_rows(ids, events):
+        if kind == sql.MAIN_TEAM:
+            main_team[user_id] = team_id
+        elif kind == sql.OWN:
+            own[(event, user_id, medium)] = enabled
+        elif user_id is not None:
             user_defaults[(event, user_id, medium)] = enabled
         elif team_id is not None:
             team_defaults[(event, team_id, medium)] = enabled
         else:
             account[(event, medium)] = enabled
-    own_rows = Preference.objects.filter(event__in=events, user__in=ids).order_by()
-    own = {
-        (e, u, m): enabled
-        for e, u, m, enabled in own_rows.values_list("event", "user_id", "medium", "enabled")
-    }
 
     def wants(event: str, user: User, medium: str) -> bool:
         for found in (
@@ -221,6 +211,34 @@ def recipients_for(
     return [
         {medium: [u for u in group if wants(event, u, medium)] for medium in Medium.values}
         for (event, _), group in zip(wishes, groups, strict=True)
+    ]
+
+
+def _preference_rows(ids: list[int], events: list[str]) -> list[tuple]:
+    """The rows `recipients_for` weighs for these users and events, as
+    `notifications.sql.preference_rows` gives them: on PostgreSQL that one statement;
+    elsewhere three queries (the users' main teams, the defaults that can reach them, their
+    own choices)."""
+    if sql.postgres():
+        return sql.preference_rows(user_ids=ids, events=events)
+    main_team = list(_main_memberships(user__in=ids).order_by().values_list("user_id", "team_id"))
+    defaults = (
+        DefaultPreference.objects.filter(
+            ACCOUNT_ROWS | Q(team__in=sorted({team for _, team in main_team})) | Q(user__in=ids),
+            event__in=events,
+        )
+        .order_by()
+        .values_list("user_id", "team_id", "event", "medium", "enabled")
+    )
+    own = (
+        Preference.objects.filter(event__in=events, user__in=ids)
+        .order_by()
+        .values_list("user_id", "event", "medium", "enabled")
+    )
+    return [
+        *((sql.MAIN_TEAM, user, team, None, None, None) for user, team in main_team),
+        *((sql.DEFAULT, *row) for row in defaults),
+        *((sql.OWN, user, None, e, m, enabled) for user, e, m, enabled in own),
     ]
 
 
@@ -429,7 +447,8 @@ def notify_all(
 
     A fixed number of queries whatever the number of notices and recipients: the recipients
     (`recipients_for`: one query per queryset of users, then three), one insert of every
-    row, one read of the pending ids.
+    row, one read of the pending ids (on PostgreSQL one statement for both,
+    `notifications.sql.insert_deliveries`), then the in-app ones delivered at once.
     """
     wishes = []
     for notice in notices:
@@ -462,10 +481,15 @@ def notify_all(
             pending |= Q(event_key=notice.key, recipient_id__in={r.recipient_id for r in told})
     if not rows:
         return []
-    Delivery.objects.bulk_create(rows, ignore_conflicts=True)
-    pending_rows = list(
-        Delivery.objects.filter(pending, status=Delivery.Status.PENDING).values_list("pk", "medium")
-    )
+    if sql.postgres():
+        pending_rows = sql.insert_deliveries(rows)
+    else:
+        Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+        pending_rows = list(
+            Delivery.objects.filter(pending, status=Delivery.Status.PENDING).values_list(
+                "pk", "medium"
+            )
+        )
     # In-app: delivered here, in bulk, visible when the announcement commits; email: a task
     # each, after commit (SMTP is slow and may fail).
     in_app.deliver_now([pk for pk, medium in pending_rows if medium == Medium.IN_APP])

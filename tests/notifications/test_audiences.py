@@ -15,6 +15,7 @@ from notifications.forms import source_label
 from notifications.models import DefaultPreference
 from notifications.services import Effective, Source
 from tests.factories import AgentFactory, TeamFactory, TeamMembershipFactory
+from tests.notifications.conftest import PREFERENCE_QUERIES
 
 pytestmark = pytest.mark.django_db
 
@@ -282,14 +283,14 @@ def test_r27_effective_preferences_costs_two_queries(
 
 
 @pytest.mark.parametrize(("teams", "per_team"), [(1, 1), (5, 4)])
-def test_r27_recipients_by_medium_costs_four_queries_for_1_or_20_recipients(
+def test_r27_recipients_by_medium_costs_fixed_queries_for_1_or_20_recipients(
     teams, per_team, superadmin, django_assert_num_queries
 ):
     users = many_audiences(superadmin, teams=teams, per_team=per_team)
     for event in (CELL[0], OTHER[0]):
         recipients = User.objects.filter(pk__in=[u.pk for u in users])
-        # The users, their main teams, the defaults that can reach them, their own choices.
-        with django_assert_num_queries(4):
+        # The users, then their main teams, the defaults that can reach them, their own choices.
+        with django_assert_num_queries(1 + PREFERENCE_QUERIES):
             chosen = services.recipients_by_medium(event, recipients)
         # …and it agrees with the one-user form, user by user.
         for medium in Medium.values:
@@ -298,5 +299,5 @@ def test_r27_recipients_by_medium_costs_four_queries_for_1_or_20_recipients(
             }
             assert {u.pk for u in chosen[medium]} == expected, (event, medium)
     # A list of users already loaded costs one query less.
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(PREFERENCE_QUERIES):
         services.recipients_by_medium(CELL[0], users)
