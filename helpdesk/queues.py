@@ -263,7 +263,8 @@ def _compile_counts_sql(user: User, cap: int | None) -> tuple[str, list]:
 # user's id and team ids differ. It is compiled once per process and shape (the ORM takes
 # ≈ 2 ms to build and compile six querysets) and filled with each user's values; the
 # counts themselves are read on every request. A queue function that comes to depend on
-# more of the user than these must add it to `_counts_shape`.
+# more of the user than these, or on anything else that changes while the process runs
+# (the time, a setting), must add it to `_counts_shape`.
 @dataclass(frozen=True)
 class _Slot:
     """Where a user's value goes among the parameters: their id, or their `team`-th team."""
