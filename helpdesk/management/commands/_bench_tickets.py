@@ -14,7 +14,17 @@ from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from django.utils import timezone
 
-from helpdesk.models import Channel, Contact, Message, Team, TeamMembership, Ticket, User
+from helpdesk.models import (
+    AccountSettings,
+    Channel,
+    Contact,
+    Message,
+    Seat,
+    Team,
+    TeamMembership,
+    Ticket,
+    User,
+)
 from helpdesk.services.groups import AGENTS, ensure_default_groups
 
 BENCH_AGENT = "bench_agent"
@@ -203,6 +213,34 @@ def _bench_people() -> list[User]:
             user.groups.add(group)
         people.append(user)
     return people
+
+
+def seated_agents(count: int) -> int:
+    """At least `count` seated agents with ticket access, main members of the bench teams
+    in turn — the pages' owner controls and counts then see a helpdesk of that size (issue
+    14 measures the ticket page with 500). Returns how many were added."""
+    have = User.objects.filter(username__startswith="seated_agent_").count()
+    if have >= count:
+        return 0
+    account = AccountSettings.load()
+    if account.purchased_seats < Seat.objects.count() + count - have:
+        account.purchased_seats = Seat.objects.count() + count - have
+        account.save()
+    users = User.objects.bulk_create(
+        [
+            User(username=f"seated_agent_{i:04d}", first_name=f"Seated{i:04d}", password="!")
+            for i in range(have, count)
+        ]
+    )
+    group, teams = _agents_group(), bench_teams()
+    User.groups.through.objects.bulk_create(
+        [User.groups.through(user_id=u.pk, group_id=group.pk) for u in users]
+    )
+    Seat.objects.bulk_create([Seat(user=u) for u in users])
+    TeamMembership.objects.bulk_create(
+        [TeamMembership(team=teams[u.pk % len(teams)], user=u) for u in users]
+    )
+    return len(users)
 
 
 def _bench_channels() -> list[Channel]:

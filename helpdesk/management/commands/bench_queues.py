@@ -2,8 +2,8 @@
 
 Builds bench data in the configured database (`_bench_tickets`: on PostgreSQL `INSERT …
 SELECT generate_series`, ≈ 20 s per 100,000 tickets with their contacts and messages, ≈ 3
-minutes for 1,000,000 on two cores; reused when the database already holds enough tickets),
-renders every queue page, the ticket page and a few searches (a contact's address, a word
+minutes for 1,000,000 on two cores; reused when the database already holds enough tickets)
+and `--seated-agents` (500) seated agents with ticket access in the bench teams, renders every queue page, the ticket page and a few searches (a contact's address, a word
 of subjects, a contact name, words of message bodies; on All open and Closed) through the
 test client as a signed-in agent, and prints per page the median and p95 time and the SQL
 queries per request. On PostgreSQL it also prints the query plans (each queue's page, the
@@ -23,7 +23,8 @@ from django.urls import reverse
 
 from helpdesk import queues
 from helpdesk.management.commands._bench_tickets import bench_agent, build_tickets
-from helpdesk.models import Ticket, User
+from helpdesk.management.commands._bench_tickets import seated_agents as seated_agents_of
+from helpdesk.models import Seat, Ticket, User
 
 __all__ = ["Command", "bench_agent", "build_tickets"]
 
@@ -60,10 +61,14 @@ class Command(BaseCommand):
         parser.add_argument("--repeat", type=int, default=50, help="Requests per queue.")
         parser.add_argument("--per-page", type=int, default=25, choices=[10, 25, 50, 100])
         parser.add_argument("--no-plans", action="store_true", help="Skip the query plans.")
+        parser.add_argument(
+            "--seated-agents", type=int, default=500, help="Seated agents wanted (owner control)."
+        )
 
-    def handle(self, *args, tickets, repeat, per_page, no_plans, **options):
+    def handle(self, *args, tickets, repeat, per_page, no_plans, seated_agents, **options):
         started = time.perf_counter()
         added = build_tickets(tickets, out=self.stdout)
+        seated = seated_agents_of(seated_agents)
         total = Ticket.objects.count()
         if added:
             self.stdout.write(f"Added {added} tickets in {time.perf_counter() - started:.1f} s.")
@@ -80,7 +85,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"\n{total} tickets on {connection.vendor}; {repeat} requests per page, "
             f"{per_page} rows per page, as {agent.username} (teams: "
-            f"{', '.join(t.name for t in agent.teams.all())})\n"
+            f"{', '.join(t.name for t in agent.teams.all())}); {Seat.objects.count()} seated "
+            f"agents ({seated} added)\n"
         )
         rows = []
         with override_settings(ALLOWED_HOSTS=["testserver"], DEBUG=False):
