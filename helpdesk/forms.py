@@ -11,7 +11,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext, gettext_lazy
 
 from helpdesk.models import Channel, Team, Ticket, TicketType, User
-from helpdesk.owner_search import AWAY_WORDS, MAX_TEXT, owner_by_key, owners_named
+from helpdesk.owner_search import MAX_TEXT, owner_by_key, owners_named
 
 PER_PAGE_CHOICES = (10, 25, 50, 100)
 DEFAULT_PER_PAGE = 25
@@ -76,6 +76,34 @@ class OwnerSearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=MAX_TEXT)
 
 
+def chosen_owner(key: str, text: str, *, ticket: Ticket | None = None) -> User | Team:
+    """The team or user an owner picker chose: by `key` (`user:5`, what the picker posts),
+    else by the typed `text` (`owners_named`). Otherwise a ValidationError that says what to
+    do, with `choices` (several or close matches) for a form that offers them."""
+    if key:
+        chosen = owner_by_key(key)
+        if chosen is None:
+            error = forms.ValidationError(gettext("Choose a team or a user from the list."))
+            error.choices = []
+            raise error
+        return chosen
+    named = owners_named(text, ticket=ticket)
+    if named.owner is not None:
+        return named.owner
+    if named.several:
+        message = gettext("Several match “%(text)s”: pick one.")
+    elif named.choices:
+        message = gettext("No one is called exactly “%(text)s”. Did you mean:")
+    else:
+        message = gettext(
+            "No one matches “%(text)s”. Type a name, username or email of someone "
+            "with ticket access, or #team."
+        )
+    error = forms.ValidationError(message % {"text": text})
+    error.choices = named.choices
+    raise error
+
+
 class OwnerForm(forms.Form):
     """The Ticket owner control (R3, R5): a team or a user with ticket access, or nobody.
     A team means the team alone (owner cleared); a user keeps the ticket's team when they
@@ -99,38 +127,21 @@ class OwnerForm(forms.Form):
         self.choices: list = []  # what to pick from when the typed name was not exact
         super().__init__(*args, **kwargs)
 
-    def _named(self, text: str) -> User | Team:
-        named = owners_named(text, ticket=self.ticket)
-        if named.owner is not None:
-            return named.owner
-        self.choices = named.choices
-        if named.several:
-            message = gettext("Several match “%(text)s”: pick one.")
-        elif named.choices:
-            message = gettext("No one is called exactly “%(text)s”. Did you mean:")
-        else:
-            message = gettext(
-                "No one matches “%(text)s”. Type a name, username or email of someone "
-                "with ticket access, or #team."
-            )
-        raise forms.ValidationError(message % {"text": text})
-
     def _chosen(self, data: dict) -> User | Team | None:
         if data.get("take") and self.actor is not None:
             return self.actor
         if data.get("unassign"):
             return None
         key = data.get("pick") or data.get("assignee")
-        if key:
-            chosen = owner_by_key(key)
-            if chosen is None:
-                raise forms.ValidationError(gettext("Choose a team or a user from the list."))
-            return chosen
-        if data.get("owner"):
-            return self._named(data["owner"])
-        raise forms.ValidationError(
-            gettext("Type a name, a username or #team and pick from the list, or use Unassign.")
-        )
+        if not key and not data.get("owner"):
+            raise forms.ValidationError(
+                gettext("Type a name, a username or #team and pick from the list, or use Unassign.")
+            )
+        try:
+            return chosen_owner(key, data.get("owner", ""), ticket=self.ticket)
+        except forms.ValidationError as error:
+            self.choices = error.choices  # offered as buttons
+            raise
 
     def clean(self):
         data = super().clean()
@@ -155,20 +166,6 @@ class OwnerForm(forms.Form):
         return " ".join(self.non_field_errors()) or gettext(
             "Choose a team or a user from the list."
         )
-
-
-def user_label(user: User) -> str:
-    """How a user appears in an owner picker: seated users are marked (R7), and who is not
-    available right now says why (R11) — when `availability` was read with the users."""
-    label = (
-        gettext("%(user)s · seat") % {"user": user}
-        if getattr(user, "has_seat", False)
-        else gettext("%(user)s · no seat") % {"user": user}
-    )
-    availability = getattr(user, "availability", None)
-    if availability is not None and not availability.available:
-        label += f" · {AWAY_WORDS.get(availability.reason) or gettext(availability.reason)}"
-    return label
 
 
 @dataclass(frozen=True)
@@ -302,10 +299,13 @@ TICKET_AT_VERSION = re.compile(r"^(\d{1,18}):(\d{1,9})$")
 
 class BulkForm(forms.Form):
     """A queue page's bulk bar: which tickets (each as `id:version`, the version the agent
-    saw; `all_on_page` takes every row of the page) and one action with its value."""
+    saw; `all_on_page` takes every row of the page) and one action with its value. The
+    assignee is typed and picked as in the Ticket owner control (`owner`, and the picked
+    option's key in `assignee`), so the page lists nobody whatever the number of agents."""
 
     ACTIONS = (
         ("assign", gettext_lazy("Assign")),
+        ("unassign", gettext_lazy("Unassign")),
         ("status", gettext_lazy("Set status")),
         ("priority", gettext_lazy("Set priority")),
     )
@@ -315,7 +315,8 @@ class BulkForm(forms.Form):
     tickets = forms.MultipleChoiceField(required=False)
     page_tickets = forms.MultipleChoiceField(required=False)
     all_on_page = forms.BooleanField(required=False)
-    assignee = forms.ChoiceField(required=False)
+    owner = forms.CharField(required=False, max_length=MAX_TEXT)
+    assignee = forms.RegexField(OWNER_KEY, required=False, max_length=40)
     status = forms.ChoiceField(
         required=False, choices=[("", gettext_lazy("Status…")), *OPEN_STATUSES]
     )
@@ -326,16 +327,8 @@ class BulkForm(forms.Form):
         choices=[("", gettext_lazy("Priority…")), *Ticket.Priority.choices],
     )
 
-    def __init__(self, *args, teams: list[Team], users: list[User], **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.teams = {f"team:{t.pk}": t for t in teams}
-        self.users = {f"user:{u.pk}": u for u in users}
-        self.fields["assignee"].choices = [
-            ("", gettext("Assign to…")),
-            ("none", gettext("Nobody (unassigned)")),
-            (gettext("Teams"), [(key, t.name) for key, t in self.teams.items()]),
-            (gettext("Users"), [(key, user_label(u)) for key, u in self.users.items()]),
-        ]
         for name in ("tickets", "page_tickets"):
             self.fields[name].valid_value = lambda value: bool(TICKET_AT_VERSION.match(value))
 
@@ -350,14 +343,33 @@ class BulkForm(forms.Form):
             raise forms.ValidationError(gettext("Select one or more tickets first."))
         data["picked"] = picked
         action = data.get("action")
+        text, data["owner"], data["team"] = data.get("owner") or "", None, None
         if action == "assign":
-            key = data.get("assignee")
-            if not key:
-                self.add_error("assignee", gettext("Choose who gets the tickets."))
-            data["owner"] = self.users.get(key)
-            data["team"] = self.teams.get(key)
+            self._assignee(data, text)
+        elif action == "unassign":
+            data["action"] = "assign"  # to nobody
         elif action == "status" and not data.get("status"):
             self.add_error("status", gettext("Choose a status."))
         elif action == "priority" and data.get("priority") is None:
             self.add_error("priority", gettext("Choose a priority."))
         return data
+
+    def _assignee(self, data: dict, text: str) -> None:
+        """`owner` and `team`: whom the picked key or else the typed `text` names."""
+        key = data.get("assignee")
+        if "assignee" in self.errors or "owner" in self.errors:
+            return  # a forged key, or text too long: already said
+        if not key and not text:
+            self.add_error(
+                "owner",
+                gettext(
+                    "Type a name, a username or #team and pick from the list, or use Unassign."
+                ),
+            )
+            return
+        try:
+            chosen = chosen_owner(key, text)
+        except forms.ValidationError as error:
+            self.add_error("owner", error)
+            return
+        data["owner" if isinstance(chosen, User) else "team"] = chosen

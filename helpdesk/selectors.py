@@ -1,14 +1,10 @@
 """Reads shared across apps, returning querysets with what their callers need."""
 
-from datetime import datetime
-
 from django.contrib.auth.models import Group
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
-from django.utils import timezone
 
 from helpdesk.access import TICKET_ACCESS, permission_parts
-from helpdesk.availability import availability_of
-from helpdesk.models import Attachment, Message, OutboundMessage, Seat, Team, Ticket, User
+from helpdesk.models import Attachment, Message, OutboundMessage, Seat, Ticket, User
 
 
 def _access_permission() -> Q:
@@ -64,18 +60,6 @@ def ticket_access_sql(user: str) -> tuple[str, str]:
 
 def users_with_ticket_access() -> QuerySet[User]:
     return annotate_helpdesk_roles(User.objects.all()).filter(has_ticket_access_db=True)
-
-
-def owner_choices(at: datetime | None = None) -> tuple[list[Team], list[User]]:
-    """Who a person can give a ticket to: every team, and every user with ticket access
-    (with `has_seat`, and `availability` right now, so a picker can say who is away or out
-    of office), in name order. Three queries; four when someone follows working hours."""
-    teams = list(Team.objects.order_by("name"))
-    users = list(users_with_ticket_access().order_by("first_name", "last_name", "username"))
-    availability = availability_of(users, at or timezone.now())
-    for user in users:
-        user.availability = availability[user.pk]
-    return teams, users
 
 
 # What the thread shows of an attachment (the file itself is read only when downloaded).

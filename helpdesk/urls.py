@@ -17,6 +17,7 @@ urlpatterns = [
     path("queues/<slug:slug>/bulk/", bulk.queue_bulk, name="queue-bulk"),
     path("tickets/<int:ticket_id>/", tickets.ticket_detail, name="ticket"),
     path("tickets/<int:ticket_id>/owner/", tickets.ticket_owner, name="ticket-owner"),
+    path("owners/search/", owner_search.owner_search, name="owner-search"),
     path(
         "tickets/<int:ticket_id>/owner/search/",
         owner_search.ticket_owner_search,

@@ -14,7 +14,6 @@ from helpdesk.access import agent_required, tickets_visible_to
 from helpdesk.forms import BulkForm
 from helpdesk.models import Ticket
 from helpdesk.queues import QUEUES
-from helpdesk.selectors import owner_choices
 
 SHOWN_REFUSALS = 5
 
@@ -54,8 +53,7 @@ def _done(form: BulkForm, n: int) -> str:
 def queue_bulk(request, slug: str):
     if slug not in QUEUES:
         raise Http404("No such queue.")
-    teams, users = owner_choices()
-    form = BulkForm(request.POST, teams=teams, users=users)
+    form = BulkForm(request.POST)
     if not form.is_valid():
         errors = [e for errs in form.errors.values() for e in errs]
         messages.error(request, " ".join(errors) or gettext("Choose tickets and an action."))

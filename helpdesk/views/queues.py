@@ -19,7 +19,6 @@ from helpdesk.queues import (
     search,
     ticket_number,
 )
-from helpdesk.selectors import owner_choices
 from helpdesk.views.common import count_label, queue_nav
 
 
@@ -79,7 +78,6 @@ def queue_view(request, slug: str):
     )
     page = paginator.get_page(request.GET.get("page"))
     tickets = list(page_rows(page.object_list, sort))
-    teams, users = owner_choices() if tickets else ([], [])
     context = {
         "queue": queue,
         "nav": nav,
@@ -88,7 +86,7 @@ def queue_view(request, slug: str):
         "filtered": filtered,
         "page": page,
         "tickets": tickets,
-        "bulk_form": BulkForm(teams=teams, users=users),
+        "bulk_form": BulkForm(),
         "total": paginator.count,
         "total_label": count_label(paginator.raw_count),
         "capped": paginator.capped,

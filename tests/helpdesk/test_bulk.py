@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from helpdesk import services
 from helpdesk.models import AssignmentEvent, Ticket
-from tests.factories import AgentFactory, OutOfOfficeFactory, TicketFactory
+from tests.factories import AgentFactory, OutOfOfficeFactory, TeamFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -94,7 +94,9 @@ def test_nothing_picked_or_no_target_says_what_to_do_and_changes_nothing(agent_c
     response = agent_client.post(bulk_url(), {"action": "close"})
     assert said(response) == ["Select one or more tickets first."]
     response = agent_client.post(bulk_url(), {"tickets": picks(ticket), "action": "assign"})
-    assert said(response)[-1] == "Choose who gets the tickets."
+    assert said(response)[-1] == (
+        "Type a name, a username or #team and pick from the list, or use Unassign."
+    )
     ticket.refresh_from_db()
     assert (ticket.status, ticket.owner_id, ticket.version) == ("new", None, 1)
 
@@ -146,20 +148,72 @@ def test_a_number_that_is_no_ticket_searches_as_text(agent_client):
     assert [t.subject for t in response.context["tickets"]] == ["Order 424242 missing"]
 
 
-def test_r11_owner_pickers_say_who_is_away_or_out_of_office(agent_client, other_agent):
+@pytest.mark.parametrize("search", ["ticket-owner-search", "owner-search"])
+def test_r11_owner_pickers_say_who_is_away_or_out_of_office(agent_client, other_agent, search):
+    """Both pickers — the Ticket owner control's and the bulk bar's — ask as the agent types
+    (tests/helpdesk/test_owner_search.py) and mark who is away or out of office."""
     services.set_status(user=other_agent, status="away")
     on_leave = AgentFactory(first_name="Olav", last_name="Leave")
     OutOfOfficeFactory(user=on_leave)
     ticket = TicketFactory(channel=None)
-    page = agent_client.get(reverse("queue", args=["open"])).content.decode()
-    assert f"{other_agent} · seat · away</option>" in page
-    assert "Olav Leave · seat · out of office</option>" in page
-    # The ticket page's picker asks as the agent types (tests/helpdesk/test_owner_search.py).
-    search = reverse("ticket-owner-search", args=[ticket.pk])
-    found = agent_client.get(search, {"q": "o"}).content.decode()
+    url = reverse(search, args=[ticket.pk] if search == "ticket-owner-search" else [])
+    found = agent_client.get(url, {"q": "o"}).content.decode()
     within = r"(?:(?!</li>).)*?"  # inside that user's option
     assert re.search(rf'data-name="{other_agent}">{within}"hd-owner-mark">away<', found, re.S)
     assert re.search(rf'data-name="Olav Leave">{within}mark">out of office<', found, re.S)
+
+
+def test_the_bulk_bar_lists_nobody_whatever_the_number_of_agents(agent_client):
+    """The bulk bar's owner field is a picker that searches (`/owners/search/`): the page's
+    HTML and queries do not grow with the agents (issue 14)."""
+    TicketFactory(channel=None)
+    sizes = []
+    for _ in range(2):
+        AgentFactory.create_batch(30)
+        page = agent_client.get(reverse("queue", args=["open"])).content.decode()
+        sizes.append(len(page))
+    assert 'data-search-url="/owners/search/"' in page and 'id="bulk-owner"' in page
+    assert '<option value="user:' not in page
+    assert abs(sizes[0] - sizes[1]) < 200  # the menu's counts may differ by a digit
+
+
+def test_bulk_assign_by_a_typed_name_or_team_and_unassign(agent_client, other_agent):
+    team = TeamFactory(name="Billing")
+    tickets = [TicketFactory(channel=None) for _ in range(2)]
+    response = agent_client.post(
+        bulk_url(), {"tickets": picks(*tickets), "action": "assign", "owner": other_agent.username}
+    )
+    assert said(response) == [f"2 tickets assigned to {other_agent}."]
+    tickets = [Ticket.objects.get(pk=t.pk) for t in tickets]
+    response = agent_client.post(
+        bulk_url(), {"tickets": picks(*tickets), "action": "assign", "owner": "#billing"}
+    )
+    assert said(response)[-1] == "2 tickets assigned to Billing."
+    assert set(Ticket.objects.values_list("owner", "team")) == {(None, team.pk)}
+    tickets = [Ticket.objects.get(pk=t.pk) for t in tickets]
+    response = agent_client.post(bulk_url(), {"tickets": picks(*tickets), "action": "unassign"})
+    assert said(response)[-1] == "2 tickets unassigned."
+    assert set(Ticket.objects.values_list("owner", "team")) == {(None, None)}
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"owner": "nobody-like-this"}, "No one matches “nobody-like-this”."),
+        ({"assignee": "user:999999"}, "Choose a team or a user from the list."),
+        ({"assignee": "user:1 OR 1=1"}, ""),
+        ({"owner": "x" * 101}, ""),
+    ],
+)
+def test_a_name_that_names_nobody_changes_nothing_and_says_so(agent_client, fields, error):
+    ticket = TicketFactory(channel=None)
+    response = agent_client.post(
+        bulk_url(), {"tickets": picks(ticket), "action": "assign", **fields}
+    )
+    assert response.status_code == 302
+    assert error in said(response)[-1] and said(response)[-1]
+    ticket.refresh_from_db()
+    assert (ticket.owner_id, ticket.team_id, ticket.version) == (None, None, 1)
 
 
 @pytest.mark.parametrize(

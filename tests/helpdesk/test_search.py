@@ -220,7 +220,7 @@ def test_search_page_costs_the_same_queries_for_few_or_many_hits(
 ):
     url = reverse("queue", args=["open"]) + "?q=toner&per_page=50"
     MessageFactory(ticket=TicketFactory(subject="Toner"), body="Toner is low")
-    with django_assert_max_num_queries(13) as few:
+    with django_assert_max_num_queries(10) as few:
         response = agent_client.get(url)
     assert len(response.context["tickets"]) == 1
     for _ in range(12):

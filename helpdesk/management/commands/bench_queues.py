@@ -3,9 +3,10 @@
 Builds bench data in the configured database (`_bench_tickets`: on PostgreSQL `INSERT …
 SELECT generate_series`, ≈ 20 s per 100,000 tickets with their contacts and messages, ≈ 3
 minutes for 1,000,000 on two cores; reused when the database already holds enough tickets)
-and `--seated-agents` (500) seated agents with ticket access in the bench teams, renders every queue page, the ticket page and a few searches (a contact's address, a word
-of subjects, a contact name, words of message bodies; on All open and Closed) through the
-test client as a signed-in agent, and prints per page the median and p95 time and the SQL
+and `--seated-agents` (500) seated agents with ticket access in the bench teams, renders
+every queue page, the ticket page and a few searches (a contact's address, a word of
+subjects, a contact name, words of message bodies; on All open and Closed) through the test
+client as a signed-in agent, and prints per page the median and p95 time and the SQL
 queries per request. On PostgreSQL it also prints the query plans (each queue's page, the
 sidebar counts, each search's page and count) so the index used is visible.
 
