@@ -223,6 +223,11 @@ def search(queryset: QuerySet[Ticket], text: str) -> QuerySet[Ticket]:
 # Past the cap a count shows as "10,000+" and paging stops at the cap — search or filter to
 # narrow a list that long.
 COUNT_CAP = 10_000
+# A text search counts at most this many: its count reads the matches from their indexes
+# one by one, so a very common word in a million tickets would cost ≈ 30 ms for "10,000+";
+# "1,000+ tickets match" says as much to someone who will narrow the search, not page
+# through it (issue 14). Other filters keep COUNT_CAP.
+SEARCH_COUNT_CAP = 1_000
 
 
 def capped_count_sql(queryset: QuerySet[Ticket], cap: int | None = None) -> tuple[str, tuple]:

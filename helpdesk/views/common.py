@@ -7,9 +7,9 @@ from helpdesk.models import User
 from helpdesk.queues import QUEUES, Queue, queue_counts
 
 
-def count_label(count: int) -> str:
-    """1234 → "1,234"; past the cap → "10,000+"."""
-    cap = queues.COUNT_CAP
+def count_label(count: int, cap: int | None = None) -> str:
+    """1234 → "1,234"; past the cap (`queues.COUNT_CAP` unless told) → "10,000+"."""
+    cap = queues.COUNT_CAP if cap is None else cap
     return f"{cap:,}+" if count > cap else f"{count:,}"
 
 

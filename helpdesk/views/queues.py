@@ -23,26 +23,28 @@ from helpdesk.views.common import count_label, queue_nav
 
 
 class CappedPaginator(Paginator):
-    """Counts at most `queues.COUNT_CAP` rows (one bounded query), or takes the count the sidebar
-    already made of the same queryset. Past the cap, paging stops at the cap."""
+    """Counts at most `cap` rows (one bounded query; `queues.COUNT_CAP` unless told), or
+    takes the count the sidebar already made of the same queryset. Past the cap, paging
+    stops at the cap."""
 
-    def __init__(self, *args, known_count: int | None = None, **kwargs):
+    def __init__(self, *args, known_count: int | None = None, cap: int | None = None, **kwargs):
         self.known_count = known_count
+        self.cap = queues.COUNT_CAP if cap is None else cap
         super().__init__(*args, **kwargs)
 
     @cached_property
     def raw_count(self) -> int:
         if self.known_count is not None:
             return self.known_count
-        return capped_count(self.object_list)
+        return capped_count(self.object_list, self.cap)
 
     @property
     def capped(self) -> bool:
-        return self.raw_count > queues.COUNT_CAP
+        return self.raw_count > self.cap
 
     @cached_property
     def count(self) -> int:
-        return min(self.raw_count, queues.COUNT_CAP)
+        return min(self.raw_count, self.cap)
 
 
 @agent_required
@@ -74,7 +76,10 @@ def queue_view(request, slug: str):
 
     known = None if filtered else next(i.count for i in nav if i.active)
     paginator = CappedPaginator(
-        page_ids(tickets, sort), values.get("per_page", DEFAULT_PER_PAGE), known_count=known
+        page_ids(tickets, sort),
+        values.get("per_page", DEFAULT_PER_PAGE),
+        known_count=known,
+        cap=queues.SEARCH_COUNT_CAP if "q" in values else queues.COUNT_CAP,
     )
     page = paginator.get_page(request.GET.get("page"))
     tickets = list(page_rows(page.object_list, sort))
@@ -88,9 +93,9 @@ def queue_view(request, slug: str):
         "tickets": tickets,
         "bulk_form": BulkForm(),
         "total": paginator.count,
-        "total_label": count_label(paginator.raw_count),
+        "total_label": count_label(paginator.raw_count, paginator.cap),
         "capped": paginator.capped,
-        "cap": queues.COUNT_CAP,
+        "cap": paginator.cap,
         "per_page_choices": PER_PAGE_CHOICES,
     }
     return render(request, "helpdesk/queue.html", context)

@@ -305,3 +305,22 @@ def test_counts_past_the_cap_show_a_plus(agent_client, monkeypatch):
     assert 'data-count="open">3+<' in html
     assert "of 3+" in html
     assert "paging stops at 3" in html
+
+
+def test_a_text_search_counts_to_its_own_lower_cap_other_filters_to_the_queues(
+    agent_client, monkeypatch
+):
+    """A search says "1,000+ tickets match" (SEARCH_COUNT_CAP) rather than reading ten times
+    as many matches from its indexes; a filter without text keeps COUNT_CAP (issue 14)."""
+    from helpdesk import queues
+
+    monkeypatch.setattr(queues, "COUNT_CAP", 6)
+    monkeypatch.setattr(queues, "SEARCH_COUNT_CAP", 3)
+    for _ in range(5):
+        TicketFactory(subject="Printer jammed", priority=2)
+    searched = agent_client.get(queue_url("open", q="jammed", per_page=10))
+    html = searched.content.decode()
+    assert "of 3+" in html and "paging stops at 3" in html
+    assert len(searched.context["tickets"]) == 3  # the page stops at the cap
+    filtered = agent_client.get(queue_url("open", priority=2, per_page=10)).content.decode()
+    assert "of 5" in filtered and "paging stops" not in filtered
