@@ -207,6 +207,12 @@ def screened(snapshot: Snapshot, user_ids) -> Screened:
     """The pool the rule names among the snapshot's users, and who of it passes every check
     of `eligibility.screen` (before capacity, which needs the loads)."""
     pool, not_main = eligibility.split_pool(snapshot.users, user_ids, snapshot.memberships)
+    return screen_pool(snapshot, pool, not_main)
+
+
+def screen_pool(snapshot: Snapshot, pool, not_main) -> Screened:
+    """`eligibility.screen` of `pool` over what the snapshot holds, the additional members
+    `not_main` first among those left out."""
     screening = eligibility.screen(
         pool,
         config=snapshot.config,

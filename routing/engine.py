@@ -74,7 +74,6 @@ from routing.config import RoutingConfig
 from routing.decision import (
     Decision,
     LeaveUnassigned,
-    Screened,
     Snapshot,
     TeamFacts,
     ToContactOwner,
@@ -82,6 +81,7 @@ from routing.decision import (
     ToTeam,
     decide,
     route_of,
+    screen_pool,
 )
 from routing.eligibility import LOAD_WINDOW, Load, Membership, PoolUser, TicketFacts
 from routing.models import RoundRobinTurn, RoutingDecision, WaitingTicket
@@ -303,19 +303,12 @@ def _read_users_sql(
 
 
 def _screened(snapshot: Snapshot, pool, not_main) -> tuple[Snapshot, list[int]]:
-    """The snapshot with its screening (`routing.decision.Screened`: `eligibility.screen`
-    over what it holds), and who passes every check: the users to lock before their loads
+    """The snapshot with its screening (`routing.decision.screen_pool`), and who passes
+    every check: the users to lock before their loads
     are read."""
-    screening = eligibility.screen(
-        pool,
-        config=snapshot.config,
-        facts=snapshot.facts,
-        availability=snapshot.availability,
-        skills=snapshot.skills,
-        excluded=not_main,
-    )
-    snapshot = replace(snapshot, screened=Screened(pool, screening))
-    return snapshot, [u.user_id for u in screening.users]
+    screened = screen_pool(snapshot, pool, not_main)
+    snapshot = replace(snapshot, screened=screened)
+    return snapshot, [u.user_id for u in screened.screening.users]
 
 
 def _read_users_orm(

@@ -5,7 +5,6 @@ and announced to its owner, and what it started is stopped."""
 import re
 import socket
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.apps import apps
@@ -13,6 +12,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from helpdesk.models import Ticket
+from tests.support.processes import still_running
 from tests.support.services import database_url_of_test_db
 
 pytestmark = pytest.mark.celery_worker  # PostgreSQL and Redis: the command starts its parts
@@ -55,18 +55,6 @@ def test_bench_flow_posts_routes_and_notifies_every_ticket(monkeypatch):
     port = int(re.search(r"http://127\.0\.0\.1:(\d+)/", report).group(1))
     with pytest.raises(OSError):  # and the web
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
-
-
-def still_running(mark: str) -> list[str]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:  # the process ended meanwhile
-            continue
-        if mark in text:
-            found.append(text)
-    return found
 
 
 @pytest.mark.django_db

@@ -143,6 +143,20 @@ class ServiceProcess:
         return log_tail(self.log, lines)
 
 
+def still_running(mark: str) -> list[str]:
+    """The command lines of the processes running now that contain `mark` (a bench's run
+    id): what a command that should have stopped its parts left behind."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # the process ended meanwhile
+            continue
+        if mark in text:
+            found.append(text)
+    return found
+
+
 def log_tail(path: Path, lines: int = 40) -> str:
     """The last `lines` of a log, under a heading that names it."""
     text = path.read_text(errors="replace") if path.exists() else ""

@@ -4,13 +4,13 @@ ticket per contact, every redelivery recognised."""
 
 import re
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from helpdesk.models import Message, Ticket
+from tests.support.processes import still_running
 from tests.support.services import database_url_of_test_db
 
 
@@ -34,18 +34,6 @@ def test_bench_whatsapp_posts_over_loopback_and_reports_nothing_lost_or_doubled(
     assert (Ticket.objects.count(), Message.objects.count()) == (4, 20)
     run = re.search(r"; run ([0-9a-f]+)", report).group(1)
     assert not still_running(f"bench-whatsapp-{run}@")  # the command stopped what it started
-
-
-def still_running(mark: str) -> list[str]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:  # the process ended meanwhile
-            continue
-        if mark in text:
-            found.append(text)
-    return found
 
 
 @pytest.mark.django_db
