@@ -228,6 +228,17 @@ COUNT_CAP = 10_000
 # "1,000+ tickets match" says as much to someone who will narrow the search, not page
 # through it (issue 14). Other filters keep COUNT_CAP.
 SEARCH_COUNT_CAP = 1_000
+# The menu counts the queues not on screen to this many ("1,000+"): a number past a thousand
+# tells no one what to do next, and counting ten thousand index entries for each long queue
+# cost every page a few milliseconds (issue 14). The queue on screen counts to COUNT_CAP, as
+# its page does.
+MENU_COUNT_CAP = 1_000
+
+
+def menu_caps(current: str | None = None) -> tuple[int, ...]:
+    """Each queue's cap in the menu, in the order of QUEUES: COUNT_CAP for `current` (the
+    queue whose page is shown), MENU_COUNT_CAP for the others."""
+    return tuple(COUNT_CAP if slug == current else MENU_COUNT_CAP for slug in QUEUES)
 
 
 def capped_count_sql(queryset: QuerySet[Ticket], cap: int | None = None) -> tuple[str, tuple]:
@@ -249,16 +260,23 @@ def capped_count(queryset: QuerySet[Ticket], cap: int | None = None) -> int:
         return cursor.fetchone()[0]
 
 
-def _compile_counts_sql(user: User, cap: int | None) -> tuple[str, list]:
+def _caps(cap: int | tuple[int, ...] | None) -> tuple[int, ...]:
+    """One cap per queue: as given, or the same cap (COUNT_CAP unless told) for each."""
+    if isinstance(cap, tuple):
+        return cap
+    return (COUNT_CAP if cap is None else cap,) * len(QUEUES)
+
+
+def _compile_counts_sql(user: User, cap: int | tuple[int, ...] | None) -> tuple[str, list]:
     """One SELECT of every queue's capped count, one scalar subquery per queue, compiled
     from the queue functions."""
     parts, params = [], []
-    for queue in QUEUES.values():
+    for queue, queue_cap in zip(QUEUES.values(), _caps(cap), strict=True):
         tickets = queue.tickets(user=user)
         if tickets.query.is_empty():
             parts.append("0")
             continue
-        sql, more = capped_count_sql(tickets, cap)
+        sql, more = capped_count_sql(tickets, queue_cap)
         parts.append(f"({sql})")
         params.extend(more)
     return "SELECT " + ", ".join(parts), params
@@ -281,11 +299,11 @@ _COUNTS_SQL: dict[tuple, tuple[str, list] | None] = {}
 _STAND_IN_PK = -1_000_000_007  # values no real row or constant of the queues has
 
 
-def _counts_shape(user: User, cap: int) -> tuple:
+def _counts_shape(user: User, cap: tuple[int, ...]) -> tuple:
     return (Ticket.objects.db, has_ticket_access(user), len(my_team_ids(user)), cap)
 
 
-def _counts_recipe(user: User, cap: int) -> tuple[str, list] | None:
+def _counts_recipe(user: User, cap: tuple[int, ...]) -> tuple[str, list] | None:
     """The SQL and its parameters, a `_Slot` where a user's value goes — found by compiling
     for a stand-in with unmistakable id and team ids. None when filling it for `user` does
     not give exactly what compiling for `user` gives (then every request compiles)."""
@@ -311,9 +329,12 @@ def _fill(recipe: list, user: User) -> list:
     ]
 
 
-def queue_counts_sql(*, user: User, cap: int | None = None) -> tuple[str, list]:
-    """One SELECT of every queue's capped count, one scalar subquery per queue."""
-    cap = COUNT_CAP if cap is None else cap
+def queue_counts_sql(
+    *, user: User, cap: int | tuple[int, ...] | None = None
+) -> tuple[str, list]:
+    """One SELECT of every queue's capped count, one scalar subquery per queue; `cap` is
+    one for all (COUNT_CAP unless told) or one per queue (`menu_caps`)."""
+    cap = _caps(cap)
     shape = _counts_shape(user, cap)
     if shape not in _COUNTS_SQL:
         _COUNTS_SQL[shape] = _counts_recipe(user, cap)
@@ -324,9 +345,9 @@ def queue_counts_sql(*, user: User, cap: int | None = None) -> tuple[str, list]:
     return sql, _fill(recipe, user)
 
 
-def queue_counts(*, user: User, cap: int | None = None) -> dict[str, int]:
+def queue_counts(*, user: User, cap: int | tuple[int, ...] | None = None) -> dict[str, int]:
     """Every queue's count in one query, each answered by an index-only scan of that
-    queue's partial index. A count above `cap` is `cap + 1` (shown as "10,000+")."""
+    queue's partial index. A count above its cap is the cap + 1 (shown as "10,000+")."""
     sql, params = queue_counts_sql(user=user, cap=cap)
     with connections[Ticket.objects.db].cursor() as cursor:
         cursor.execute(sql, params)

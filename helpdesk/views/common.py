@@ -18,13 +18,20 @@ class NavItem:
     queue: Queue
     count: int
     active: bool
+    cap: int
 
     @property
     def label(self) -> str:
-        return count_label(self.count)
+        return count_label(self.count, self.cap)
 
 
-def queue_nav(user: User, current: str | None = None) -> list[NavItem]:
-    """The queues with their counts — two queries (the user's teams, then every count)."""
-    counts = queue_counts(user=user)
-    return [NavItem(q, counts[slug], slug == current) for slug, q in QUEUES.items()]
+def queue_nav(user: User, current: str | None = None, *, paged: bool = False) -> list[NavItem]:
+    """The queues with their counts — two queries (the user's teams, then every count).
+    Each counts to `queues.MENU_COUNT_CAP`; with `paged` (the queue page, which pages
+    through `current` with the menu's count), `current` counts to `queues.COUNT_CAP`."""
+    caps = queues.menu_caps(current if paged else None)
+    counts = queue_counts(user=user, cap=caps)
+    return [
+        NavItem(q, counts[slug], slug == current, cap)
+        for (slug, q), cap in zip(QUEUES.items(), caps, strict=True)
+    ]

@@ -58,7 +58,7 @@ def queue_view(request, slug: str):
     number = ticket_number(values.get("q", ""))
     if number is not None and tickets_visible_to(request.user).filter(pk=number).exists():
         return redirect("ticket", ticket_id=number)  # "1234" or "#1234" opens that ticket
-    nav = queue_nav(request.user, current=slug)
+    nav = queue_nav(request.user, current=slug, paged=True)
     sort = clean_sort(queue, values.get("sort"))
 
     tickets = queue.tickets(user=request.user)

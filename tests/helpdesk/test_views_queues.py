@@ -307,6 +307,28 @@ def test_counts_past_the_cap_show_a_plus(agent_client, monkeypatch):
     assert "paging stops at 3" in html
 
 
+def test_the_menu_counts_other_queues_to_its_own_lower_cap(agent_client, monkeypatch):
+    """The queue on screen counts to COUNT_CAP (its page pages that far with that count);
+    the menu's other queues, and every queue on a ticket page, to MENU_COUNT_CAP: a number
+    past it tells no one what to do next (issue 14)."""
+    from helpdesk import queues
+
+    monkeypatch.setattr(queues, "COUNT_CAP", 4)
+    monkeypatch.setattr(queues, "MENU_COUNT_CAP", 2)
+    tickets = [TicketFactory() for _ in range(6)]
+    html = agent_client.get(queue_url("unassigned", per_page=10)).content.decode()
+    assert 'data-count="unassigned">4+<' in html and "of 4+" in html
+    assert 'data-count="open">2+<' in html
+    html = agent_client.get(queue_url("open", per_page=10)).content.decode()
+    assert 'data-count="open">4+<' in html and 'data-count="unassigned">2+<' in html
+    page = agent_client.get(reverse("ticket", args=[tickets[0].pk]) + "?from=open")
+    html = page.content.decode()
+    assert 'data-count="open">2+<' in html and 'data-count="unassigned">2+<' in html
+    monkeypatch.setattr(queues, "MENU_COUNT_CAP", 10)
+    html = agent_client.get(queue_url("closed")).content.decode()
+    assert 'data-count="open">6<' in html and 'data-count="closed">0<' in html
+
+
 def test_a_text_search_counts_to_its_own_lower_cap_other_filters_to_the_queues(
     agent_client, monkeypatch
 ):
