@@ -238,22 +238,20 @@ def rank(
     limits: Mapping[int | None, int],
     turns: Mapping[int, datetime],
 ) -> tuple[list[Candidate], list[Exclusion]]:
-    """Candidates with their loads and round-robin turns; users at capacity are left out."""
+    """Candidates with their loads and round-robin turns; users at capacity are left out.
+    (One pass per user, with nothing looked up twice: it runs over every eligible user of
+    every decision.)"""
     candidates, excluded = [], []
-    for user in users:
-        load = loads.get(user.user_id, Load())
-        limit = at_capacity(user_id=user.user_id, open_count=load.open_total, limits=limits)
-        if limit is not None:
-            reason = explanations.at_capacity(load.open_total, limit, ticket_type)
-            excluded.append(Exclusion(user.user_id, user.name, "at_capacity", reason))
-            continue
+    no_load, load_of, turn_of = Load(), loads.get, turns.get
+    for user_id, name, *_ in users:
+        load = load_of(user_id, no_load)
+        if limits:
+            limit = at_capacity(user_id=user_id, open_count=load.open_total, limits=limits)
+            if limit is not None:
+                reason = explanations.at_capacity(load.open_total, limit, ticket_type)
+                excluded.append(Exclusion(user_id, name, "at_capacity", reason))
+                continue
         candidates.append(
-            Candidate(
-                user.user_id,
-                user.name,
-                load.window,
-                load.last_assigned_at,
-                turns.get(user.user_id),
-            )
+            Candidate(user_id, name, load.window, load.last_assigned_at, turn_of(user_id))
         )
     return candidates, excluded

@@ -5,9 +5,9 @@
 1. **Lock and read** (`read_snapshot`): lock the ticket and read the channel's settings
    (one statement on PostgreSQL, `routing.reads.lock_ticket`; elsewhere `load_config`), what
    the rules look at in the ticket (`facts_of`), then the users the rule names with their
-   seat and ticket access, the availability and skills of those still in, lock the eligible
-   ones, and only then count their loads and read their capacity limits and round-robin
-   turns — all into a plain `routing.decision.Snapshot`.
+   seat and ticket access, the availability, skills and capacity limits of those still in;
+   then take the ticket type's lock, and only then count the eligible users' loads and read
+   their round-robin turns — all into a plain `routing.decision.Snapshot`.
 2. **Decide** (`routing.decision.decide`): a pure function of the snapshot, without the
    database — eligibility, the distribution, and the explanation's words
    (`routing.explanations`), to which the decision passes facts.
@@ -19,27 +19,30 @@
 the settings page's preview (`routing.preview`) and the sweep of waiting tickets
 (`routing.sweeps`) use it, so what they show is what a decision would do.
 
-Concurrency. A decision runs in one transaction that takes its locks in a fixed order:
+Concurrency. A decision runs in one transaction that takes two locks, in this order:
 1. the ticket row (`SELECT … FOR NO KEY UPDATE`) — the same lock every helpdesk service
    takes before changing a ticket, so the router and a person serialise and the router,
    finding the ticket assigned, does nothing;
-2. the rows of the eligible users, in id order (`FOR NO KEY UPDATE` too), before their loads
-   are counted — so two decisions that could pick the same agent (also from two channels
-   sharing agents) run one after the other, and the second counts loads after the first has
-   committed (read committed: every statement sees what was committed before it started).
-   Decisions with disjoint pools run in parallel. (Contact-owner routing reads its one user
-   without this lock.)
-Why NO KEY: every insert of a row with a foreign key to a user or a ticket (a
-notification, an assignment event, a message, a routing decision) checks it with
-`FOR KEY SHARE` on the referenced row — at commit, in insertion order, since Django's
-foreign keys are deferred. `FOR UPDATE` conflicts with KEY SHARE, so such a commit
-referencing a later candidate and then an earlier one deadlocked with a decision (seen under
-load); `FOR NO KEY UPDATE` does not conflict with KEY SHARE, and still conflicts with itself, so
-decisions and services keep serialising among themselves (`tests/routing/test_deadlock.py`).
-The claim itself is a conditional update (only while the ticket is open, without owner
-and team, and pending), so even a path that skipped the lock could not overwrite anyone.
-Round-robin turn times are taken in phase 3, under the locks, so they order as the decisions
-commit.
+2. the ticket type's transaction-level advisory lock (`routing.reads.lock_decisions`), before
+   any load is counted — so decisions of one type run one after the other from there to
+   their commit, and each counts loads after the one before has committed (read committed:
+   every statement sees what was committed before it started). Loads and capacity count
+   open tickets of one type (R10, R13), so two decisions that could change each other's
+   counts — also from two channels sharing agents — always share this lock; a channel's
+   tickets are of one type (R12), so its round-robin turns are ordered by it too. Decisions
+   of different types run in parallel. (Contact-owner routing counts no loads: it takes
+   no such lock.)
+Why a lock per type rather than the candidates' rows: locking a row writes it (500 agents
+cost 1.4 ms and as much WAL per decision), while the advisory lock costs the same for any
+pool; and it takes no row lock that the foreign-key checks of other transactions
+(`FOR KEY SHARE` on a referenced user, at their commit) could wait on
+(`tests/routing/test_deadlock.py`). The ticket's lock is `FOR NO KEY UPDATE` for the same
+reason: it conflicts with itself, so decisions and services serialise on a ticket, but not
+with those checks. The claim itself is a conditional update (only while the ticket is open,
+without owner and team, and pending), so even a path that skipped the locks could not
+overwrite anyone. Round-robin turn times are taken in phase 3, under the lock, so they order
+as the decisions commit. SQLite (`make run`) runs one writing transaction at a time and has
+no such lock.
 """
 
 import random
@@ -199,8 +202,8 @@ def read_snapshot(
 ) -> tuple[Snapshot, Rows]:
     """What the decision will look at, and nothing more: only what the route of the settings
     needs (`routing.decision.route_of`). With `lock`, inside the caller's transaction, the
-    eligible users' rows are locked before their loads are counted. A fixed number of queries
-    whatever the number of users."""
+    ticket type's lock is taken before loads are counted (PostgreSQL). A fixed number of
+    queries whatever the number of users."""
     snapshot = Snapshot(
         config=config,
         facts=facts,
@@ -237,9 +240,9 @@ def _read_users_sql(
     snapshot: Snapshot, user_ids, team_ids, *, lock: bool, turns_channel_id: int | None
 ) -> tuple[Snapshot, Rows]:
     """PostgreSQL: the whole pool with everything the checks look at in one statement, read
-    before any user is locked; the rules run over it in Python; then the eligible users are
-    locked and what other decisions change — loads and turns — is read in one statement.
-    Three statements whatever the pool's size (two when nobody is eligible)."""
+    before the lock; the rules run over it in Python; then the ticket type's lock, and what
+    other decisions change — loads and turns — is read in one statement. Three statements
+    whatever the pool's size (one when nobody is eligible)."""
     config, facts, at = snapshot.config, snapshot.facts, snapshot.at
     needed = eligibility.required_skills(config, facts)
     rows, default_limit = reads.pool_rows(
@@ -286,7 +289,7 @@ def _read_users_sql(
     round_robin = config.distribution == "round_robin" and turns_channel_id is not None
     # The critical section starts here: from this lock to the commit.
     if lock:
-        reads.lock_users(eligible)
+        reads.lock_decisions(facts.ticket_type)
     loads, turns = {}, {}
     for user_id, recent, total, last, turn in reads.loads_and_turns(
         eligible,
@@ -304,8 +307,7 @@ def _read_users_sql(
 
 def _screened(snapshot: Snapshot, pool, not_main) -> tuple[Snapshot, list[int]]:
     """The snapshot with its screening (`routing.decision.screen_pool`), and who passes
-    every check: the users to lock before their loads
-    are read."""
+    every check: the users whose loads are read."""
     screened = screen_pool(snapshot, pool, not_main)
     snapshot = replace(snapshot, screened=screened)
     return snapshot, [u.user_id for u in screened.screening.users]
@@ -314,9 +316,9 @@ def _screened(snapshot: Snapshot, pool, not_main) -> tuple[Snapshot, list[int]]:
 def _read_users_orm(
     snapshot: Snapshot, user_ids, team_ids, *, lock: bool, turns_channel_id: int | None
 ) -> tuple[Snapshot, Rows]:
-    """The portable reader: the pool and, step by step, what the checks of
-    `eligibility.screen` need for those still in; then the lock and the loads of the
-    eligible. At most 9 queries."""
+    """The portable reader (SQLite, `make run`): the pool and, step by step, what the checks
+    of `eligibility.screen` need for those still in; then the loads of the eligible. At
+    most 8 queries. SQLite runs one writing transaction at a time: no lock to take."""
     config, facts, at = snapshot.config, snapshot.facts, snapshot.at
     memberships = tuple(
         Membership(*row)
@@ -348,13 +350,6 @@ def _read_users_orm(
     snapshot, eligible = _screened(snapshot, pool, not_main)
     if not eligible:
         return snapshot, Rows(users=rows)
-    if lock:
-        list(
-            User.objects.select_for_update(no_key=True)
-            .filter(pk__in=eligible)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
     loads = loads_of(eligible, facts.ticket_type, at)
     limits = capacity_limits(ticket_type=facts.ticket_type, user_ids=eligible)
     turns = {}

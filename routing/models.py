@@ -21,7 +21,11 @@ class RoutingDecision(models.Model):
         UNASSIGNED = "unassigned", gettext_lazy("Left unassigned")
         SKIPPED = "skipped", gettext_lazy("Not routed")
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="routing_decisions")
+    # No index of its own: decision_ticket_idx (ticket, created_at) serves every lookup by
+    # ticket and the cascade, and a decision's insert keeps one index fewer.
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="routing_decisions", db_index=False
+    )
     channel = models.ForeignKey(
         Channel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

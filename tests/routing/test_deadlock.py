@@ -6,8 +6,9 @@ referenced row, held until the inserting transaction ends. Django declares its f
 DEFERRABLE INITIALLY DEFERRED, so a transaction runs these checks when it commits, in the
 order it inserted its rows. `FOR UPDATE` conflicts with KEY SHARE: when the engine locked its
 candidates `FOR UPDATE` (in id order), a commit checking a later candidate and then an
-earlier one could close a cycle with it. The engine and the ticket services lock
-`FOR NO KEY UPDATE`, which KEY SHARE does not conflict with.
+earlier one could close a cycle with it. The ticket services lock `FOR NO KEY UPDATE`,
+which KEY SHARE does not conflict with, and the engine locks its ticket so too and no user
+row at all (the ticket type's advisory lock, `routing.reads.lock_decisions`).
 
 PostgreSQL, real concurrency: threads, each with its own connection, with a short
 `deadlock_timeout` (a deadlock is reported at once) and a `lock_timeout` (a wait that should
@@ -128,8 +129,8 @@ def logged_errors(caplog) -> list[str]:
 
 
 def route_when_locked(monkeypatch, on_locked):
-    """Call `on_locked()` inside every decision right after the candidates' rows are locked
-    (the engine reads their loads and turns just after locking them)."""
+    """Call `on_locked()` inside every decision right after it took its locks (the engine
+    reads the loads and turns just after taking the ticket type's lock)."""
     real = reads.loads_and_turns
 
     def loads_and_turns(*args, **kwargs):
@@ -191,9 +192,10 @@ def test_commit_referencing_candidates_in_reverse_order_does_not_deadlock_routin
 ):
     """The writer inserted rows referencing B, then ticket Z, then A. Its commit checks them
     in that order: KEY SHARE on B, then it waits at Z (a third transaction holds Z — the
-    pause production load gives by chance). The router now locks its ticket, then A and B
-    (id order). Z is released and the commit goes on to A. Under FOR UPDATE the router waits
-    for the writer (B) and the writer for the router (A): the deadlock of issue 9."""
+    pause production load gives by chance). The router now takes its locks; Z is released
+    and the commit goes on to A. When the router locked A and B `FOR UPDATE` (id order), it
+    waited for the writer (B) and the writer for it (A): the deadlock of issue 9. It must
+    take its locks without waiting for the writer."""
     a, b = sorted((AgentFactory(), AgentFactory()), key=lambda u: u.pk)
     ticket = TicketFactory(channel=channel_routing_to([a, b]))
     y, z = TicketFactory(channel=None), TicketFactory(channel=None)  # the writer's tickets
@@ -229,12 +231,12 @@ def test_commit_referencing_candidates_in_reverse_order_does_not_deadlock_routin
             lambda: router_locked.is_set() or is_waiting_for_a_lock(pids.get("router", 0)),
             wake=router_locked,
         )
-        seen["router locked its candidates during the writer's commit"] = router_locked.is_set()
+        seen["router took its locks during the writer's commit"] = router_locked.is_set()
         release_z.set()
 
     errors = run_in_threads(holder, writer, router, conductor)
     assert not errors, errors
-    assert seen == {"router locked its candidates during the writer's commit": True}
+    assert seen == {"router took its locks during the writer's commit": True}
     assert_routed_once([ticket.pk], {a.pk, b.pk})
     assert_delivered(["writer:b", "writer:z", "writer:a"])
     assert not logged_errors(caplog)

@@ -386,9 +386,11 @@ def test_query_count_per_decision_does_not_grow_with_agents(distribution):
     assert counts == dict.fromkeys((5, 500), QUERIES_PER_DECISION[distribution])
 
 
-def test_the_eligible_users_are_locked_in_id_order_before_their_loads_are_counted():
-    """Phase 1 locks exactly the users the decision chooses among (capacity is counted after
-    the lock, so a user at capacity is locked too), after the ticket and before any load."""
+def test_the_ticket_types_lock_is_taken_after_the_pool_and_before_the_loads_are_counted():
+    """Phase 1 locks the ticket, reads the pool with everything that does not depend on
+    other decisions, then takes the ticket type's lock (no user row is locked) and only
+    then counts the loads of exactly the users the decision chooses among (capacity is
+    counted after the lock, so a user at capacity is counted too)."""
     team = TeamFactory()
     members = sorted((TeamMembershipFactory(team=team).user for _ in range(4)), key=lambda u: u.pk)
     away, full = members[1], members[3]
@@ -400,18 +402,23 @@ def test_the_eligible_users_are_locked_in_id_order_before_their_loads_are_counte
     with CaptureQueriesContext(connection) as ctx:
         decision = route_ticket(ticket_id=ticket.pk)
     sql = [q["sql"] for q in ctx.captured_queries]
-    locks = [i for i, q in enumerate(sql) if "FOR NO KEY UPDATE" in q]
-    assert len(locks) == 2  # the ticket, then the users
-    ticket_lock, users_lock = locks
+    row_locks = [i for i, q in enumerate(sql) if "FOR NO KEY UPDATE" in q or "FOR UPDATE" in q]
+    assert len(row_locks) == 1  # the ticket only
+    (ticket_lock,) = row_locks
     assert ' FROM "helpdesk_ticket" t ' in sql[ticket_lock]
     assert sql[ticket_lock].endswith("FOR NO KEY UPDATE OF t")
-    eligible = [members[0].pk, members[2].pk, full.pk]
-    assert f"ANY('{reads.id_array(eligible)}'::bigint[]) ORDER BY" in sql[users_lock]
-    # Before the users' lock: the pool with everything that does not depend on other
+    type_locks = [i for i, q in enumerate(sql) if "pg_advisory_xact_lock" in q]
+    assert len(type_locks) == 1
+    (type_lock,) = type_locks
+    assert f"pg_advisory_xact_lock({reads.LOCK_NAMESPACE}, hashtext('email'))" in sql[type_lock]
+    # Before the type's lock: the pool with everything that does not depend on other
     # decisions (here the capacity limits); after it, in one statement, what does.
-    assert any("routing_capacitylimit" in q for q in sql[ticket_lock:users_lock])
-    after = sql[users_lock + 1 :]
+    assert ticket_lock < type_lock
+    assert any("routing_capacitylimit" in q for q in sql[ticket_lock:type_lock])
+    after = sql[type_lock + 1 :]
     assert "count(*)" in after[0] and "routing_roundrobinturn" in after[0]
+    eligible = [members[0].pk, members[2].pk, full.pk]
+    assert f"'{reads.id_array(eligible)}'::bigint[]" in after[0]
     assert not any("routing_capacitylimit" in q or "helpdesk_teammembership" in q for q in after)
     assert {c["user_id"] for c in decision.candidate_rows} | {
         e["user_id"] for e in decision.excluded_rows if e["code"] == "at_capacity"
