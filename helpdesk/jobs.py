@@ -54,7 +54,17 @@ def _send(task_name: str, kwargs: dict, task_id: str | None = None) -> bool:
         current_app.tasks[task_name](**kwargs)
         return True
     try:
-        current_app.send_task(task_name, kwargs=kwargs, task_id=task_id, retry=False)
+        # The headers' readable copies of the arguments: tasks take ids, whose plain repr
+        # is what Celery's saferepr would write, at a fraction of its cost (≈ 0.1 ms a
+        # message, on every routing decision).
+        current_app.send_task(
+            task_name,
+            kwargs=kwargs,
+            task_id=task_id,
+            retry=False,
+            argsrepr="()",
+            kwargsrepr=repr(kwargs),
+        )
     except BROKER_ERRORS as exc:
         log.warning("Broker unavailable; %s waits for the sweep: %s", task_name, exc)
         return False

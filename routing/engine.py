@@ -399,8 +399,9 @@ def route_ticket(
     """Route one pending ticket. Idempotent: a ticket already routed, assigned or closed is
     left alone and None is returned."""
     started = time.perf_counter()
+    own_transaction = not transaction.get_connection().in_atomic_block
     with transaction.atomic():
-        locked = _lock_ticket(ticket_id)
+        locked = _lock_ticket(ticket_id, generic_plans=own_transaction)
         if locked is None:
             return None
         ticket, config = locked
@@ -427,11 +428,14 @@ def route_ticket(
         return _apply(ticket, config, decision, rows, at, started)
 
 
-def _lock_ticket(ticket_id: int) -> tuple[Ticket, RoutingConfig | None] | None:
+def _lock_ticket(
+    ticket_id: int, *, generic_plans: bool
+) -> tuple[Ticket, RoutingConfig | None] | None:
     """The ticket, locked, with `contact_owner_id` (see `contact_owner_of`), and its
-    channel's settings (None without a channel)."""
+    channel's settings (None without a channel); on PostgreSQL, `generic_plans` for the
+    rest of a decision that is a transaction of its own (`routing.reads.lock_ticket`)."""
     if _postgres():
-        locked = reads.lock_ticket(ticket_id)
+        locked = reads.lock_ticket(ticket_id, generic_plans=generic_plans)
         if locked is None:
             return None
         ticket, row = locked

@@ -57,12 +57,13 @@ TICKET_ATTNAMES = [f.attname for f in Ticket._meta.concrete_fields]
 CONTACT_COLUMNS = ("owner_id", "visitor_token", "email", "whatsapp_id", "phone")
 
 
-def lock_ticket(ticket_id: int) -> tuple[Ticket, "ConfigRow | None"] | None:
+def lock_ticket(ticket_id: int, *, generic_plans: bool) -> tuple[Ticket, "ConfigRow | None"] | None:
     """The ticket, locked for the rest of the transaction, with `contact_owner_id` set when
     its contact is identified (None otherwise), and its channel's routing settings
-    (`config_row`). One statement."""
+    (`config_row`). One statement; with `generic_plans`, the rest of the transaction runs on
+    generic plans (`_lock_ticket_sql`) — for a decision that is a transaction of its own."""
     with connection.cursor() as cursor:
-        cursor.execute(_lock_ticket_sql(), [ticket_id])
+        cursor.execute(_lock_ticket_sql(generic_plans), [ticket_id])
         row = cursor.fetchone()
     if row is None:
         return None
@@ -71,24 +72,26 @@ def lock_ticket(ticket_id: int) -> tuple[Ticket, "ConfigRow | None"] | None:
     owner_id, *identity = row[n:m]
     contact = Contact(**dict(zip(CONTACT_COLUMNS[1:], (v or "" for v in identity), strict=True)))
     ticket.contact_owner_id = owner_id if owner_id is not None and contact.is_identified else None
-    return ticket, _config_from(row[m:-1])  # the last column: the plans' setting (below)
+    return ticket, _config_from(row[m:-1])  # the last column: the plans' setting
 
 
 @functools.cache
-def _lock_ticket_sql() -> str:
-    """The ticket, its contact's owner, its channel's settings — and, for the rest of the
-    decision's transaction, generic plans: each statement of a decision is planned once per
-    connection (psycopg prepares it) instead of for every decision. Left to choose,
-    PostgreSQL plans the pool's statement anew each time (≈ 1 ms: its estimate of a plan
-    for these very ids beats the generic one's) to save a fraction of that; the generic plan
-    of every statement here reads by the ids it is given, so it costs what the pool's size
-    says, not the number of users or tickets."""
+def _lock_ticket_sql(generic_plans: bool) -> str:
+    """The ticket, its contact's owner, its channel's settings — and, with `generic_plans`,
+    generic plans for the rest of the transaction: each statement of a decision is then
+    planned once per connection (psycopg prepares it) instead of for every decision. Left to
+    choose, PostgreSQL planned the pool's statement anew each time (≈ 1 ms, its estimate of
+    a plan for these very ids beating the generic one's) to save less than that. The values
+    a partial index names are written into the statements (`_literal`), so generic plans
+    still use those indexes. The setting lasts until the transaction ends: a decision made
+    inside someone else's transaction (the calls webhook's savepoint) leaves it alone."""
     columns = ", ".join(f"t.{connection.ops.quote_name(c)}" for c in TICKET_COLUMNS)
     contact = ", ".join(f"c.{c}" for c in CONTACT_COLUMNS)
     config_columns, config_joins = _config_sql("t.channel_id")
+    plans = "'force_generic_plan'" if generic_plans else "current_setting('plan_cache_mode')"
     return (
         f"SELECT {columns}, {contact}, {config_columns}, "
-        "set_config('plan_cache_mode', 'force_generic_plan', true) "
+        f"set_config('plan_cache_mode', {plans}, true) "
         f"FROM {_table(Ticket)} t "
         f"LEFT JOIN {_table(Contact)} c ON c.id = t.contact_id {config_joins} "
         "WHERE t.id = %s FOR NO KEY UPDATE OF t"

@@ -3,7 +3,8 @@ decision cannot get a lock: on PostgreSQL the decision waits at most
 CALLS_DECISION_LOCK_TIMEOUT_MS, then the caller gets voicemail and the ticket — created,
 still pending — is routed afterwards by `route_ticket_task` (published after commit).
 
-Real locks: another connection, in a thread, holds the agent's row the decision must lock."""
+Real locks: another connection, in a thread, holds the lock the decision must take — the
+routing lock of the calls ticket type (`routing.reads.lock_decisions`)."""
 
 import threading
 
@@ -12,7 +13,8 @@ import time_machine
 from django.db import connection, transaction
 
 from calls.models import Call
-from helpdesk.models import InboundEvent, Ticket, User
+from helpdesk.models import InboundEvent, Ticket, TicketType
+from routing.reads import lock_decisions
 from tests.calls.conftest import ADA_PHONE, OPEN, call_sid
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -21,10 +23,11 @@ HOLD = 20.0  # seconds the other connection holds the lock at most (without the 
 
 
 class LockHolder:
-    """Holds `SELECT … FOR UPDATE` on a user's row from its own connection until released."""
+    """Holds the routing lock of a ticket type from its own connection until released: a
+    decision of that type in progress elsewhere."""
 
-    def __init__(self, user_id: int) -> None:
-        self.user_id = user_id
+    def __init__(self, ticket_type: str) -> None:
+        self.ticket_type = ticket_type
         self.holding, self.release = threading.Event(), threading.Event()
         self.released_by_itself = False
         self.thread = threading.Thread(target=self._hold)
@@ -32,7 +35,7 @@ class LockHolder:
     def _hold(self) -> None:
         try:
             with transaction.atomic():
-                list(User.objects.select_for_update().filter(pk=self.user_id))
+                lock_decisions(self.ticket_type)
                 self.holding.set()
                 self.released_by_itself = not self.release.wait(timeout=HOLD)
         finally:
@@ -55,7 +58,7 @@ def test_a_decision_waiting_for_a_lock_answers_voicemail_and_routing_follows(
     settings.CALLS_DECISION_LOCK_TIMEOUT_MS = 300
     sid = call_sid()
 
-    with LockHolder(ada.pk) as holder:
+    with LockHolder(TicketType.CALLS) as holder:
         answer = twilio.incoming(sid)
         answered_while_held = holder.holding.is_set() and not holder.release.is_set()
 

@@ -87,7 +87,13 @@ def test_the_sweep_publishes_overdue_jobs_with_a_growing_grace(monkeypatch, sett
     assert sent == [
         (
             announce_unassigned_task.name,
-            {"kwargs": {"ticket_id": ticket.pk}, "task_id": f"job-{job.pk}", "retry": False},
+            {
+                "kwargs": {"ticket_id": ticket.pk},
+                "task_id": f"job-{job.pk}",
+                "retry": False,
+                "argsrepr": "()",
+                "kwargsrepr": f"{{'ticket_id': {ticket.pk}}}",
+            },
         )
     ]
     job.refresh_from_db()

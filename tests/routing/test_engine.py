@@ -466,3 +466,42 @@ def test_decisions_stored_before_packing_read_the_same():
     assert old.excluded_rows == rows
     assert old.candidate_rows == [{"user_id": 2, "name": "Bo", "load": 1}]
     assert RoutingDecision().excluded_rows == RoutingDecision().candidate_rows == []
+
+
+def _plan_setting() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('plan_cache_mode')")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_decision_of_its_own_runs_on_generic_plans_and_leaves_the_setting_as_it_was(
+    monkeypatch,
+):
+    """A decision that is its own transaction (a routing task) plans each statement once
+    per connection (`plan_cache_mode = force_generic_plan` until its commit); one made inside
+    another transaction (the calls webhook's savepoint) leaves that transaction's setting
+    alone (issue 14)."""
+    from django.db import transaction
+
+    auto = automation(users=[AgentFactory()])
+    seen = []
+    real = reads.loads_and_turns
+
+    def loads_and_turns(*args, **kwargs):
+        seen.append(_plan_setting())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(reads, "loads_and_turns", loads_and_turns)
+    before = _plan_setting()
+    assert route_ticket(ticket_id=new_ticket(auto.channel).pk).owner is not None
+    assert seen == ["force_generic_plan"]
+    assert _plan_setting() == before  # the commit ended it
+    with transaction.atomic():
+        assert route_ticket(ticket_id=new_ticket(auto.channel).pk).owner is not None
+        assert _plan_setting() == before
+    assert seen == ["force_generic_plan", before]
+    # Its statements name the closed status in their text: a generic plan of the loads can
+    # use the partial index of open tickets only then.
+    assert "NOT (t.status = 'closed')" in reads._loads_sql()

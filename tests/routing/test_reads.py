@@ -169,16 +169,16 @@ def test_the_locked_ticket_carries_its_identified_contacts_owner_and_its_channel
     owner = AgentFactory()
     ticket = TicketFactory(channel=ChannelFactory(), contact__owner=owner)
     anonymous = TicketFactory(channel=ChannelFactory(), contact__owner=owner, contact__email="")
-    locked, config = reads.lock_ticket(ticket.pk)
+    locked, config = reads.lock_ticket(ticket.pk, generic_plans=False)
     assert locked.contact_owner_id == owner.pk
     assert config == reads.config_row(ticket.channel_id)
     assert config.kind == ticket.channel.kind
-    locked, _ = reads.lock_ticket(anonymous.pk)
+    locked, _ = reads.lock_ticket(anonymous.pk, generic_plans=True)
     assert locked.contact_owner_id is None
     assert (locked.pk, locked.subject, locked.version) == (
         anonymous.pk,
         anonymous.subject,
         anonymous.version,
     )
-    assert reads.lock_ticket(anonymous.pk + 10_000) is None
-    assert reads.lock_ticket(TicketFactory(channel=None).pk)[1] is None
+    assert reads.lock_ticket(anonymous.pk + 10_000, generic_plans=False) is None
+    assert reads.lock_ticket(TicketFactory(channel=None).pk, generic_plans=False)[1] is None
