@@ -329,9 +329,7 @@ def _fill(recipe: list, user: User) -> list:
     ]
 
 
-def queue_counts_sql(
-    *, user: User, cap: int | tuple[int, ...] | None = None
-) -> tuple[str, list]:
+def queue_counts_sql(*, user: User, cap: int | tuple[int, ...] | None = None) -> tuple[str, list]:
     """One SELECT of every queue's capped count, one scalar subquery per queue; `cap` is
     one for all (COUNT_CAP unless told) or one per queue (`menu_caps`)."""
     cap = _caps(cap)
