@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 
 from helpdesk.access import has_ticket_access, tickets_visible_to
 from helpdesk.models import TeamMembership, Ticket, User
+from helpdesk.search import Found
 from helpdesk.search import search as search_tickets
 
 OPEN = Ticket.OPEN
@@ -212,7 +213,7 @@ def ticket_number(text: str) -> int | None:
     return None
 
 
-def search(queryset: QuerySet[Ticket], text: str) -> QuerySet[Ticket]:
+def search(queryset: QuerySet[Ticket], text: str) -> Found:
     """The tickets of `queryset` the search box's `text` finds: subject, contact name or
     email containing it, or a message containing its words (`helpdesk.search`)."""
     return search_tickets(queryset, text)

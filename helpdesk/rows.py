@@ -10,6 +10,9 @@ With `conflict="field"`, a row whose `field` value already exists is left as it 
 id is returned instead (`INSERT … ON CONFLICT (field) DO UPDATE SET field = EXCLUDED.field
 RETURNING id`: the update touches nothing but makes the existing row's id come back).
 PostgreSQL and SQLite (3.35+) both run the statement.
+
+`id_array(ids)` is the other half of those hot paths' statements: ids as one PostgreSQL array
+literal, passed as a single parameter and cast in the statement (`= ANY(%s::bigint[])`).
 """
 
 import functools
@@ -49,3 +52,10 @@ def insert(row: Model, *, conflict: str | None = None) -> int:
         row.pk = pk
         row._state.adding, row._state.db = False, using
     return pk
+
+
+def id_array(ids) -> str:
+    """Ids as a PostgreSQL array literal, cast with `::bigint[]` in the statement: one string
+    parameter instead of a list psycopg would adapt element by element, or an `IN (…)` of as
+    many placeholders that Django compiles and PostgreSQL parses anew each time."""
+    return "{" + ",".join(map(str, map(int, ids))) + "}"

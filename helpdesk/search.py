@@ -6,29 +6,32 @@ On PostgreSQL every part is answered by an index (migration 0011):
 - subject: `UPPER(subject) LIKE UPPER('%text%')` (what `icontains` compiles to) by the
   trigram index `ticket_subject_trgm_idx`;
 - contact: the matching contacts are found by the trigram indexes on `UPPER(name)` and
-  `UPPER(email)`, and their tickets by the ticket's contact index —
-  `contact_id = ANY(ARRAY(SELECT …))`, which, unlike an OR across a join, PostgreSQL can
-  serve from an index;
+  `UPPER(email)`, and their tickets by the ticket's contact index — `contact_id = ANY(…)`,
+  which, unlike an OR across a join, PostgreSQL can serve from an index;
 - message body: `to_tsvector(<config>, body) @@ plainto_tsquery(<config>, text)` by one
   full-text index per configuration (english for tickets in English, norwegian for
   Norwegian, simple for any other or unknown language), the ticket ids again as
-  `id = ANY(ARRAY(SELECT …))`.
+  `id = ANY(…)`.
 
-So the three parts combine into one BitmapOr of index scans, then the queue's own filter;
-for a common word the planner instead walks the queue's own index in the page's order and
-keeps the matching rows (a page needs 25 of them).
+The matching contacts and messages are read first, in one statement (`matches`), and their
+ids passed to the tickets' statements as arrays: a page counts its tickets and reads its
+rows in two statements, and each used to find the same contacts and messages again (a
+full-text index is read whole, whatever the limit: ≈ 17 ms for a word in one message in six
+at a million tickets). The three parts then combine into one BitmapOr of index scans, then
+the queue's own filter; for a common word the planner instead walks the queue's own index
+in the page's order and keeps the matching rows (a page needs 25 of them).
 
 The contacts (`CONTACT_LIMIT`), and the messages per configuration (`MESSAGE_LIMIT`), that
 count are each the first 1,000 found, in storage order (so roughly the oldest): a text in a
 hundred thousand messages costs about what one in a thousand does. The tickets of a text
 that common are then found only in part, and their count is that part's — the subject
-matches stay complete; narrow such a search with a second word. Why a limit, and why that
-size: each match costs a heap read to find its ticket and an index probe among the tickets,
-and the ticket rows found are rechecked row by row against the whole condition (the
-language test makes it more than the index conditions), where `= ANY` of a non-constant
-array is a linear search — so the work grows with the square of the limit. At a million
-tickets (`bench_queues`, 128 MB shared_buffers): a surname shared by 4,900 contacts takes
-~45 ms with the limit at 1,000, ~100 ms at 2,500, ~300–450 ms at 5,000.
+matches stay complete; `Found.partial` says so, and the queue page asks for a second word.
+Why a limit, and why that size: each match costs a heap read to find its ticket and an
+index probe among the tickets, and the ticket rows found are rechecked row by row against
+the whole condition (the language test makes it more than the index conditions), where
+`= ANY` of an array is a linear search — so the work grows with the square of the limit. At
+a million tickets (`bench_queues`, 128 MB shared_buffers): a surname shared by 4,900
+contacts takes ~45 ms with the limit at 1,000, ~100 ms at 2,500, ~300–450 ms at 5,000.
 
 On any other database (SQLite for `make run`) the same question is asked without indexes:
 `icontains` across the contact join, and each word of the text as a whole word of a
@@ -37,11 +40,13 @@ message (a regular expression) — the same tickets, save that there is no stemm
 """
 
 import re
+from dataclasses import dataclass
 
 from django.db import connections
-from django.db.models import BooleanField, Exists, F, Func, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import BooleanField, Exists, F, Func, OuterRef, Q, QuerySet, Value
 
 from helpdesk.models import Contact, Message, Ticket
+from helpdesk.rows import id_array
 
 # Contacts, and messages per text-search configuration, considered per search (see above):
 # bounded work whatever the text.
@@ -91,17 +96,21 @@ def _language_of(config: str, field: str = "language") -> Q:
     return ~known
 
 
-class InArray(Func):
-    """`column = ANY(ARRAY(subquery))` (PostgreSQL): an index condition on `column`, where
-    `column IN (subquery)` under an OR is a filter evaluated row by row."""
+class AnyOf(Func):
+    """`column = ANY(%s::bigint[])` (PostgreSQL), the ids one array parameter: an index
+    condition on `column`, where an IN across a join under an OR is a filter evaluated row
+    by row, and `IN (…)` of a thousand placeholders is compiled and parsed anew each time."""
 
     output_field = BooleanField()
 
+    def __init__(self, column: str, ids: list[int]):
+        self.ids = ids
+        super().__init__(F(column))
+
     def as_sql(self, compiler, connection, **extra_context):
-        column, subquery = self.get_source_expressions()
+        (column,) = self.get_source_expressions()
         column_sql, column_params = compiler.compile(column)
-        subquery_sql, subquery_params = compiler.compile(subquery)
-        return f"{column_sql} = ANY(ARRAY{subquery_sql})", (*column_params, *subquery_params)
+        return f"{column_sql} = ANY(%s::bigint[])", (*column_params, id_array(self.ids))
 
 
 class BodyMatches(Func):
@@ -130,17 +139,54 @@ def _contacts(text: str) -> QuerySet[Contact]:
     return Contact.objects.filter(Q(name__icontains=text) | Q(email__icontains=text))
 
 
-def postgres_match(text: str) -> Q:
-    """The search as a filter of tickets, every part served by an index (see above)."""
-    contacts = _contacts(text).order_by().values("pk")[:CONTACT_LIMIT]
-    match = Q(subject__icontains=text) | Q(InArray(F("contact_id"), Subquery(contacts)))
+@dataclass(frozen=True)
+class Matches:
+    """The contacts, and per configuration the tickets of the messages, a text matches —
+    at most CONTACT_LIMIT and MESSAGE_LIMIT of them — and whether more matched."""
+
+    contact_ids: list[int]
+    ticket_ids: dict[str, list[int]]
+    partial: bool
+
+
+def matches_sql(text: str) -> tuple[str, list]:
+    """One statement: an array of the matching contacts' ids, then one of the matching
+    messages' ticket ids per configuration, each one past its limit (to tell `partial`)."""
+    parts = [_contacts(text).order_by().values("pk")[: CONTACT_LIMIT + 1]]
     for config in CONFIGS:
-        messages = (
+        parts.append(
             Message.objects.filter(BodyMatches(config, text))
             .order_by()
-            .values("ticket_id")[:MESSAGE_LIMIT]
+            .values("ticket_id")[: MESSAGE_LIMIT + 1]
         )
-        match |= _language_of(config) & Q(InArray(F("pk"), Subquery(messages)))
+    compiled = [part.query.sql_with_params() for part in parts]
+    sql = "SELECT " + ", ".join(f"ARRAY({part_sql})" for part_sql, _ in compiled)
+    return sql, [param for _, params in compiled for param in params]
+
+
+def matches(text: str, using: str) -> Matches:
+    sql, params = matches_sql(text)
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
+        contact_ids, *per_config = cursor.fetchone()
+    return Matches(
+        contact_ids=contact_ids[:CONTACT_LIMIT],
+        ticket_ids={
+            config: ids[:MESSAGE_LIMIT] for config, ids in zip(CONFIGS, per_config, strict=True)
+        },
+        partial=len(contact_ids) > CONTACT_LIMIT
+        or any(len(ids) > MESSAGE_LIMIT for ids in per_config),
+    )
+
+
+def postgres_match(text: str, found: Matches) -> Q:
+    """The search as a filter of tickets, every part served by an index (see above)."""
+    match = Q(subject__icontains=text)
+    if found.contact_ids:
+        match |= Q(AnyOf("contact_id", found.contact_ids))
+    for config, ids in found.ticket_ids.items():
+        if ids:
+            match |= _language_of(config) & Q(AnyOf("pk", ids))
     return match
 
 
@@ -166,11 +212,22 @@ def portable_match(text: str) -> Q:
     return match
 
 
-def search(queryset: QuerySet[Ticket], text: str) -> QuerySet[Ticket]:
-    """The tickets of `queryset` the search box's `text` finds (see the module docstring)."""
+@dataclass(frozen=True)
+class Found:
+    """A search's tickets, and whether they may be only part of what the text matches
+    (more contacts or messages matched than were considered: see above)."""
+
+    tickets: QuerySet[Ticket]
+    partial: bool = False
+
+
+def search(queryset: QuerySet[Ticket], text: str) -> Found:
+    """The tickets of `queryset` the search box's `text` finds (see the module docstring):
+    on PostgreSQL one statement reads the matching contacts and messages first."""
     text = text.strip()
     if not text:
-        return queryset
+        return Found(queryset)
     if connections[queryset.db].vendor == "postgresql":
-        return queryset.filter(postgres_match(text))
-    return queryset.filter(portable_match(text))
+        found = matches(text, queryset.db)
+        return Found(queryset.filter(postgres_match(text, found)), found.partial)
+    return Found(queryset.filter(portable_match(text)))

@@ -44,6 +44,7 @@ from helpdesk.models import (
     User,
     WorkingHours,
 )
+from helpdesk.rows import id_array
 from helpdesk.selectors import ticket_access_sql
 from routing.models import CapacityLimit, RoundRobinTurn
 
@@ -300,12 +301,6 @@ NO_SKILLS: frozenset[int] = frozenset()
 
 def _hours(rows) -> tuple[Hours, ...]:
     return tuple(Hours(d, time.fromisoformat(s), time.fromisoformat(e)) for d, s, e in rows)
-
-
-def id_array(ids) -> str:
-    """Ids as a PostgreSQL array literal, cast with `::bigint[]` in the statement: one string
-    parameter instead of a list psycopg would adapt element by element."""
-    return "{" + ",".join(map(str, map(int, ids))) + "}"
 
 
 # The first key of routing's advisory locks ("rout"); the second is the ticket type's hash.

@@ -70,8 +70,10 @@ def queue_view(request, slug: str):
         tickets = tickets.filter(priority=values["priority"])
     if "status" in values and not queue.closed:
         tickets = tickets.filter(status=values["status"])
+    partial = False
     if "q" in values:
-        tickets = search(tickets, values["q"])
+        found = search(tickets, values["q"])
+        tickets, partial = found.tickets, found.partial
     filtered = any(name in values for name in QueueFilterForm.FILTERS)
 
     known = None if filtered else next(i.count for i in nav if i.active)
@@ -96,6 +98,7 @@ def queue_view(request, slug: str):
         "total_label": count_label(paginator.raw_count, paginator.cap),
         "capped": paginator.capped,
         "cap": paginator.cap,
+        "partial": partial,
         "per_page_choices": PER_PAGE_CHOICES,
     }
     return render(request, "helpdesk/queue.html", context)

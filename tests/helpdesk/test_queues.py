@@ -202,7 +202,7 @@ def test_search_matches_subject_contact_name_and_email(agent):
     by_name = TicketFactory(contact__name="Kim Printer")
     by_email = TicketFactory(contact__email="printer@acme.example")
     TicketFactory(subject="Something else")
-    found = ids(queues.search(queues.all_open_tickets(user=agent), "PRINTER"))
+    found = ids(queues.search(queues.all_open_tickets(user=agent), "PRINTER").tickets)
     assert found == {by_subject.pk, by_name.pk, by_email.pk}
 
 

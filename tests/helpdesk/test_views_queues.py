@@ -4,6 +4,7 @@ pagination, empty states, access — and a fixed number of queries whatever the 
 from urllib.parse import urlencode
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -167,7 +168,10 @@ def test_closed_page_costs_the_same_queries_for_5_and_50_rows(
 
 def test_filtered_page_adds_exactly_one_count(agent_client, support, django_assert_max_num_queries):
     _fill(50, support)
-    with django_assert_max_num_queries(10):
+    # a queue page's 9 and the filtered count; a search on PostgreSQL reads its matching
+    # contacts and messages first (`helpdesk.search.matches`)
+    searched = 11 if connection.vendor == "postgresql" else 10
+    with django_assert_max_num_queries(searched):
         response = agent_client.get(queue_url("open", q="subject", priority=2, per_page=50))
     assert response.status_code == 200
     assert response.context["tickets"]
