@@ -204,3 +204,23 @@ def test_forbidden_and_missing_pages(page, live_server, outsider, agent, screens
     response = page.goto("/tickets/999999/")
     assert response.status == 404
     screenshot("404")
+
+
+@pytest.mark.postgres
+def test_a_search_of_a_very_common_text_says_some_tickets_may_be_missing(
+    login_page, screenshot, agent, monkeypatch
+):
+    """More matching messages than the search reads (here 2, `MESSAGE_LIMIT`): the page
+    shows what it found, says some tickets may be missing and asks for a second word."""
+    from helpdesk import search
+
+    for n in range(4):
+        ticket = TicketFactory(subject=f"Printer problem {n}", language="en")
+        MessageFactory(ticket=ticket, body="The toner is low again")
+    monkeypatch.setattr(search, "MESSAGE_LIMIT", 2)
+    page = login_page(agent, "/queues/open/?q=toner")
+    notice = page.locator("[data-partial]")
+    notice.wait_for()
+    assert "some tickets may be missing" in notice.inner_text()
+    assert page.locator("[data-hd-rows] tbody tr").count() == 2
+    screenshot("queue-search-partial", full_page=False)
