@@ -26,6 +26,7 @@ from helpdesk import queues
 from helpdesk.management.commands._bench_tickets import bench_agent, build_tickets
 from helpdesk.management.commands._bench_tickets import seated_agents as seated_agents_of
 from helpdesk.models import Seat, Ticket, User
+from helpdesk.search import matches_sql
 
 __all__ = ["Command", "bench_agent", "build_tickets"]
 
@@ -184,9 +185,16 @@ class Command(BaseCommand):
             )
 
     def _search_plans(self, agent: User, per_page: int) -> None:
-        self.stdout.write("\nPostgreSQL plans (EXPLAIN ANALYZE) of each search's count and page:")
+        self.stdout.write(
+            "\nPostgreSQL plans (EXPLAIN ANALYZE) of each search's matches, count and page:"
+        )
         for slug, text in SEARCHES:
             queue = queues.QUEUES[slug]
+            sql, params = matches_sql(text)
+            self.stdout.write(f"\n== {queue.label}, q={text}: matching contacts and messages ==")
+            with connection.cursor() as cursor:
+                cursor.execute(f"EXPLAIN ANALYZE {sql}", params)
+                self.stdout.write("\n".join(line for (line,) in cursor.fetchall()))
             tickets = queues.search(queue.tickets(user=agent), text).tickets
             sql, params = queues.capped_count_sql(tickets, queues.SEARCH_COUNT_CAP)
             self.stdout.write(f"\n== {queue.label}, q={text}: count ==")
