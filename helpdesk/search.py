@@ -97,9 +97,13 @@ def _language_of(config: str, field: str = "language") -> Q:
 
 
 class AnyOf(Func):
-    """`column = ANY(%s::bigint[])` (PostgreSQL), the ids one array parameter: an index
-    condition on `column`, where an IN across a join under an OR is a filter evaluated row
-    by row, and `IN (…)` of a thousand placeholders is compiled and parsed anew each time."""
+    """`column = ANY(ARRAY(SELECT unnest(%s::bigint[])))` (PostgreSQL), the ids one array
+    parameter: an index condition on `column`, where an IN across a join under an OR is a
+    filter evaluated row by row, and `IN (…)` of a thousand placeholders is compiled and
+    parsed anew each time. The array is behind a subselect so that the planner estimates it
+    as it would a subquery's result rather than from its values: seeing a thousand contact
+    ids, it chose to scan the queue in order until 1,001 tickets matched — 640,000 rows and
+    180 ms at a million tickets — where the index scans take a few milliseconds."""
 
     output_field = BooleanField()
 
@@ -110,7 +114,8 @@ class AnyOf(Func):
     def as_sql(self, compiler, connection, **extra_context):
         (column,) = self.get_source_expressions()
         column_sql, column_params = compiler.compile(column)
-        return f"{column_sql} = ANY(%s::bigint[])", (*column_params, id_array(self.ids))
+        sql = f"{column_sql} = ANY(ARRAY(SELECT unnest(%s::bigint[])))"
+        return sql, (*column_params, id_array(self.ids))
 
 
 class BodyMatches(Func):
