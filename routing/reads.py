@@ -73,7 +73,7 @@ def lock_ticket(ticket_id: int, *, generic_plans: bool) -> tuple[Ticket, "Config
     owner_id, *identity = row[n:m]
     contact = Contact(**dict(zip(CONTACT_COLUMNS[1:], (v or "" for v in identity), strict=True)))
     ticket.contact_owner_id = owner_id if owner_id is not None and contact.is_identified else None
-    return ticket, _config_from(row[m:-1])  # the last column: the plans' setting
+    return ticket, _config_from(row[m:-1])  # the last column: the plans' setting, or NULL
 
 
 @functools.cache
@@ -89,10 +89,9 @@ def _lock_ticket_sql(generic_plans: bool) -> str:
     columns = ", ".join(f"t.{connection.ops.quote_name(c)}" for c in TICKET_COLUMNS)
     contact = ", ".join(f"c.{c}" for c in CONTACT_COLUMNS)
     config_columns, config_joins = _config_sql("t.channel_id")
-    plans = "'force_generic_plan'" if generic_plans else "current_setting('plan_cache_mode')"
+    plans = "set_config('plan_cache_mode', 'force_generic_plan', true)" if generic_plans else "NULL"
     return (
-        f"SELECT {columns}, {contact}, {config_columns}, "
-        f"set_config('plan_cache_mode', {plans}, true) "
+        f"SELECT {columns}, {contact}, {config_columns}, {plans} "
         f"FROM {_table(Ticket)} t "
         f"LEFT JOIN {_table(Contact)} c ON c.id = t.contact_id {config_joins} "
         "WHERE t.id = %s FOR NO KEY UPDATE OF t"
