@@ -81,6 +81,9 @@ def project_tasks() -> set[str]:
     return {name for name in celery_app.tasks if name.split(".")[0] in APPS}
 
 
+# Importing the tasks modules runs Celery's Django fixup, whose model checks may probe the
+# database (SQLite's JSON support, when no test before has): allow it.
+@pytest.mark.django_db
 def test_every_task_of_the_project_has_its_queue():
     assert project_tasks() == set(EXPECTED)
     assert {name: queue_of(name) for name in EXPECTED} == EXPECTED

@@ -362,11 +362,12 @@ def _bulk_agents(n, team):
     return users
 
 
-# A load-balanced team rule costs 7 statements (the README's figure) — the ticket locked with
-# the channel's settings, the pool with everything the checks read, the eligible users locked,
-# their loads and turns, the claim with its assignment event, the announcement job, the
-# decision — plus, here inside the test's transaction, the savepoint and its release; round
-# robin adds taking the turn (issue 14: fixed, whatever the pool's size).
+# On PostgreSQL a load-balanced team rule costs 7 statements (the README's figure) — the
+# ticket locked with the channel's settings, the pool with everything the checks read, the
+# ticket type's lock, the loads and turns, the claim with its assignment event, the
+# announcement job, the decision — plus, here inside the test's transaction, the savepoint and
+# its release; round robin adds taking the turn (issue 14: fixed, whatever the pool's size).
+# The ORM's reader (SQLite) asks more, as many for any pool.
 QUERIES_PER_DECISION = {"load_balanced": 9, "round_robin": 10}
 
 
@@ -383,9 +384,12 @@ def test_query_count_per_decision_does_not_grow_with_agents(distribution):
         ticket.refresh_from_db()
         assert ticket.owner is not None
         counts[n] = len(ctx.captured_queries)
-    assert counts == dict.fromkeys((5, 500), QUERIES_PER_DECISION[distribution])
+    assert counts[5] == counts[500]
+    if connection.vendor == "postgresql":
+        assert counts[5] == QUERIES_PER_DECISION[distribution]
 
 
+@pytest.mark.postgres
 def test_the_ticket_types_lock_is_taken_after_the_pool_and_before_the_loads_are_counted():
     """Phase 1 locks the ticket, reads the pool with everything that does not depend on
     other decisions, then takes the ticket type's lock (no user row is locked) and only

@@ -34,7 +34,8 @@ from tests.factories import (
     WorkingHoursFactory,
 )
 
-pytestmark = pytest.mark.django_db
+# Each test compares the hand-written PostgreSQL reader with the ORM's, or reads through it.
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 MONDAY_NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
