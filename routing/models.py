@@ -69,6 +69,10 @@ class RoutingDecision(models.Model):
         help_text=gettext_lazy("When a worker took the owner's email to send it."),
     )
 
+    # What only the decision's details show (`routing.views.decision_details`): the columns
+    # that grow with the pool, left unread where a decision is only summed up.
+    DETAIL_FIELDS = ("settings_snapshot", "candidates", "excluded", "required_skills")
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [

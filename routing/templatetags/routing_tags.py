@@ -8,9 +8,14 @@ register = template.Library()
 
 @register.inclusion_tag("routing/_explanation.html")
 def routing_explanation(ticket):
-    """The ticket's latest automatic decision, explained (one query)."""
+    """The ticket's latest automatic decision: the question and its answer (one query).
+    The details — every candidate and everyone left out — load when the agent opens them
+    (`routing.views.decision_details`), so they are not read here."""
     decision = (
-        RoutingDecision.objects.filter(ticket_id=ticket.pk).select_related("owner", "team").first()
+        RoutingDecision.objects.filter(ticket_id=ticket.pk)
+        .select_related("owner", "team")
+        .defer(*RoutingDecision.DETAIL_FIELDS)
+        .first()
     )
     return {"decision": decision, "ticket": ticket}
 

@@ -3,6 +3,7 @@ of their channel goes to someone else (R11, R16); they plan an out-of-office per
 their availability page. Screenshots go to test-artifacts/screenshots/."""
 
 import pytest
+from playwright.sync_api import expect
 
 from channels_cfg.models import AssignMode
 from helpdesk import services
@@ -43,7 +44,14 @@ def test_r11_an_agent_goes_away_and_the_next_ticket_goes_to_someone_else(
     why = page.locator("#routing-decision")  # beside the owner control, folded
     for summary in why.locator("summary").all():  # the question, then the details
         summary.click()
+    # The details load as they open (htmx): wait for them, then the reason is the person's.
+    expect(why.locator("table")).to_be_visible()
     assert f"{agent}: away since" in why.inner_text()
+    screenshot("routing-decision-details", full_page=False)
+    # The same details as a page of their own (the link where JavaScript is off).
+    page.goto(why.locator("details.hd-routing-details").get_attribute("hx-get"))
+    assert f"{agent}: away since" in page.locator("main").inner_text()
+    screenshot("routing-decision-page", full_page=False)
 
 
 def test_r11_an_agent_plans_an_out_of_office_period_on_their_page(login_page, agent, screenshot):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import time_machine
 from django.template import Context, Template
+from django.urls import reverse
 
 import routing
 from channels_cfg.models import AssignMode
@@ -16,7 +17,7 @@ from routing import explanations
 from routing.eligibility import LOAD_WINDOW
 from routing.engine import route_ticket
 from routing.strategies import Candidate
-from tests.factories import AgentFactory, ChannelAutomationFactory, TicketFactory
+from tests.factories import AgentFactory, ChannelAutomationFactory, TicketFactory, UserFactory
 
 APP = Path(routing.__file__).parent
 # The modules that decide and record; the openings of the sentences they keep.
@@ -98,25 +99,78 @@ def test_nothing_to_do_names_who_was_faster_and_how(settings):
 
 
 @pytest.mark.django_db
-def test_explanation_tag_says_why_in_plain_words():
+def test_explanation_tag_says_why_in_plain_words_and_loads_the_details_when_opened(client):
+    """R1, R11: the question and its answer on the ticket page; the details — every
+    candidate and everyone left out, with the person's own reason — behind "Details of the
+    decision", loaded when opened (and a link to them without JavaScript)."""
     agent = AgentFactory(first_name="Alma", last_name="Able")
     away = AgentFactory(first_name="Ari", last_name="Away", status="away")
     channel = ChannelAutomationFactory(assign_mode=AssignMode.SPECIFIC, users=[agent, away]).channel
     ticket, _ = services.create_ticket(subject="Hi", body="Hello", channel=channel)
-    route_ticket(ticket_id=ticket.pk)
+    decision = route_ticket(ticket_id=ticket.pk)
     html = Template("{% load routing_tags %}{% routing_explanation ticket %}").render(
         Context({"ticket": ticket})
     )
     assert "Why was this assigned to Alma Able?" in html
     assert "Assigned to Alma Able by load balancing" in html
-    assert "Ari Away: away, set by hand" in html  # the person's own detail (R11)
-    assert "Eligible (1)" in html and "Left out (1)" in html
-    assert '<tr class="table-success"><td>Alma Able</td><td class="text-end">0</td></tr>' in html
+    url = reverse("routing:decision", args=[decision.pk])
+    assert f'hx-get="{url}"' in html and f'href="{url}"' in html
+    assert "Ari Away" not in html and "Eligible (" not in html  # not on the page itself
+
+    client.force_login(agent)
+    details = client.get(url, HTTP_HX_REQUEST="true")
+    assert details.status_code == 200
+    part = details.content.decode()
+    assert "<html" not in part  # the part the page swaps in
+    assert "Ari Away: away, set by hand" in part  # the person's own detail (R11)
+    assert "Eligible (1)" in part and "Left out (1)" in part
+    assert '<tr class="table-success"><td>Alma Able</td><td class="text-end">0</td></tr>' in part
+    page = client.get(url).content.decode()  # without JavaScript: a page of its own
+    assert "<html" in page and "Ari Away: away, set by hand" in page
+    assert "Assigned to Alma Able by load balancing" in page
     untouched = TicketFactory()
     empty = Template("{% load routing_tags %}{% routing_explanation ticket %}").render(
         Context({"ticket": untouched})
     )
     assert empty.strip() == ""
+
+
+@pytest.mark.django_db
+def test_a_decisions_details_need_ticket_access(client):
+    """Only someone who may see the ticket sees its decision (404 for a missing decision,
+    403 without ticket access), and only by GET."""
+    agent = AgentFactory()
+    channel = ChannelAutomationFactory(assign_mode=AssignMode.SPECIFIC, users=[agent]).channel
+    ticket, _ = services.create_ticket(subject="Hi", body="Hello", channel=channel)
+    decision = route_ticket(ticket_id=ticket.pk)
+    url = reverse("routing:decision", args=[decision.pk])
+    assert client.get(url).status_code == 302  # to the sign-in page
+    client.force_login(UserFactory())  # signed in, without ticket access
+    assert client.get(url).status_code == 403
+    client.force_login(agent)
+    assert client.get(reverse("routing:decision", args=[decision.pk + 1])).status_code == 404
+    assert client.post(url).status_code == 405
+
+
+@pytest.mark.django_db
+def test_the_ticket_page_does_not_grow_with_the_pool(client):
+    """Issue 14: a decision over many agents adds nothing to the ticket page but its
+    question and answer — the candidates are in its details only."""
+    pages = []
+    for n in (2, 40):
+        agents = AgentFactory.create_batch(n)
+        channel = ChannelAutomationFactory(assign_mode=AssignMode.SPECIFIC, users=agents).channel
+        ticket, _ = services.create_ticket(subject="Same", body="Hello", channel=channel)
+        decision = route_ticket(ticket_id=ticket.pk)
+        assert len(decision.candidate_rows) == n
+        client.force_login(agents[0])
+        html = client.get(f"/tickets/{ticket.pk}/").content.decode()
+        named = {decision.owner, agents[0]}  # the answer's name; the one signed in
+        assert all(str(a) not in html for a in agents if a not in named)
+        for person in named:
+            html = html.replace(str(person), "")
+        pages.append(len(html))
+    assert abs(pages[0] - pages[1]) < 100  # ids and the chosen name's length aside
 
 
 @pytest.mark.django_db

@@ -15,6 +15,10 @@ with the ratio; `--floor-output FILE` reads a run's printed output instead.
 With a broker (CELERY_BROKER_URL) the broker's queues are emptied before and after, and
 `--celery` also routes N more tickets through a Celery worker of W processes listening to
 the routing queue, stopped cleanly (TERM, then waited for) when done.
+
+Last, the ticket page of a ticket the run routed among the M agents, rendered 30 times
+through the test client as one of them: its size and median time, which do not grow with M
+(the decision's details load when opened, `routing.views.decision_details`).
 """
 
 import os
@@ -30,7 +34,9 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
+from django.test import Client
+from django.test.utils import CaptureQueriesContext, override_settings
+from django.urls import reverse
 from django.utils import timezone
 
 from channels_cfg.models import AssignMode, ChannelAutomation
@@ -38,6 +44,7 @@ from helpdesk.celery import app as celery_app
 from helpdesk.models import Channel, Seat, Team, TeamMembership, Ticket, User
 from helpdesk.services.groups import AGENTS
 from routing.engine import route_ticket
+from routing.models import RoutingDecision
 from routing.tasks import route_ticket_task
 
 BATCH = 2000
@@ -99,6 +106,7 @@ class Command(BaseCommand):
         if options["celery"] and not eager:
             self.run_through_celery(channel, tickets, max(counts), timeout)
         self.empty_broker()
+        self.ticket_page(channel, agents)
 
     # -----------------------------------------------------------------------------------
     # The floor
@@ -262,6 +270,35 @@ class Command(BaseCommand):
         self.check_assigned(ids)
         timings.sort()
         return n / elapsed, statistics.median(timings), _p95(timings)
+
+    def ticket_page(self, channel, agents, repeat=30):
+        """The ticket page of the run's last assigned ticket, as its owner: size and time."""
+        decision = (
+            RoutingDecision.objects.filter(
+                channel=channel, outcome=RoutingDecision.Outcome.ASSIGNED
+            )
+            .select_related("owner")
+            .first()
+        )
+        if decision is None:
+            return
+        client = Client()
+        client.force_login(decision.owner)
+        url = reverse("ticket", args=[decision.ticket_id])
+        timings = []
+        with override_settings(ALLOWED_HOSTS=["testserver"], DEBUG=False):
+            for _ in range(3):  # warm up: templates, connection
+                response = client.get(url)
+                if response.status_code != 200:
+                    raise CommandError(f"{url} answered {response.status_code}")
+            for _ in range(repeat):
+                started = time.perf_counter()
+                response = client.get(url)
+                timings.append((time.perf_counter() - started) * 1000)
+        self.stdout.write(
+            f"ticket page of a ticket routed among {agents} agents: "
+            f"{len(response.content) / 1000:.1f} KB, median {statistics.median(timings):.1f} ms"
+        )
 
     def check_assigned(self, ids):
         """Every ticket assigned once."""
