@@ -18,6 +18,7 @@ from helpdesk import access
 from helpdesk.models import Ticket, User
 from notifications.catalog import Event
 from notifications.models import Notification
+from routing.models import RoutingDecision
 from tests.factories import (
     ApiTokenFactory,
     ChannelAutomationFactory,
@@ -43,6 +44,7 @@ LOGIN = "/accounts/login/"
 class World:
     ticket: Ticket
     channel: object
+    decision: object
     notifications: dict = field(default_factory=dict)
 
     def notification_of(self, user) -> int:
@@ -59,7 +61,7 @@ class Page:
     name: str
     method: str
     rule: str
-    about: str = ""  # "ticket", "channel", "notification", "queue"
+    about: str = ""  # "ticket", "channel", "notification", "queue", "decision"
 
     def url(self, world: World, user=None) -> str:
         args = {
@@ -68,6 +70,7 @@ class Page:
             "ticket": [world.ticket.pk],
             "channel": [world.channel.pk],
             "notification": [world.notification_of(user) if user else 1],
+            "decision": [world.decision.pk],
         }[self.about]
         return reverse(self.name, args=args)
 
@@ -96,6 +99,7 @@ PAGES = [
     Page("channels_cfg:deactivate", "post", ACCOUNT_ADMIN, "channel"),
     Page("channels_cfg:activate", "post", ACCOUNT_ADMIN, "channel"),
     Page("routing:preview", "post", ACCOUNT_ADMIN, "channel"),
+    Page("routing:decision", "get", AGENT, "decision"),
     Page("notifications:defaults", "get", SUPERADMIN),
 ]
 TICKET_PAGES = [page for page in PAGES if page.about == "ticket"]
@@ -104,7 +108,11 @@ TICKET_PAGES = [page for page in PAGES if page.about == "ticket"]
 @pytest.fixture
 def world() -> World:
     channel = ChannelAutomationFactory(channel=ChannelFactory(name="Support inbox")).channel
-    return World(ticket=TicketFactory(channel=None, subject="Printer on fire"), channel=channel)
+    ticket = TicketFactory(channel=None, subject="Printer on fire")
+    decision = RoutingDecision.objects.create(
+        ticket=ticket, outcome=RoutingDecision.Outcome.SKIPPED, summary="Nothing to do."
+    )
+    return World(ticket=ticket, channel=channel, decision=decision)
 
 
 def signed_in(user) -> Client:
@@ -205,6 +213,14 @@ def test_a_ticket_the_agent_cannot_see_is_a_404_and_stays_unchanged(
     hidden_ticket.refresh_from_db()
     assert hidden_ticket.version == 1 and hidden_ticket.owner is None
     assert not hidden_ticket.messages.exists()
+
+
+def test_the_routing_decision_of_a_ticket_the_agent_cannot_see_is_a_404(agent, hidden_ticket):
+    decision = RoutingDecision.objects.create(
+        ticket=hidden_ticket, outcome=RoutingDecision.Outcome.SKIPPED, summary="Hidden."
+    )
+    url = reverse("routing:decision", args=[decision.pk])
+    assert signed_in(agent).get(url).status_code == 404
 
 
 def test_a_ticket_the_agent_cannot_see_is_not_in_the_queues(agent, world, hidden_ticket):
