@@ -16,6 +16,7 @@ Automation page back, with the values as entered and the preview filled in.
 
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from channels_cfg.forms import AutomationForm, PreviewSampleForm
 from channels_cfg.pages import (
@@ -35,9 +36,11 @@ PREVIEW_COUNT = 5
 
 @agent_required
 @require_GET
+@vary_on_headers("HX-Request")  # one URL, two answers: no cache may give the part as the page
 def decision_details(request, decision_id: int):
     """A decision's details, for an agent who may see its ticket (404 otherwise): the part
-    for the ticket page with htmx, a page of its own without JavaScript."""
+    for the ticket page with htmx, a page of its own without JavaScript. Three queries
+    whatever the number of candidates."""
     decision = get_object_or_404(
         RoutingDecision.objects.select_related("owner", "team"), pk=decision_id
     )

@@ -48,7 +48,7 @@ def test_r11_an_agent_goes_away_and_the_next_ticket_goes_to_someone_else(
     expect(why.locator("table")).to_be_visible()
     assert f"{agent}: away since" in why.inner_text()
     screenshot("routing-decision-details", full_page=False)
-    # The same details as a page of their own (the link where JavaScript is off).
+    # The same details as a page of their own: what the panel's link opens without JavaScript.
     page.goto(why.locator("details.hd-routing-details").get_attribute("hx-get"))
     assert f"{agent}: away since" in page.locator("main").inner_text()
     screenshot("routing-decision-page", full_page=False)

@@ -99,10 +99,10 @@ def test_nothing_to_do_names_who_was_faster_and_how(settings):
 
 
 @pytest.mark.django_db
-def test_explanation_tag_says_why_in_plain_words_and_loads_the_details_when_opened(client):
-    """R1, R11: the question and its answer on the ticket page; the details — every
-    candidate and everyone left out, with the person's own reason — behind "Details of the
-    decision", loaded when opened (and a link to them without JavaScript)."""
+def test_r11_the_ticket_page_says_why_and_loads_the_details_when_opened(client):
+    """The question and its answer on the ticket page; the details — every candidate and
+    everyone left out, with the person's own reason — behind "Details of the decision",
+    loaded when opened (and a link to them without JavaScript)."""
     agent = AgentFactory(first_name="Alma", last_name="Able")
     away = AgentFactory(first_name="Ari", last_name="Away", status="away")
     channel = ChannelAutomationFactory(assign_mode=AssignMode.SPECIFIC, users=[agent, away]).channel
@@ -125,6 +125,7 @@ def test_explanation_tag_says_why_in_plain_words_and_loads_the_details_when_open
     assert "Ari Away: away, set by hand" in part  # the person's own detail (R11)
     assert "Eligible (1)" in part and "Left out (1)" in part
     assert '<tr class="table-success"><td>Alma Able</td><td class="text-end">0</td></tr>' in part
+    assert "HX-Request" in details["Vary"]
     page = client.get(url).content.decode()  # without JavaScript: a page of its own
     assert "<html" in page and "Ari Away: away, set by hand" in page
     assert "Assigned to Alma Able by load balancing" in page
@@ -150,6 +151,24 @@ def test_a_decisions_details_need_ticket_access(client):
     client.force_login(agent)
     assert client.get(reverse("routing:decision", args=[decision.pk + 1])).status_code == 404
     assert client.post(url).status_code == 405
+
+
+@pytest.mark.django_db
+def test_a_decisions_details_cost_the_same_queries_for_any_pool(
+    client, django_assert_max_num_queries
+):
+    """Every candidate is listed, read from the decision's own row: 2 or 40 candidates, the
+    same queries (session, user, permissions, the decision, its ticket)."""
+    for n in (2, 40):
+        agents = AgentFactory.create_batch(n)
+        channel = ChannelAutomationFactory(assign_mode=AssignMode.SPECIFIC, users=agents).channel
+        ticket, _ = services.create_ticket(subject="Hi", body="Hello", channel=channel)
+        decision = route_ticket(ticket_id=ticket.pk)
+        client.force_login(agents[0])
+        url = reverse("routing:decision", args=[decision.pk])
+        with django_assert_max_num_queries(5):
+            part = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+        assert f"Eligible ({n})" in part and part.count("<tr") == n + 1  # the header row
 
 
 @pytest.mark.django_db

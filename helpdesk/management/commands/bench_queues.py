@@ -91,7 +91,9 @@ class Command(BaseCommand):
             f"agents ({seated} added)\n"
         )
         rows = []
-        with override_settings(ALLOWED_HOSTS=["testserver"], DEBUG=False):
+        with override_settings(
+            ALLOWED_HOSTS=["testserver"], DEBUG=False, SECURE_SSL_REDIRECT=False
+        ):
             for slug, queue in queues.QUEUES.items():
                 url = reverse("queue", args=[slug]) + f"?per_page={per_page}"
                 rows.append((queue.label, counts[slug], *self._time(client, url, repeat)))
