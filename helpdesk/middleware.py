@@ -1,10 +1,21 @@
-"""The language of a request: the signed-in user's own choice over the browser's.
+"""The helpdesk's middleware.
 
-`LocaleMiddleware` (before this one) has already activated the language the browser asks
-for; a user who chose one in personal settings (`User.language`) gets theirs instead.
+`UserLanguageMiddleware` — the language of a request: the signed-in user's own choice over
+the browser's. `LocaleMiddleware` (before it) has already activated the language the browser
+asks for; a user who chose one in personal settings (`User.language`) gets theirs instead.
+
+`SignInAgainMiddleware` — a part of a page asked for by htmx (the owner control, a reply, a
+routing decision's details) after the session ended: instead of the sign-in page swapped into
+that part, the whole page goes to the sign-in page, which brings the agent back to the page
+they were on.
 """
 
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.shortcuts import resolve_url
 from django.utils import translation
+from django_htmx.http import HttpResponseClientRedirect
 
 from helpdesk.languages import user_language
 
@@ -21,3 +32,19 @@ class UserLanguageMiddleware:
                 translation.activate(code)
                 request.LANGUAGE_CODE = code
         return self.get_response(request)
+
+
+class SignInAgainMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        htmx = getattr(request, "htmx", None)
+        if not htmx or response.status_code != 302:
+            return response
+        sign_in = resolve_url(settings.LOGIN_URL)
+        if not response["Location"].startswith(sign_in):
+            return response
+        page = htmx.current_url_abs_path or "/"
+        return HttpResponseClientRedirect(f"{sign_in}?{urlencode({'next': page})}")

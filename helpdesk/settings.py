@@ -68,6 +68,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # htmx asking for a part of a page after the session ended: the whole page signs in again
+    "helpdesk.middleware.SignInAgainMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 

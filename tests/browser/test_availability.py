@@ -3,6 +3,7 @@ of their channel goes to someone else (R11, R16); they plan an out-of-office per
 their availability page. Screenshots go to test-artifacts/screenshots/."""
 
 import pytest
+from django.contrib.sessions.models import Session
 from playwright.sync_api import expect
 
 from channels_cfg.models import AssignMode
@@ -74,3 +75,19 @@ def test_r11_an_agent_plans_an_out_of_office_period_on_their_page(login_page, ag
     agent.refresh_from_db()
     assert agent.time_zone == "Europe/Oslo"
     assert agent.availability_mode == User.AvailabilityMode.WORKING_HOURS
+
+
+def test_opening_a_decision_after_the_session_ended_signs_in_again_on_the_page(login_page, agent):
+    """The session ends while the ticket page is open; opening the decision's details
+    (htmx) takes the whole page to the sign-in page, which leads back to the ticket — not
+    a sign-in form inside the panel."""
+    channel = ChannelAutomationFactory(assign_mode=AssignMode.SPECIFIC, users=[agent]).channel
+    ticket, _ = services.create_ticket(subject="Help", body="Please", channel=channel)
+    route_ticket(ticket_id=ticket.pk)
+    page = login_page(agent, f"/tickets/{ticket.pk}/")
+    why = page.locator("#routing-decision")
+    why.locator("summary").first.click()
+    Session.objects.all().delete()  # the session ends on the server
+    why.locator("details.hd-routing-details > summary").click()
+    page.wait_for_url(f"**/accounts/login/?next=%2Ftickets%2F{ticket.pk}%2F")
+    expect(page.locator("form input[name=username]")).to_be_visible()

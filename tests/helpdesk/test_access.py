@@ -142,6 +142,35 @@ def test_r8_anonymous_visitors_are_sent_to_the_login_page(client, world, page):
     assert response["Location"] == f"{LOGIN}?next={url}"
 
 
+@pytest.mark.parametrize("page", PAGES, ids=str)
+def test_a_part_asked_for_after_the_session_ended_sends_the_whole_page_to_sign_in(
+    client, world, page
+):
+    """htmx asks for a part of a page (the owner control, a decision's details …) once the
+    session has ended: the answer is no sign-in page to swap into that part but a redirect
+    of the whole page (HX-Redirect) to the sign-in page, back to the page it was on."""
+    response = getattr(client, page.method)(
+        page.url(world),
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL=f"http://testserver/tickets/{world.ticket.pk}/?from=unassigned",
+    )
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == (
+        f"{LOGIN}?next=%2Ftickets%2F{world.ticket.pk}%2F%3Ffrom%3Dunassigned"
+    )
+    assert not response.content
+
+
+def test_a_signed_in_agents_parts_and_redirects_are_answered_as_before(agent, world):
+    client = signed_in(agent)
+    part = client.get(reverse("routing:decision", args=[world.decision.pk]), HTTP_HX_REQUEST="true")
+    assert part.status_code == 200 and "HX-Redirect" not in part
+    assert "Decided" in part.content.decode()
+    moved = client.post(reverse("notifications:read-all"), HTTP_HX_REQUEST="true")
+    assert moved.status_code == 302 and "HX-Redirect" not in moved  # not to the sign-in page
+    assert not moved["Location"].startswith(LOGIN)
+
+
 @pytest.mark.parametrize("role", PASSES)
 @pytest.mark.parametrize("page", PAGES, ids=str)
 def test_r6_r8_r26_each_page_lets_in_exactly_the_users_its_rule_allows(request, world, page, role):
