@@ -10,6 +10,7 @@ from channels_cfg.models import AssignMode
 from helpdesk import services
 from helpdesk.models import Channel, OutOfOffice, User
 from routing.engine import route_ticket
+from tests.browser.conftest import session_cookie_for
 from tests.factories import ChannelAutomationFactory, ChannelFactory
 
 pytestmark = pytest.mark.browser
@@ -91,3 +92,24 @@ def test_opening_a_decision_after_the_session_ended_signs_in_again_on_the_page(l
     why.locator("details.hd-routing-details > summary").click()
     page.wait_for_url(f"**/accounts/login/?next=%2Ftickets%2F{ticket.pk}%2F")
     expect(page.locator("form input[name=username]")).to_be_visible()
+
+
+def test_without_javascript_the_decisions_details_open_as_a_page(
+    page_without_js, live_server, agent, other_agent
+):
+    """JavaScript off: the folded details hold a link to them, which opens them as a page."""
+    channel = ChannelAutomationFactory(
+        assign_mode=AssignMode.SPECIFIC, users=[agent, other_agent]
+    ).channel
+    ticket, _ = services.create_ticket(subject="Help", body="Please", channel=channel)
+    decision = route_ticket(ticket_id=ticket.pk)
+    page = page_without_js
+    page.context.add_cookies([session_cookie_for(agent, live_server)])
+    page.goto(f"/tickets/{ticket.pk}/")
+    why = page.locator("#routing-decision")
+    why.locator("summary").first.click()
+    why.locator("details.hd-routing-details > summary").click()
+    why.get_by_role("link", name="Show the settings, the candidates and who was left out").click()
+    page.wait_for_url(f"**/routing/decisions/{decision.pk}/")
+    main = page.locator("main").inner_text()
+    assert "Routing decision" in main and f"Eligible ({len(decision.candidate_rows)})" in main

@@ -77,7 +77,8 @@ def test_r3_type_pick_with_the_keyboard_and_assign(
     assert page.evaluate("window.__noReload") is True
     assert Ticket.objects.get(pk=ticket.pk).owner == other_agent
     # The control htmx swapped in is a combobox too, and now offers Unassign.
-    assert page.get_attribute("#owner-input", "role") == "combobox"
+    # (its script marks it up on htmx:load, which may come after the notice: wait for it)
+    expect(page.locator("#owner-input")).to_have_attribute("role", "combobox")
     assert page.locator("[data-unassign]").is_visible()
     assert page.console_errors == [], page.console_errors
 
