@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from channels_cfg.models import AssignMode
+from helpdesk.benchmarks import percentile
 from helpdesk.models import AssignmentEvent, Job, Ticket
 from notifications.models import Delivery, Notification
 from routing.models import RoutingDecision
@@ -187,7 +188,7 @@ def test_nothing_lost_nothing_doubled_through_a_killed_worker_and_a_redis_restar
         f"\nsoak: {TICKETS} tickets from {CLIENTS} clients, 2 workers (1 SIGKILLed), "
         f"Redis killed and restarted empty\n"
         f"  API: 0 errors; median {statistics.median(latencies) * 1000:.0f} ms, "
-        f"p95 {_p95(latencies) * 1000:.0f} ms; during the outage median "
+        f"p95 {percentile(latencies, 0.95) * 1000:.0f} ms; during the outage median "
         f"{statistics.median(outage) * 1000:.0f} ms ({len(outage)} requests)\n"
         f"  routed once: {TICKETS}/{TICKETS}; in-app notifications {TICKETS}; emails "
         f"{len(set(message_ids))} distinct, {duplicates} second copies\n"
@@ -197,11 +198,6 @@ def test_nothing_lost_nothing_doubled_through_a_killed_worker_and_a_redis_restar
         f"  everything settled {settled_after:.1f} s after Redis was back "
         f"(bound {BOUND_SECONDS} s; sweeps every {SWEEP_ENV['SWEEP_SECONDS']} s)"
     )
-
-
-def _p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
 
 
 def _state(ids, smtp_server) -> str:

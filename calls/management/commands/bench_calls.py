@@ -39,6 +39,7 @@ from django.urls import reverse
 from calls.intake import sign
 from calls.models import CallSettings
 from channels_cfg.models import AssignMode, ChannelAutomation
+from helpdesk.benchmarks import percentile
 from helpdesk.channel_kinds import POLICIES
 from helpdesk.models import Channel, Seat, User
 from helpdesk.services.groups import AGENTS
@@ -49,11 +50,6 @@ TOKEN = "bench-calls-token"
 class QuietHandler(WSGIRequestHandler):
     def log_message(self, format, *args):
         pass
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 class Command(BaseCommand):

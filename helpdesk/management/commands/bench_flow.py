@@ -51,6 +51,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils import timezone
 
+from helpdesk.benchmarks import percentile
 from helpdesk.celery import app as celery_app
 from helpdesk.channel_kinds import AssignMode
 from helpdesk.loopback import Part, free_port
@@ -68,13 +69,6 @@ POLL_SECONDS = 0.25
 API_USERNAME = "bench-flow-api"
 ASSIGNED_TO_ME = "assigned_to_me"  # notifications.catalog.Event.ASSIGNED_TO_ME
 IN_APP = "in_app"  # notifications.catalog.Medium.IN_APP
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
 
 
 def worker_groups(spec: str, concurrency: int, queues: list[str]) -> list[tuple[str, int]]:

@@ -19,22 +19,16 @@ import time
 from django.core.management.base import BaseCommand
 from django.db import connection
 from django.test import Client
-from django.test.utils import override_settings
 from django.urls import reverse
 
 from helpdesk import queues
+from helpdesk.benchmarks import percentile, time_page
 from helpdesk.management.commands._bench_tickets import bench_agent, build_tickets
 from helpdesk.management.commands._bench_tickets import seated_agents as seated_agents_of
 from helpdesk.models import Seat, Ticket, User
 from helpdesk.search import matches_sql
 
 __all__ = ["Command", "bench_agent", "build_tickets"]
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
-    return ordered[index]
 
 
 # (queue, text): a contact's address in part, a word of one subject in eight, a surname of
@@ -91,26 +85,21 @@ class Command(BaseCommand):
             f"agents ({seated} added)\n"
         )
         rows = []
-        with override_settings(
-            ALLOWED_HOSTS=["testserver"], DEBUG=False, SECURE_SSL_REDIRECT=False
-        ):
-            for slug, queue in queues.QUEUES.items():
-                url = reverse("queue", args=[slug]) + f"?per_page={per_page}"
-                rows.append((queue.label, counts[slug], *self._time(client, url, repeat)))
-            ticket = queues.all_open_tickets(user=agent).order_by("-created_at").first()
-            if ticket is not None:
-                url = reverse("ticket", args=[ticket.pk])
-                rows.append(("Ticket page", None, *self._time(client, url, repeat)))
-            for slug, text in SEARCHES:
-                queue = queues.QUEUES[slug]
-                cap = queues.SEARCH_COUNT_CAP
-                found = queues.capped_count(
-                    queues.search(queue.tickets(user=agent), text).tickets, cap
-                )
-                shown = f"{cap}+" if found > cap else found
-                url = reverse("queue", args=[slug]) + f"?per_page={per_page}&q={text}"
-                label = f"{queue.label}, q={text}"
-                rows.append((label, shown, *self._time(client, url, repeat)))
+        for slug, queue in queues.QUEUES.items():
+            url = reverse("queue", args=[slug]) + f"?per_page={per_page}"
+            rows.append((queue.label, counts[slug], *self._time(client, url, repeat)))
+        ticket = queues.all_open_tickets(user=agent).order_by("-created_at").first()
+        if ticket is not None:
+            url = reverse("ticket", args=[ticket.pk])
+            rows.append(("Ticket page", None, *self._time(client, url, repeat)))
+        for slug, text in SEARCHES:
+            queue = queues.QUEUES[slug]
+            cap = queues.SEARCH_COUNT_CAP
+            found = queues.capped_count(queues.search(queue.tickets(user=agent), text).tickets, cap)
+            shown = f"{cap}+" if found > cap else found
+            url = reverse("queue", args=[slug]) + f"?per_page={per_page}&q={text}"
+            label = f"{queue.label}, q={text}"
+            rows.append((label, shown, *self._time(client, url, repeat)))
         header = f"{'page':<30}{'tickets':>9}{'median ms':>11}{'p95 ms':>9}{'queries':>9}"
         self.stdout.write(header)
         self.stdout.write("-" * len(header))
@@ -123,23 +112,8 @@ class Command(BaseCommand):
             self._search_plans(agent, per_page)
 
     def _time(self, client: Client, url: str, repeat: int) -> tuple[float, float, int]:
-        for _ in range(3):  # warm up: templates, connection, caches
-            response = client.get(url)
-            assert response.status_code == 200, (url, response.status_code)
-        queries = []
-
-        def count(execute, sql, params, many, context):
-            queries.append(sql)
-            return execute(sql, params, many, context)
-
-        with connection.execute_wrapper(count):
-            client.get(url)
-        timings = []
-        for _ in range(repeat):
-            begin = time.perf_counter()
-            client.get(url)
-            timings.append((time.perf_counter() - begin) * 1000)
-        return statistics.median(timings), _percentile(timings, 0.95), len(queries)
+        timed = time_page(client, url, repeat)
+        return timed.median, timed.p95, timed.queries
 
     def _plans(self, agent: User, per_page: int) -> None:
         self.stdout.write("\nPostgreSQL plans (EXPLAIN ANALYZE) of each queue's page query:")
@@ -183,7 +157,7 @@ class Command(BaseCommand):
             label = f"{queue.label}, q={text}"
             self.stdout.write(
                 f"{label:<30}{statistics.median(found):>9.1f}{statistics.median(counts):>9.1f}"
-                f"{statistics.median(pages):>9.1f}{_percentile(every, 0.95):>9.1f}"
+                f"{statistics.median(pages):>9.1f}{percentile(every, 0.95):>9.1f}"
             )
 
     def _search_plans(self, agent: User, per_page: int) -> None:

@@ -37,6 +37,7 @@ from django.db import connection, connections
 from django.test.utils import override_settings
 
 from helpdesk import jobs
+from helpdesk.benchmarks import percentile
 from helpdesk.models import Channel, InboundEvent, Message, Ticket
 from helpdesk.services.intake import process_inbound
 from livechat import realtime
@@ -72,11 +73,6 @@ class _QuietHandler(WSGIRequestHandler):
 
 def _nothing(*args, **kwargs):
     return True
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 @contextmanager
@@ -189,7 +185,7 @@ class Command(BaseCommand):
             f"intake: {len(times)} POSTs ({messages} messages, {len(times) - messages} retried) "
             f"from {len(threads)} clients in {elapsed:.1f} s: {len(times) / elapsed:.0f} "
             f"requests/s; ms per POST median {statistics.median(times) * 1000:.1f}, "
-            f"p95 {_percentile(times, 0.95) * 1000:.1f}"
+            f"p95 {percentile(times, 0.95) * 1000:.1f}"
         )
 
     # --- 2. processing --------------------------------------------------------------------
@@ -264,7 +260,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"real time: {len(delays)} long polls woken; message processed and committed → "
             f"poll answered, ms median {statistics.median(delays) * 1000:.1f}, "
-            f"p95 {_percentile(delays, 0.95) * 1000:.1f}"
+            f"p95 {percentile(delays, 0.95) * 1000:.1f}"
         )
 
     def _one_wake(self, base, channel, token, n) -> float:

@@ -9,8 +9,11 @@ it (publishing the announcement job to the broker) — median and p95, and the s
 decision. Query logging is off (as with DEBUG off), whatever the settings say.
 
 `--floor SCRIPT` runs the hand-written-SQL floor (`routing_floor.py DSN --tickets --agents
---workers`) against the same PostgreSQL server first and prints its figures beside these
-with the ratio; `--floor-output FILE` reads a run's printed output instead.
+--workers`) against the same PostgreSQL server just before and prints its figures beside
+these with the ratio; `--floor-output FILE` reads a run's printed output instead. With
+`--rounds K` the floor and the engine run in turn K times and the median of the K ratios is
+printed last: this machine's speed drifts by a third from one quarter of an hour to the
+next, and a ratio of two runs minutes apart drifts with it.
 
 With a broker (CELERY_BROKER_URL) the broker's queues are emptied before and after, and
 `--celery` also routes N more tickets through a Celery worker of W processes listening to
@@ -28,6 +31,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import defaultdict
 from pathlib import Path
 
 from django.conf import settings
@@ -35,11 +39,12 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from channels_cfg.models import AssignMode, ChannelAutomation
+from helpdesk.benchmarks import percentile, time_page
 from helpdesk.celery import app as celery_app
 from helpdesk.models import Channel, Seat, Team, TeamMembership, Ticket, User
 from helpdesk.services.groups import AGENTS
@@ -68,16 +73,21 @@ class Command(BaseCommand):
         )
         parser.add_argument("--floor", help="path of routing_floor.py: run it and compare")
         parser.add_argument("--floor-output", help="a file with routing_floor.py's output")
+        parser.add_argument(
+            "--rounds",
+            type=int,
+            default=1,
+            help="the floor and the engine measured in turn this many times (median ratio)",
+        )
         parser.add_argument("--celery", action="store_true", help="also route through Celery")
         parser.add_argument("--timeout", type=int, default=600, help="Celery run limit (s)")
 
-    def handle(self, *, tickets, agents, workers, distribution, timeout, **options):
+    def handle(self, *, tickets, agents, workers, distribution, rounds, timeout, **options):
         settings.DEBUG = False  # no query log: measure what production runs
         counts = [int(w) for w in str(workers).split(",")]
         if connection.vendor == "sqlite" and max(counts) > 1:
             self.stdout.write("SQLite serialises writers: using 1 worker.")
             counts = [1]
-        floor = self.floor_figures(options, tickets, agents, counts)
         channel = self.build(agents, distribution)
         self.stdout.write(
             f"{connection.vendor}: {agents} agents, {distribution}, {tickets} tickets per run"
@@ -90,19 +100,32 @@ class Command(BaseCommand):
                 "No broker: the work after each commit (notifications) runs inline and is "
                 "counted in each decision; set CELERY_BROKER_URL for the figures to compare."
             )
-        for count in counts:
-            rate, median, p95 = self.run_in_process(channel, tickets, count)
-            line = (
-                f"workers {count}: {rate:7.0f} decisions/s  median {median:.2f} ms  "
-                f"p95 {p95:.2f} ms"
-            )
-            if count in floor:
-                f_rate, f_median = floor[count]
-                line += (
-                    f"  | floor {f_rate:.0f}/s, median {f_median:.2f} ms: "
-                    f"{f_rate / rate:.1f}× the floor's time"
+        ratios = defaultdict(list)  # workers → the floor's time over ours, per round
+        for round_ in range(1, rounds + 1):
+            if rounds > 1:
+                self.stdout.write(f"round {round_} of {rounds}:")
+            floor = self.floor_figures(options, tickets, agents, counts)
+            for count in counts:
+                rate, median, p95 = self.run_in_process(channel, tickets, count)
+                line = (
+                    f"workers {count}: {rate:7.0f} decisions/s  median {median:.2f} ms  "
+                    f"p95 {p95:.2f} ms"
                 )
-            self.stdout.write(line)
+                if count in floor:
+                    f_rate, f_median = floor[count]
+                    ratios[count].append(f_rate / rate)
+                    line += (
+                        f"  | floor {f_rate:.0f}/s, median {f_median:.2f} ms: "
+                        f"{f_rate / rate:.1f}× the floor's time"
+                    )
+                self.stdout.write(line)
+        if rounds > 1:
+            for count, values in ratios.items():
+                self.stdout.write(
+                    f"workers {count}, median of {rounds} rounds: "
+                    f"{statistics.median(values):.1f}× the floor's time "
+                    f"({', '.join(f'{v:.1f}×' for v in values)})"
+                )
         if options["celery"] and not eager:
             self.run_through_celery(channel, tickets, max(counts), timeout)
         self.empty_broker()
@@ -268,8 +291,7 @@ class Command(BaseCommand):
             t.join()
         elapsed = time.perf_counter() - started
         self.check_assigned(ids)
-        timings.sort()
-        return n / elapsed, statistics.median(timings), _p95(timings)
+        return n / elapsed, statistics.median(timings), percentile(timings, 0.95)
 
     def ticket_page(self, channel, agents, repeat=30):
         """The ticket page of the run's last assigned ticket, as its owner: size and time."""
@@ -284,22 +306,10 @@ class Command(BaseCommand):
             return
         client = Client()
         client.force_login(decision.owner)
-        url = reverse("ticket", args=[decision.ticket_id])
-        timings = []
-        with override_settings(
-            ALLOWED_HOSTS=["testserver"], DEBUG=False, SECURE_SSL_REDIRECT=False
-        ):
-            for _ in range(3):  # warm up: templates, connection
-                response = client.get(url)
-                if response.status_code != 200:
-                    raise CommandError(f"{url} answered {response.status_code}")
-            for _ in range(repeat):
-                started = time.perf_counter()
-                response = client.get(url)
-                timings.append((time.perf_counter() - started) * 1000)
+        timed = time_page(client, reverse("ticket", args=[decision.ticket_id]), repeat)
         self.stdout.write(
             f"ticket page of a ticket routed among {agents} agents: "
-            f"{len(response.content) / 1000:.1f} KB, median {statistics.median(timings):.1f} ms"
+            f"{len(timed.response.content) / 1000:.1f} KB, median {timed.median:.1f} ms"
         )
 
     def check_assigned(self, ids):
@@ -362,7 +372,3 @@ class Command(BaseCommand):
             f"celery ({workers} processes{', routing queue' if listen else ''}): "
             f"{n / elapsed:.0f} decisions/s ({n} tickets in {elapsed:.1f}s)"
         )
-
-
-def _p95(values):
-    return values[max(0, int(len(values) * 0.95) - 1)] if values else 0.0

@@ -1,0 +1,68 @@
+"""What the benchmark commands share (`bench_queues`, `bench_routing`, `bench_flow`,
+`bench_calls`, `bench_chat`): one percentile, and one way to time a page.
+
+The figures they print are read beside each other in the README's tables, so a p95 means
+the same in each: the nearest rank of the sorted values, `round(fraction × (n − 1))`.
+"""
+
+import statistics
+import time
+from dataclasses import dataclass
+
+from django.core.management.base import CommandError
+from django.db import connection
+from django.http import HttpResponse
+from django.test import Client
+from django.test.utils import override_settings
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The value at `fraction` (0.95 for the p95) of the sorted values; NaN when empty."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
+
+
+@dataclass(frozen=True)
+class PageTimes:
+    """A page asked for `repeat` times: the times in ms, the SQL queries of one request,
+    and the last response."""
+
+    timings: list[float]
+    queries: int
+    response: HttpResponse
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.timings)
+
+    @property
+    def p95(self) -> float:
+        return percentile(self.timings, 0.95)
+
+
+def time_page(client: Client, url: str, repeat: int, *, warm_up: int = 3) -> PageTimes:
+    """GET `url` through the test client `repeat` times, as production renders it (DEBUG
+    off, plain HTTP: no SSL redirect), after `warm_up` requests (templates, connection,
+    caches); one request more counts the queries. A page that does not answer 200 stops the
+    benchmark rather than timing an error page."""
+    with override_settings(ALLOWED_HOSTS=["testserver"], DEBUG=False, SECURE_SSL_REDIRECT=False):
+        for _ in range(warm_up):
+            response = client.get(url)
+            if response.status_code != 200:
+                raise CommandError(f"{url} answered {response.status_code}")
+        queries = []
+
+        def count(execute, sql, params, many, context):
+            queries.append(sql)
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(count):
+            client.get(url)
+        timings = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            response = client.get(url)
+            timings.append((time.perf_counter() - started) * 1000)
+    return PageTimes(timings, len(queries), response)
