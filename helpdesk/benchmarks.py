@@ -1,8 +1,8 @@
-"""What the benchmark commands share (`bench_queues`, `bench_routing`, `bench_flow`,
-`bench_calls`, `bench_chat`): one percentile, and one way to time a page.
+"""What the benchmark commands share (every `manage.py bench_*` and the soak test): one
+percentile, and one way to time a page.
 
 The figures they print are read beside each other in the README's tables, so a p95 means
-the same in each: the nearest rank of the sorted values, `round(fraction × (n − 1))`.
+the same in each: the value at index `round(fraction × (n − 1))` of the sorted values.
 """
 
 import statistics
@@ -26,8 +26,8 @@ def percentile(values: list[float], fraction: float) -> float:
 
 @dataclass(frozen=True)
 class PageTimes:
-    """A page asked for `repeat` times: the times in ms, the SQL queries of one request,
-    and the last response."""
+    """A page asked for `repeat` times: the times in ms, the number of SQL queries of one
+    request, and the last response."""
 
     timings: list[float]
     queries: int
@@ -42,13 +42,13 @@ class PageTimes:
         return percentile(self.timings, 0.95)
 
 
-def time_page(client: Client, url: str, repeat: int, *, warm_up: int = 3) -> PageTimes:
+def time_page(client: Client, url: str, repeat: int) -> PageTimes:
     """GET `url` through the test client `repeat` times, as production renders it (DEBUG
-    off, plain HTTP: no SSL redirect), after `warm_up` requests (templates, connection,
-    caches); one request more counts the queries. A page that does not answer 200 stops the
-    benchmark rather than timing an error page."""
+    off, plain HTTP: no SSL redirect), after three requests that warm up the templates, the
+    connection and the caches; one request more counts the queries. A page that does not
+    answer 200 stops the benchmark rather than timing an error page."""
     with override_settings(ALLOWED_HOSTS=["testserver"], DEBUG=False, SECURE_SSL_REDIRECT=False):
-        for _ in range(warm_up):
+        for _ in range(3):
             response = client.get(url)
             if response.status_code != 200:
                 raise CommandError(f"{url} answered {response.status_code}")

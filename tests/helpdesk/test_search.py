@@ -172,6 +172,26 @@ def test_a_search_reads_its_contacts_and_messages_once_per_page(agent, django_as
     assert tickets.count() == 2
 
 
+@pytest.mark.postgres
+def test_contacts_are_planned_for_every_match_and_read_only_to_the_limit(agent):
+    """The contacts' part is a materialized CTE with the limit outside it, so PostgreSQL
+    plans it as if every match were read (from the trigram indexes, unless the text is in
+    most contacts) rather than betting on a scan finding the first 1,001 soon — which its
+    overestimates of common names made it do at a million tickets (`matches_sql`). The
+    messages' parts keep the limit in their own plan."""
+    sql, _ = search.matches_sql("toner")
+    contacts, *messages = sql.removeprefix("SELECT ").split(", ARRAY(")
+    assert contacts.startswith("ARRAY(WITH found AS MATERIALIZED (SELECT")
+    assert contacts.endswith(f") SELECT * FROM found LIMIT {search.CONTACT_LIMIT + 1})")
+    assert len(messages) == len(search.CONFIGS)
+    assert all(m.endswith(f"LIMIT {search.MESSAGE_LIMIT + 1})") for m in messages)
+    assert "MATERIALIZED" not in "".join(messages)
+    TicketFactory(subject="y", contact=ContactFactory(name="Toner Buyer"))
+    TicketFactory(subject="z", contact=ContactFactory(email="toner@example.org"))
+    found = search.matches("toner", "default")
+    assert len(found.contact_ids) == 2 and found.partial is False
+
+
 # --- PostgreSQL: the indexes serve the search -----------------------------------------------
 
 SEARCH_INDEXES = [

@@ -9,11 +9,11 @@ it (publishing the announcement job to the broker) — median and p95, and the s
 decision. Query logging is off (as with DEBUG off), whatever the settings say.
 
 `--floor SCRIPT` runs the hand-written-SQL floor (`routing_floor.py DSN --tickets --agents
---workers`) against the same PostgreSQL server just before and prints its figures beside
-these with the ratio; `--floor-output FILE` reads a run's printed output instead. With
-`--rounds K` the floor and the engine run in turn K times and the median of the K ratios is
-printed last: this machine's speed drifts by a third from one quarter of an hour to the
-next, and a ratio of two runs minutes apart drifts with it.
+--workers`) against the same PostgreSQL server just before the engine's runs and prints its
+figures beside these with the ratio; `--floor-output FILE` reads a run's printed output
+instead. With `--rounds K` the floor and the engine run in turn K times and the median of
+the K ratios is printed last: a shared machine's speed can drift between runs minutes
+apart, and a ratio of two runs with it.
 
 With a broker (CELERY_BROKER_URL) the broker's queues are emptied before and after, and
 `--celery` also routes N more tickets through a Celery worker of W processes listening to
@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
@@ -58,6 +59,19 @@ FLOOR_LINE = re.compile(
     r"\s+p95 (?P<p95>[\d.]+) ms"
 )
 
+# workers → (decisions/s, median ms) of the hand-written SQL floor
+Figures = dict[int, tuple[float, float]]
+
+
+def floor_figures(text: str) -> Figures:
+    """The floor's figures in its printed output."""
+    figures = {
+        int(m["workers"]): (float(m["rate"]), float(m["median"])) for m in FLOOR_LINE.finditer(text)
+    }
+    if not figures:
+        raise CommandError("No floor figures found (expected 'workers N: R decisions/s …').")
+    return figures
+
 
 class Command(BaseCommand):
     help = "Route fresh tickets; print decisions/s and ms per decision, beside the SQL floor."
@@ -77,7 +91,7 @@ class Command(BaseCommand):
             "--rounds",
             type=int,
             default=1,
-            help="the floor and the engine measured in turn this many times (median ratio)",
+            help="with --floor: the floor and the engine in turn this many times (median ratio)",
         )
         parser.add_argument("--celery", action="store_true", help="also route through Celery")
         parser.add_argument("--timeout", type=int, default=600, help="Celery run limit (s)")
@@ -88,6 +102,7 @@ class Command(BaseCommand):
         if connection.vendor == "sqlite" and max(counts) > 1:
             self.stdout.write("SQLite serialises writers: using 1 worker.")
             counts = [1]
+        floor_of_round = self.floor(options, tickets, agents, counts, rounds)
         channel = self.build(agents, distribution)
         self.stdout.write(
             f"{connection.vendor}: {agents} agents, {distribution}, {tickets} tickets per run"
@@ -100,11 +115,11 @@ class Command(BaseCommand):
                 "No broker: the work after each commit (notifications) runs inline and is "
                 "counted in each decision; set CELERY_BROKER_URL for the figures to compare."
             )
-        ratios = defaultdict(list)  # workers → the floor's time over ours, per round
+        ratios = defaultdict(list)  # workers → our time over the floor's, per round
         for round_ in range(1, rounds + 1):
             if rounds > 1:
                 self.stdout.write(f"round {round_} of {rounds}:")
-            floor = self.floor_figures(options, tickets, agents, counts)
+            floor = floor_of_round()
             for count in counts:
                 rate, median, p95 = self.run_in_process(channel, tickets, count)
                 line = (
@@ -135,23 +150,22 @@ class Command(BaseCommand):
     # The floor
     # -----------------------------------------------------------------------------------
 
-    def floor_figures(self, options, tickets, agents, counts) -> dict[int, tuple[float, float]]:
-        """workers → (decisions/s, median ms) of the hand-written SQL floor."""
+    def floor(self, options, tickets, agents, counts, rounds) -> Callable[[], Figures]:
+        """What gives each round the floor's figures: its script run just before the round's
+        own runs, a file of its output read once, or nothing. Checked before any data is
+        built: a bench that cannot compare stops first."""
+        if rounds < 1:
+            raise CommandError("--rounds must be 1 or more.")
         if options["floor_output"]:
-            text = Path(options["floor_output"]).read_text()
-        elif options["floor"]:
+            figures = floor_figures(Path(options["floor_output"]).read_text())
+            return lambda: figures
+        if options["floor"]:
             if connection.vendor != "postgresql":
                 raise CommandError("The floor runs on PostgreSQL only.")
-            text = self.run_floor(options["floor"], tickets, agents, counts)
-        else:
-            return {}
-        figures = {
-            int(m["workers"]): (float(m["rate"]), float(m["median"]))
-            for m in FLOOR_LINE.finditer(text)
-        }
-        if not figures:
-            raise CommandError("No floor figures found (expected 'workers N: R decisions/s …').")
-        return figures
+            return lambda: floor_figures(self.run_floor(options["floor"], tickets, agents, counts))
+        if rounds > 1:
+            raise CommandError("--rounds compares with the floor: give --floor or --floor-output.")
+        return dict
 
     def run_floor(self, script, tickets, agents, counts) -> str:
         params = connection.get_connection_params()

@@ -34,6 +34,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.db.models import Count
 
+from helpdesk.benchmarks import percentile
 from helpdesk.loopback import Part, free_port
 from helpdesk.models import Channel, InboundEvent, Message, Ticket
 from webforms.models import INTAKE, form_kinds
@@ -209,7 +210,7 @@ class Command(BaseCommand):
             Message.objects.filter(ticket__channel=channel).values("external_id").distinct().count()
         )
         ms = sorted(s * 1000 for s in load.post_seconds)
-        p95 = ms[min(len(ms) - 1, int(len(ms) * 0.95))] if ms else 0.0
+        p95 = percentile(ms, 0.95)
         self.stdout.write(
             f"  {posts} posts in {elapsed:.1f} s = {posts / elapsed:.0f} posts/s "
             f"({len(ms)} POSTs, {posts / elapsed * 2 + (len(ms) - posts) / elapsed:.0f} "

@@ -36,6 +36,7 @@ from django.db import connection
 from django.db.models import Count, Max
 from django.urls import reverse
 
+from helpdesk.benchmarks import percentile
 from helpdesk.channel_kinds import POLICIES
 from helpdesk.loopback import Part, free_port
 from helpdesk.models import Channel, InboundEvent, Message, Ticket
@@ -252,7 +253,7 @@ class Command(BaseCommand):
         every = load.redeliver_every
         redelivered = len(range(0, load.deliveries, every)) if every else 0
         ms = sorted(s * 1000 for s in load.seconds)
-        p95 = ms[min(len(ms) - 1, int(len(ms) * 0.95))] if ms else 0.0
+        p95 = percentile(ms, 0.95)
         self.stdout.write(
             f"  webhook: {len(ms)} POSTs in {posting:.1f} s = {len(ms) / posting:.0f} requests/s; "
             f"ms median {statistics.median(ms) if ms else 0:.1f} / p95 {p95:.1f}"
